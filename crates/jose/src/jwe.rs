@@ -1,0 +1,1 @@
+//! JWE (filled in below).

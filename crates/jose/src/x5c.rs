@@ -1,0 +1,1 @@
+//! x5c (filled in below).

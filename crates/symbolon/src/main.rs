@@ -1,0 +1,2 @@
+//! The symbolon binary.
+fn main() {}
