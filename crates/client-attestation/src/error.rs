@@ -1,0 +1,82 @@
+//! Why a client attestation was refused, and which OAuth error code that maps to.
+
+/// A client attestation or its PoP was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AttestationError {
+    /// The attestation JWT is malformed, uses a disallowed algorithm or `typ`, or its
+    /// signature does not verify.
+    #[error("client attestation JWT: {0}")]
+    Attestation(jose::Error),
+    /// No configured attester has a key for this attestation (`iss`/`kid` unknown).
+    #[error("client attestation is not signed by a trusted attester (iss {iss:?}, kid {kid:?})")]
+    UntrustedAttester {
+        /// `iss` of the attestation, if any.
+        iss: Option<String>,
+        /// `kid` of the attestation header, if any.
+        kid: Option<String>,
+    },
+    /// A required claim of the attestation is missing or has the wrong type.
+    #[error("client attestation claim `{0}` is missing or malformed")]
+    AttestationClaim(&'static str),
+    /// The attestation's time claims failed (expired, not yet valid, issued in the future).
+    #[error("client attestation is not valid now: {0}")]
+    AttestationTime(jose::ClaimError),
+    /// `cnf.jwk` is not a usable public key.
+    #[error("client attestation `cnf.jwk` is invalid: {0}")]
+    Cnf(jose::JwkError),
+    /// The PoP JWT is malformed, uses a disallowed algorithm or `typ`, or is not signed by
+    /// the key in `cnf`.
+    #[error("client attestation PoP JWT: {0}")]
+    Pop(jose::Error),
+    /// A required PoP claim is missing or has the wrong type.
+    #[error("client attestation PoP claim `{0}` is missing or malformed")]
+    PopClaim(&'static str),
+    /// The PoP's `aud` is not this server.
+    #[error("client attestation PoP `aud` does not name this server")]
+    AudienceMismatch,
+    /// The PoP's time claims failed (too old, in the future, expired).
+    #[error("client attestation PoP is not fresh: {0}")]
+    PopTime(jose::ClaimError),
+    /// -07: the PoP `iss` differs from the attestation `sub`.
+    #[error("client attestation PoP `iss` differs from the attestation `sub`")]
+    PopIssuerMismatch,
+    /// The request's `client_id` differs from the attestation `sub`.
+    #[error("`client_id` differs from the client attestation `sub`")]
+    ClientIdMismatch,
+    /// The server demanded a challenge and the PoP carries none.
+    #[error("a client attestation challenge is required")]
+    ChallengeRequired,
+    /// The PoP carries a challenge the server did not issue (or already consumed).
+    #[error("client attestation challenge is unknown or was already used")]
+    ChallengeInvalid,
+    /// The PoP `jti` was seen before.
+    #[error("client attestation PoP `jti` was already used")]
+    Replay,
+    /// The attestation's environment claims fail the server's policy.
+    #[error("client attestation refused by policy: {0}")]
+    Policy(crate::PolicyViolation),
+}
+
+impl AttestationError {
+    /// The OAuth `error` code for a token endpoint response (ABCA §7.4).
+    pub fn oauth_error(&self) -> &'static str {
+        match self {
+            AttestationError::ChallengeRequired | AttestationError::ChallengeInvalid => {
+                "use_attestation_challenge"
+            }
+            AttestationError::AttestationTime(_) => "use_fresh_attestation",
+            AttestationError::Attestation(_)
+            | AttestationError::UntrustedAttester { .. }
+            | AttestationError::AttestationClaim(_)
+            | AttestationError::Cnf(_)
+            | AttestationError::Policy(_) => "invalid_client_attestation",
+            AttestationError::Pop(_)
+            | AttestationError::PopClaim(_)
+            | AttestationError::AudienceMismatch
+            | AttestationError::PopTime(_)
+            | AttestationError::PopIssuerMismatch
+            | AttestationError::ClientIdMismatch
+            | AttestationError::Replay => "invalid_client",
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Verification of a Client Attestation + PoP pair at an authorization server.
+
+use crate::AttestationError;
+use jose::jwt::{TimeRules, check_time, numeric_date};
+use jose::{Algorithm, ClaimError, Clock, CompactJws, JwsPolicy, PublicJwk, VerifyingKey};
+use serde_json::{Map, Value};
+
+/// An attester this server trusts: its identifier (when its attestations carry `iss`) and
+/// its public keys.
+#[derive(Clone, Debug)]
+pub struct TrustedAttester {
+    /// Expected `iss`; `None` accepts attestations without `iss` (draft -10) or with any.
+    pub issuer: Option<String>,
+    /// The attester's signature keys (selected by `kid` when the attestation names one).
+    pub keys: Vec<VerifyingKey>,
+}
+
+/// Verifies attestation + PoP pairs for one authorization server.
+#[derive(Clone, Debug)]
+pub struct AttestationVerifier {
+    /// This server's issuer identifier: the PoP `aud` must name it.
+    pub audience: String,
+    /// Accepted attestation signature algorithms.
+    pub attestation_algorithms: Vec<Algorithm>,
+    /// Accepted PoP signature algorithms.
+    pub pop_algorithms: Vec<Algorithm>,
+    /// Clock skew tolerated, in seconds.
+    pub skew: u64,
+    /// Maximum PoP age (`iat`), in seconds.
+    pub pop_max_age: u64,
+    /// Trusted attesters.
+    pub attesters: Vec<TrustedAttester>,
+}
+
+/// A verified attestation: who the client is, its instance key, and what the caller must
+/// still check against its own state (PoP `jti` replay, challenge consumption).
+#[derive(Clone, Debug)]
+pub struct VerifiedClientAttestation {
+    /// The client_id (`sub`).
+    pub client_id: String,
+    /// The attester's `iss`, when present.
+    pub attester: Option<String>,
+    /// The client instance key.
+    pub cnf: PublicJwk,
+    /// All attestation claims.
+    pub claims: Map<String, Value>,
+    /// Attestation expiry.
+    pub exp: i64,
+    /// PoP `jti`: the caller must insert it into its replay cache and refuse a repeat.
+    pub pop_jti: String,
+    /// PoP `iat`.
+    pub pop_iat: i64,
+    /// PoP `challenge`: the caller must consume it when it issued challenges.
+    pub challenge: Option<String>,
+}
+
+fn attestation_time(e: ClaimError) -> AttestationError {
+    match e {
+        ClaimError::Missing(n) | ClaimError::WrongType(n) => AttestationError::AttestationClaim(n),
+        other => AttestationError::AttestationTime(other),
+    }
+}
+
+fn pop_time(e: ClaimError) -> AttestationError {
+    match e {
+        ClaimError::Missing(n) | ClaimError::WrongType(n) => AttestationError::PopClaim(n),
+        other => AttestationError::PopTime(other),
+    }
+}
+
+fn opt_str<'a>(
+    m: &'a Map<String, Value>,
+    name: &'static str,
+    err: fn(&'static str) -> AttestationError,
+) -> Result<Option<&'a str>, AttestationError> {
+    match m.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(err(name)),
+    }
+}
+
+impl AttestationVerifier {
+    fn candidate_keys<'a>(&'a self, iss: Option<&str>, kid: Option<&str>) -> Vec<&'a VerifyingKey> {
+        self.attesters
+            .iter()
+            .filter(|a| match (&a.issuer, iss) {
+                (Some(expected), Some(iss)) => expected == iss,
+                _ => true,
+            })
+            .flat_map(|a| a.keys.iter())
+            .filter(|k| kid.is_none() || k.jwk().kid() == kid)
+            .collect()
+    }
+
+    /// Verifies the `OAuth-Client-Attestation` and `OAuth-Client-Attestation-PoP` values;
+    /// `client_id` is the request's `client_id` parameter when it sent one.
+    pub fn verify(
+        &self,
+        attestation: &str,
+        pop: &str,
+        client_id: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<VerifiedClientAttestation, AttestationError> {
+        // 1. The attestation, signed by a trusted attester.
+        let jws = CompactJws::parse(attestation).map_err(AttestationError::Attestation)?;
+        let policy =
+            JwsPolicy::new(&self.attestation_algorithms).with_typ(&[crate::ATTESTATION_TYP]);
+        jws.header()
+            .check(&policy)
+            .map_err(AttestationError::Attestation)?;
+        let unverified = jws
+            .claims_unverified()
+            .map_err(AttestationError::Attestation)?;
+        let iss = opt_str(&unverified, "iss", AttestationError::AttestationClaim)?;
+        let kid = jws.header().kid();
+        let keys = self.candidate_keys(iss, kid);
+        if keys.is_empty() {
+            return Err(AttestationError::UntrustedAttester {
+                iss: iss.map(str::to_owned),
+                kid: kid.map(str::to_owned),
+            });
+        }
+        let mut verified = None;
+        let mut last_err = jose::Error::InvalidSignature;
+        for key in keys {
+            match jws.clone().verify(key, &policy) {
+                Ok(v) => {
+                    verified = Some(v);
+                    break;
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        let verified = verified.ok_or(AttestationError::Attestation(last_err))?;
+        let claims = verified.claims().map_err(AttestationError::Attestation)?;
+
+        let sub = match claims.get("sub") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err(AttestationError::AttestationClaim("sub")),
+        };
+        let rules = TimeRules {
+            skew: self.skew,
+            require_exp: true,
+            require_iat: false,
+            max_age: None,
+        };
+        check_time(&claims, clock, &rules).map_err(attestation_time)?;
+        let exp = numeric_date(&claims, "exp")
+            .map_err(attestation_time)?
+            .unwrap_or_default();
+        let cnf = claims
+            .get("cnf")
+            .and_then(Value::as_object)
+            .and_then(|c| c.get("jwk"))
+            .ok_or(AttestationError::AttestationClaim("cnf"))?;
+        let cnf = PublicJwk::from_value(cnf).map_err(AttestationError::Cnf)?;
+        let cnf_key = VerifyingKey::from_jwk(&cnf).map_err(AttestationError::Cnf)?;
+
+        // 2. The PoP, signed by the key in `cnf`.
+        let pop_policy = JwsPolicy::new(&self.pop_algorithms).with_typ(&[crate::POP_TYP]);
+        let pop = CompactJws::parse(pop)
+            .and_then(|p| p.verify(&cnf_key, &pop_policy))
+            .map_err(AttestationError::Pop)?;
+        let pop_claims = pop.claims().map_err(AttestationError::Pop)?;
+        match pop_claims.get("aud") {
+            Some(Value::String(a)) if *a == self.audience => {}
+            Some(Value::Array(a))
+                if a.len() == 1 && a.first().and_then(Value::as_str) == Some(&self.audience) => {}
+            Some(Value::String(_) | Value::Array(_)) => {
+                return Err(AttestationError::AudienceMismatch);
+            }
+            _ => return Err(AttestationError::PopClaim("aud")),
+        }
+        let pop_jti = match pop_claims.get("jti") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            _ => return Err(AttestationError::PopClaim("jti")),
+        };
+        let pop_rules = TimeRules {
+            skew: self.skew,
+            require_exp: false,
+            require_iat: true,
+            max_age: Some(self.pop_max_age),
+        };
+        check_time(&pop_claims, clock, &pop_rules).map_err(pop_time)?;
+        let pop_iat = numeric_date(&pop_claims, "iat")
+            .map_err(pop_time)?
+            .unwrap_or_default();
+        // Draft -07: the PoP names the client in `iss`.
+        if let Some(pop_iss) = opt_str(&pop_claims, "iss", AttestationError::PopClaim)?
+            && pop_iss != sub
+        {
+            return Err(AttestationError::PopIssuerMismatch);
+        }
+        let challenge =
+            opt_str(&pop_claims, "challenge", AttestationError::PopClaim)?.map(str::to_owned);
+        if let Some(cid) = client_id
+            && cid != sub
+        {
+            return Err(AttestationError::ClientIdMismatch);
+        }
+        Ok(VerifiedClientAttestation {
+            client_id: sub,
+            attester: iss.map(str::to_owned),
+            cnf,
+            exp,
+            claims,
+            pop_jti,
+            pop_iat,
+            challenge,
+        })
+    }
+}
