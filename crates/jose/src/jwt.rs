@@ -104,9 +104,10 @@ pub fn check_time(
         _ => {}
     }
     if let Some(nbf) = numeric_date(claims, "nbf")?
-        && now.saturating_add(skew) < nbf {
-            return Err(ClaimError::NotYetValid { nbf, now });
-        }
+        && now.saturating_add(skew) < nbf
+    {
+        return Err(ClaimError::NotYetValid { nbf, now });
+    }
     match numeric_date(claims, "iat")? {
         Some(iat) => {
             if iat > now.saturating_add(skew) {

@@ -206,14 +206,16 @@ impl VerifyingKey {
     /// Parses a public JWK for verification. A key whose `use` is not `sig` is refused.
     pub fn from_jwk(jwk: &PublicJwk) -> Result<Self, JwkError> {
         if let Some(u) = jwk.key_use()
-            && u != "sig" {
-                return Err(JwkError::WrongUse(u.to_owned()));
-            }
+            && u != "sig"
+        {
+            return Err(JwkError::WrongUse(u.to_owned()));
+        }
         let alg = jwk.signing_algorithm();
         if let Some(a) = jwk.alg()
-            && Algorithm::from_name(a) != Some(alg) {
-                return Err(JwkError::AlgMismatch(a.to_owned()));
-            }
+            && Algorithm::from_name(a) != Some(alg)
+        {
+            return Err(JwkError::AlgMismatch(a.to_owned()));
+        }
         let valg: &'static dyn signature::VerificationAlgorithm = match alg {
             Algorithm::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
             Algorithm::Es384 => &signature::ECDSA_P384_SHA384_FIXED,

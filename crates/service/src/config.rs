@@ -1,0 +1,248 @@
+//! Helpers for the typed stage of configuration, shared by every section.
+//!
+//! Each role owns a config section: a raw serde struct (`deny_unknown_fields`, plain
+//! strings and numbers) converted with `TryFrom` into typed values. The conversions here
+//! name the offending key in their [`ConfigError`], so `symbolon config check` can point
+//! at the line to fix; [`ConfigError::in_section`] prefixes the section's name.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use secrecy::{ExposeSecret, SecretString};
+
+/// A configuration value is invalid, or two values contradict each other.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Not a duration in the `30s` / `15m` / `24h` / `1h 30m` syntax.
+    #[error(
+        "`{key}`: invalid duration {value:?} ({reason}); write e.g. \"30s\", \"15m\" or \"24h\""
+    )]
+    InvalidDuration {
+        /// Dotted key, e.g. `server.request_timeout`.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What the duration parser objected to.
+        reason: String,
+    },
+    /// Not an `IP:port` socket address.
+    #[error(
+        "`{key}`: invalid socket address {value:?}; write e.g. \"127.0.0.1:8080\" or \"[::1]:8080\""
+    )]
+    InvalidSocketAddr {
+        /// Dotted key.
+        key: String,
+        /// The value as written.
+        value: String,
+    },
+    /// A value outside the accepted range.
+    #[error("`{key}`: {value} is out of range: must be {expected}")]
+    OutOfRange {
+        /// Dotted key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// The accepted range, in words.
+        expected: &'static str,
+    },
+    /// Two options that cannot be used together.
+    #[error("`{first}` and `{second}` cannot be used together: {reason}")]
+    Incompatible {
+        /// Dotted key of the first option.
+        first: String,
+        /// Dotted key of the second option.
+        second: String,
+        /// Why, in words.
+        reason: &'static str,
+    },
+    /// A value a feature needs is absent.
+    #[error("`{key}` is required: {reason}")]
+    Missing {
+        /// Dotted key.
+        key: String,
+        /// Why it is needed.
+        reason: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// The same error with `section.` prefixed to every key it names, for a section's
+    /// conversion that names its keys relative to the section.
+    #[must_use]
+    pub fn in_section(self, section: &str) -> Self {
+        let p = |key: String| format!("{section}.{key}");
+        match self {
+            ConfigError::InvalidDuration { key, value, reason } => ConfigError::InvalidDuration {
+                key: p(key),
+                value,
+                reason,
+            },
+            ConfigError::InvalidSocketAddr { key, value } => {
+                ConfigError::InvalidSocketAddr { key: p(key), value }
+            }
+            ConfigError::OutOfRange {
+                key,
+                value,
+                expected,
+            } => ConfigError::OutOfRange {
+                key: p(key),
+                value,
+                expected,
+            },
+            ConfigError::Incompatible {
+                first,
+                second,
+                reason,
+            } => ConfigError::Incompatible {
+                first: p(first),
+                second: p(second),
+                reason,
+            },
+            ConfigError::Missing { key, reason } => ConfigError::Missing {
+                key: p(key),
+                reason,
+            },
+        }
+    }
+
+    /// The (first) key this error names.
+    pub fn key(&self) -> &str {
+        match self {
+            ConfigError::InvalidDuration { key, .. }
+            | ConfigError::InvalidSocketAddr { key, .. }
+            | ConfigError::OutOfRange { key, .. }
+            | ConfigError::Missing { key, .. } => key,
+            ConfigError::Incompatible { first, .. } => first,
+        }
+    }
+}
+
+/// Parses a human duration (`30s`, `15m`, `24h`, `1h 30m`, `500ms`).
+pub fn duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(value.trim()).map_err(|e| ConfigError::InvalidDuration {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Parses a human duration that must be greater than zero.
+pub fn positive_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    let d = duration(key, value)?;
+    if d.is_zero() {
+        return Err(ConfigError::OutOfRange {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            expected: "greater than zero",
+        });
+    }
+    Ok(d)
+}
+
+/// Parses an `IP:port` socket address. Host names are refused on purpose: a listener
+/// binds to an address, and resolving a name at start-up hides which one.
+pub fn socket_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::InvalidSocketAddr {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
+}
+
+/// `serialize_with` helpers for printing an effective configuration.
+pub mod show {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    /// Writes a duration in the same human syntax the config accepts.
+    pub fn duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    /// Writes `"<redacted>"` in place of a secret: secret types do not implement
+    /// `Serialize`, so a config view must opt in to this explicitly, field by field.
+    pub fn redacted<T, S: Serializer>(_secret: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_human_durations() {
+        assert_eq!(duration("k", "30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("k", "24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(duration("k", "1h 30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(duration("k", "250ms"), Ok(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn rejects_a_duration_without_unit_naming_the_key() {
+        let err = duration("server.request_timeout", "30").unwrap_err();
+        assert!(matches!(
+            &err,
+            ConfigError::InvalidDuration { key, value, .. }
+                if key == "server.request_timeout" && value == "30"
+        ));
+        assert!(err.to_string().contains("server.request_timeout"));
+    }
+
+    #[test]
+    fn rejects_a_zero_duration_where_positive_is_required() {
+        assert!(matches!(
+            positive_duration("t", "0s"),
+            Err(ConfigError::OutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_a_host_name_as_socket_address() {
+        assert_eq!(
+            socket_addr("server.listen", "localhost:8080"),
+            Err(ConfigError::InvalidSocketAddr {
+                key: "server.listen".into(),
+                value: "localhost:8080".into()
+            })
+        );
+        assert!(socket_addr("l", "[::1]:8080").is_ok());
+    }
+
+    #[test]
+    fn in_section_prefixes_every_key() {
+        let err = ConfigError::Incompatible {
+            first: "a".into(),
+            second: "b".into(),
+            reason: "r",
+        }
+        .in_section("issuer");
+        assert_eq!(
+            err.to_string(),
+            "`issuer.a` and `issuer.b` cannot be used together: r"
+        );
+        assert_eq!(err.key(), "issuer.a");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_when_shown() {
+        #[derive(serde::Serialize)]
+        struct View {
+            #[serde(serialize_with = "show::redacted")]
+            pin: SecretString,
+            #[serde(serialize_with = "show::duration")]
+            ttl: Duration,
+        }
+        let view = View {
+            pin: SecretString::from("123456"),
+            ttl: Duration::from_secs(90),
+        };
+        assert!(!format!("{:?}", view.pin).contains("123456"));
+        let shown = serde_json::to_string(&view).unwrap();
+        assert_eq!(shown, r#"{"pin":"<redacted>","ttl":"1m 30s"}"#);
+        assert_eq!(view.pin.expose_secret(), "123456");
+    }
+}

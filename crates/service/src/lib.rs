@@ -1,0 +1,31 @@
+//! What every Symbolon role shares, and nothing role-specific:
+//!
+//! - [`readiness`]: how a role tells `/readyz` whether it can take traffic;
+//! - [`app`]: composes role routers with `/healthz`, `/readyz` and `/metrics`, mounting a
+//!   single role at `/` and several roles under `/<role>`;
+//! - [`layers`]: the standard tower stack (trace spans, request timeout, body-size limit,
+//!   request metrics) and its [`HttpSettings`];
+//! - [`error`]: [`ApiError`], the OAuth-style JSON error response
+//!   (`{"error": code, "error_description": ...}`) that never carries internals;
+//! - [`metrics`]: the process-wide Prometheus recorder;
+//! - [`shutdown`]: SIGINT/SIGTERM handling and [`serve`] with a drain
+//!   deadline;
+//! - [`config`]: helpers every config section uses (key-naming errors, human durations,
+//!   redacted secrets).
+//!
+//! A role crate exposes `router(state) -> axum::Router` plus a [`Readiness`]; the binary
+//! hands both to [`app::AppBuilder`].
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod layers;
+pub mod metrics;
+pub mod readiness;
+pub mod shutdown;
+
+pub use app::{AppBuilder, AppError, Mount, RoleService};
+pub use error::ApiError;
+pub use layers::HttpSettings;
+pub use readiness::{AlwaysReady, NotReady, Readiness, ReadyFlag};
+pub use shutdown::{Shutdown, serve, serve_with_shutdown, shutdown_signal};

@@ -1,0 +1,167 @@
+//! Configuration in two stages: [`raw`] (serde, defaults → TOML file → `SYMBOLON_*`
+//! environment, layered by [`load()`]) and the typed [`Config`] built from it with
+//! `TryFrom`, which parses every value once and rejects contradictory options naming
+//! both keys. The typed config is passed to roles as `Arc<Config>`; there is no global.
+
+mod load;
+pub(crate) mod raw;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use service::HttpSettings;
+use service::config::{ConfigError, duration, positive_duration, show, socket_addr};
+
+pub(crate) use load::load;
+use raw::{RawConfig, RawMetrics, RawServer};
+
+/// The largest request body limit accepted: beyond it one request could exhaust memory.
+const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// The typed configuration of one process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct Config {
+    /// Directory for the embedded database, key files and caches.
+    pub(crate) data_dir: PathBuf,
+    /// `[server]`.
+    pub(crate) server: ServerConfig,
+    /// `[metrics]`.
+    pub(crate) metrics: MetricsConfig,
+}
+
+/// `[server]`, parsed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct ServerConfig {
+    pub(crate) listen: SocketAddr,
+    #[serde(serialize_with = "show::duration")]
+    pub(crate) request_timeout: Duration,
+    #[serde(serialize_with = "show::duration")]
+    pub(crate) readiness_timeout: Duration,
+    #[serde(serialize_with = "show::duration")]
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) body_limit_bytes: usize,
+}
+
+impl ServerConfig {
+    /// The limits the standard layers enforce.
+    pub(crate) fn http(&self) -> HttpSettings {
+        HttpSettings {
+            request_timeout: self.request_timeout,
+            body_limit: self.body_limit_bytes,
+            readiness_timeout: self.readiness_timeout,
+        }
+    }
+}
+
+/// `[metrics]`, parsed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct MetricsConfig {
+    pub(crate) enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) listen: Option<SocketAddr>,
+}
+
+impl TryFrom<RawConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
+        if raw.data_dir.trim().is_empty() {
+            return Err(ConfigError::OutOfRange {
+                key: "data_dir".into(),
+                value: format!("{:?}", raw.data_dir),
+                expected: "a non-empty path",
+            });
+        }
+        let server = ServerConfig::try_from(raw.server).map_err(|e| e.in_section("server"))?;
+        let metrics = MetricsConfig::try_from(raw.metrics).map_err(|e| e.in_section("metrics"))?;
+        if let Some(metrics_listen) = metrics.listen
+            && metrics_listen == server.listen
+            && metrics_listen.port() != 0
+        {
+            return Err(ConfigError::Incompatible {
+                first: "metrics.listen".into(),
+                second: "server.listen".into(),
+                reason: "a separate metrics listener needs its own address; leave `metrics.listen` out to serve /metrics on the main listener",
+            });
+        }
+        Ok(Config {
+            data_dir: PathBuf::from(raw.data_dir),
+            server,
+            metrics,
+        })
+    }
+}
+
+impl TryFrom<RawServer> for ServerConfig {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawServer) -> Result<Self, ConfigError> {
+        let request_timeout = positive_duration("request_timeout", &raw.request_timeout)?;
+        let readiness_timeout = positive_duration("readiness_timeout", &raw.readiness_timeout)?;
+        // `/readyz` runs under the request deadline too: a readiness deadline at or past it
+        // would answer "request took too long" instead of naming the role that hangs.
+        if readiness_timeout >= request_timeout {
+            return Err(ConfigError::Incompatible {
+                first: "readiness_timeout".into(),
+                second: "request_timeout".into(),
+                reason: "the readiness deadline must be shorter than the request deadline",
+            });
+        }
+        if raw.body_limit_bytes == 0 || raw.body_limit_bytes > MAX_BODY_LIMIT {
+            return Err(ConfigError::OutOfRange {
+                key: "body_limit_bytes".into(),
+                value: raw.body_limit_bytes.to_string(),
+                expected: "between 1 and 67108864 (64 MiB)",
+            });
+        }
+        Ok(ServerConfig {
+            listen: socket_addr("listen", &raw.listen)?,
+            request_timeout,
+            readiness_timeout,
+            shutdown_grace: duration("shutdown_grace", &raw.shutdown_grace)?,
+            body_limit_bytes: usize::try_from(raw.body_limit_bytes).map_err(|_| {
+                ConfigError::OutOfRange {
+                    key: "body_limit_bytes".into(),
+                    value: raw.body_limit_bytes.to_string(),
+                    expected: "addressable on this platform",
+                }
+            })?,
+        })
+    }
+}
+
+impl TryFrom<RawMetrics> for MetricsConfig {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawMetrics) -> Result<Self, ConfigError> {
+        let listen = raw
+            .listen
+            .as_deref()
+            .map(|l| socket_addr("listen", l))
+            .transpose()?;
+        if !raw.enabled && listen.is_some() {
+            return Err(ConfigError::Incompatible {
+                first: "enabled".into(),
+                second: "listen".into(),
+                reason: "a metrics listener is configured while metrics are disabled",
+            });
+        }
+        Ok(MetricsConfig {
+            enabled: raw.enabled,
+            listen,
+        })
+    }
+}
+
+impl Config {
+    /// The effective configuration as TOML, for `symbolon config check`. Secrets are
+    /// written as `<redacted>` (each secret field opts in with `show::redacted`).
+    pub(crate) fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+//! The raw stage of configuration: what a TOML file or the environment may say, with the
+//! defaults. Every table denies unknown keys, so a misspelt key is an error naming it
+//! instead of a silently ignored setting. Values stay strings and numbers here; the
+//! typed stage ([`super::Config`]) parses them.
+//!
+//! A role adds its section as one optional field (`issuer: Option<issuer::RawConfig>`)
+//! with `#[serde(default)]`, next to the sections below.
+
+use serde::Deserialize;
+
+/// The whole file: top-level keys and one table per section.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    /// Directory for the embedded database, key files and caches.
+    pub(crate) data_dir: String,
+    /// `[server]`: the HTTP listener.
+    pub(crate) server: RawServer,
+    /// `[metrics]`: the Prometheus endpoint.
+    pub(crate) metrics: RawMetrics,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            data_dir: "./data".into(),
+            server: RawServer::default(),
+            metrics: RawMetrics::default(),
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RawServer {
+    /// `IP:port` to listen on.
+    pub(crate) listen: String,
+    /// Deadline for one request.
+    pub(crate) request_timeout: String,
+    /// Deadline for each role's readiness check in `/readyz`.
+    pub(crate) readiness_timeout: String,
+    /// How long to drain in-flight requests after SIGTERM.
+    pub(crate) shutdown_grace: String,
+    /// Largest accepted request body.
+    pub(crate) body_limit_bytes: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8080".into(),
+            request_timeout: "30s".into(),
+            readiness_timeout: "2s".into(),
+            shutdown_grace: "10s".into(),
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    /// Whether `/metrics` is served at all.
+    pub(crate) enabled: bool,
+    /// A separate `IP:port` for `/metrics`, to keep it off the public listener.
+    pub(crate) listen: Option<String>,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        RawMetrics {
+            enabled: true,
+            listen: None,
+        }
+    }
+}

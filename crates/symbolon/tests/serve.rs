@@ -1,0 +1,190 @@
+//! End-to-end tests of `symbolon serve`: start the real binary on an ephemeral port,
+//! talk HTTP to it, stop it with SIGTERM.
+
+#![cfg(unix)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `symbolon serve` with the given extra environment.
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_symbolon"));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("SYMBOLON_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env_remove("RUST_LOG")
+            .env("SYMBOLON_SERVER__LISTEN", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Server { child, lines }
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    fn wait_for_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no log line with {needle:?}; saw:\n{}", seen.join("\n"));
+    }
+
+    /// The address logged on the line containing `needle` (`… addr=127.0.0.1:PORT …`).
+    fn address(&self, needle: &str) -> SocketAddr {
+        let line = self.wait_for_line(needle);
+        let field = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .unwrap_or_else(|| panic!("no addr= in {line:?}"));
+        field.parse().unwrap()
+    }
+
+    fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not stop after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET; returns the status code and body.
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serves_probes_and_metrics_then_stops_on_sigterm() {
+    let server = Server::start(&["--mode=all"], &[]);
+    let addr = server.address("listening");
+
+    let (status, body) = get(addr, "/healthz");
+    assert_eq!(status, 200);
+    assert_eq!(body, r#"{"status":"ok"}"#);
+
+    let (status, body) = get(addr, "/readyz");
+    assert_eq!(status, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["status"], "ready");
+
+    let (status, body) = get(addr, "/no-such-path");
+    assert_eq!(status, 404);
+    assert_eq!(body, r#"{"error":"not_found"}"#);
+
+    let (status, body) = get(addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#"http_requests_total{role="unmatched",method="GET",status="404"} 1"#),
+        "{body}"
+    );
+
+    let status = server.terminate();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
+
+#[test]
+fn serves_metrics_on_a_separate_listener_when_configured() {
+    let server = Server::start(
+        &["--mode", "all"],
+        &[("SYMBOLON_METRICS__LISTEN", "127.0.0.1:0")],
+    );
+    let main = server.address("listening");
+    let metrics = server.address("metrics listening");
+    assert_eq!(get(main, "/metrics").0, 404);
+    assert_eq!(get(metrics, "/metrics").0, 200);
+    assert_eq!(get(metrics, "/healthz").0, 404);
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn logs_json_lines_when_asked() {
+    let server = Server::start(&["--mode=all", "--log-format=json"], &[]);
+    let line = server.wait_for_line("listening");
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["message"], "listening");
+    let addr: SocketAddr = event["addr"].as_str().unwrap().parse().unwrap();
+    assert_eq!(get(addr, "/healthz").0, 200);
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn rejects_an_invalid_config_before_listening() {
+    let server = Server::start(&["--mode=all"], &[("SYMBOLON_SERVER__LISTEN", "nowhere")]);
+    let line = server.wait_for_line("error:");
+    assert!(line.contains("server.listen"), "{line}");
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+}
