@@ -149,7 +149,24 @@ install_rust_tools() {
 # Hook: third-party implementations the interop tests run against (npm / pip packages).
 # Install into places inside the repository or the user's cache, idempotently.
 install_interop_peers() {
-    :
+    # npm: exact versions from interop/package-lock.json.
+    if [[ ! -d interop/node_modules ]] || ! cmp -s interop/package-lock.json interop/node_modules/.package-lock.json; then
+        (cd interop && npm ci --no-audit --no-fund)
+    else
+        echo "interop npm packages present"
+    fi
+    # PyPI: the Python sd-jwt reference implementation in a private virtualenv.
+    local venv=interop/python/.venv
+    if [[ ! -x "$venv/bin/python" ]]; then
+        python3 -m venv "$venv"
+    fi
+    if ! cmp -s interop/python/requirements.txt "$venv/.installed-requirements"; then
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r interop/python/requirements.txt
+        cp interop/python/requirements.txt "$venv/.installed-requirements"
+    else
+        echo "interop python packages present"
+    fi
+    export INTEROP_DIR="$PWD/interop" INTEROP_PYTHON="$PWD/$venv/bin/python"
 }
 
 # ---------------------------------------------------------------------------------------
