@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod logging;
 mod mode;
+mod roles;
 
 use std::process::ExitCode;
 

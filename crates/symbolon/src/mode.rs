@@ -58,13 +58,18 @@ impl Role {
     }
 }
 
+/// What a role builder returns: building may be asynchronous (opening databases, running
+/// migrations, logging in to a token).
+pub(crate) type RoleFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<RoleService>> + Send>>;
+
 /// Builds a role's router and readiness from the configuration.
-pub(crate) type BuildRole = fn(&Arc<Config>) -> anyhow::Result<RoleService>;
+pub(crate) type BuildRole = fn(Arc<Config>) -> RoleFuture;
 
 /// The roles this build serves, with the function that builds each. `all` serves every
 /// role listed here.
 pub(crate) const IMPLEMENTED: &[(Role, BuildRole)] = &[
-    // (Role::Issuer, |config| Ok(issuer::service(config)?)),
+    // (Role::Issuer, |config| Box::pin(crate::roles::issuer(config))),
 ];
 
 type Registry = [(Role, BuildRole)];
@@ -166,8 +171,12 @@ pub(crate) mod tests {
 
     /// A registry with two roles, standing in for the real ones.
     pub(crate) const TEST_REGISTRY: &Registry = &[
-        (Role::Issuer, |_| Ok(hello(Role::Issuer))),
-        (Role::Verifier, |_| Ok(hello(Role::Verifier))),
+        (Role::Issuer, |_| {
+            Box::pin(async { Ok(hello(Role::Issuer)) })
+        }),
+        (Role::Verifier, |_| {
+            Box::pin(async { Ok(hello(Role::Verifier)) })
+        }),
     ];
 
     #[test]

@@ -47,11 +47,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
 
 /// The application router for `plan`, with `/metrics` on it when metrics are enabled
 /// and not sent to a separate listener.
-fn build_app(config: &Arc<Config>, plan: &Plan) -> anyhow::Result<Router> {
+async fn build_app(config: &Arc<Config>, plan: &Plan) -> anyhow::Result<Router> {
     let mut app = AppBuilder::new(config.server.http()).mount(plan.mount);
     for (role, build) in &plan.roles {
-        let service =
-            build(config).with_context(|| format!("cannot start role `{}`", role.name()))?;
+        let service = build(Arc::clone(config))
+            .await
+            .with_context(|| format!("cannot start role `{}`", role.name()))?;
         app = app.role(service);
     }
     if config.metrics.enabled && config.metrics.listen.is_none() {
@@ -61,7 +62,7 @@ fn build_app(config: &Arc<Config>, plan: &Plan) -> anyhow::Result<Router> {
 }
 
 async fn serve(config: Arc<Config>, plan: Plan) -> anyhow::Result<()> {
-    let app = build_app(&config, &plan)?;
+    let app = build_app(&config, &plan).await?;
     let names: Vec<&str> = plan.roles.iter().map(|(r, _)| r.name()).collect();
     if names.is_empty() {
         tracing::warn!(
@@ -137,7 +138,7 @@ mod tests {
     #[tokio::test]
     async fn one_role_is_served_at_the_root_with_the_built_in_endpoints() {
         let plan = plan_in(TEST_REGISTRY, &[Role::Issuer]).unwrap();
-        let app = build_app(&config(&[]), &plan).unwrap();
+        let app = build_app(&config(&[]), &plan).await.unwrap();
         assert_eq!(status(&app, "/hello").await, StatusCode::OK);
         assert_eq!(status(&app, "/healthz").await, StatusCode::OK);
         assert_eq!(status(&app, "/readyz").await, StatusCode::OK);
@@ -147,7 +148,7 @@ mod tests {
     #[tokio::test]
     async fn all_nests_each_role_under_its_name() {
         let plan = plan_in(TEST_REGISTRY, &[Role::All]).unwrap();
-        let app = build_app(&config(&[]), &plan).unwrap();
+        let app = build_app(&config(&[]), &plan).await.unwrap();
         assert_eq!(status(&app, "/issuer/hello").await, StatusCode::OK);
         assert_eq!(status(&app, "/verifier/hello").await, StatusCode::OK);
         assert_eq!(status(&app, "/hello").await, StatusCode::NOT_FOUND);
@@ -160,7 +161,7 @@ mod tests {
             &[("SYMBOLON_METRICS__ENABLED", "false")][..],
             &[("SYMBOLON_METRICS__LISTEN", "127.0.0.1:0")][..],
         ] {
-            let app = build_app(&config(vars), &plan).unwrap();
+            let app = build_app(&config(vars), &plan).await.unwrap();
             assert_eq!(
                 status(&app, "/metrics").await,
                 StatusCode::NOT_FOUND,

@@ -1,0 +1,3 @@
+//! One module per implemented role: each turns the typed configuration into the role's
+//! [`service::RoleService`] (its crate's router plus readiness). Registered in
+//! [`crate::mode::IMPLEMENTED`].
