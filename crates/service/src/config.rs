@@ -117,6 +117,47 @@ impl ConfigError {
     }
 }
 
+/// Parses a public base URL (an issuer identifier, a verifier's `response_uri` base …):
+/// `https://`, or `http://` on a loopback host (`127.0.0.0/8`, `::1`, `localhost`) only
+/// when `allow_http_loopback` is set. No query, no fragment, no user info; a trailing `/`
+/// is removed so identifiers compare as plain strings.
+pub fn public_url(
+    key: &str,
+    value: &str,
+    allow_http_loopback: bool,
+) -> Result<String, ConfigError> {
+    let bad = |expected| ConfigError::OutOfRange {
+        key: key.into(),
+        value: format!("{value:?}"),
+        expected,
+    };
+    let url = url::Url::parse(value).map_err(|_| bad("an absolute http(s) URL"))?;
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(bad("a URL without query, fragment or user info"));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(bad("a URL with a host")),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback && allow_http_loopback => {}
+        "http" if loopback => {
+            return Err(bad(
+                "https (http on loopback only with `server.allow_http_loopback = true`)",
+            ));
+        }
+        _ => return Err(bad("an https URL")),
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
 /// Parses a human duration (`30s`, `15m`, `24h`, `1h 30m`, `500ms`).
 pub fn duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
     humantime::parse_duration(value.trim()).map_err(|e| ConfigError::InvalidDuration {
@@ -171,6 +212,38 @@ pub mod show {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn public_url_accepts_https_and_loopback_http_when_allowed() {
+        assert_eq!(
+            super::public_url("k", "https://issuer.example/tenant/", false).unwrap(),
+            "https://issuer.example/tenant"
+        );
+        assert_eq!(
+            super::public_url("k", "http://127.0.0.1:8080", true).unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            super::public_url("k", "http://[::1]:8080/x", true).unwrap(),
+            "http://[::1]:8080/x"
+        );
+    }
+
+    #[test]
+    fn rejects_public_url_http_outside_loopback_or_unless_allowed() {
+        for (v, allow) in [
+            ("http://127.0.0.1:8080", false),
+            ("http://issuer.example", true),
+            ("http://10.0.0.1", true),
+            ("ftp://issuer.example", true),
+            ("https://issuer.example/?q=1", true),
+            ("https://u:p@issuer.example", true),
+            ("issuer.example", true),
+        ] {
+            let e = super::public_url("server.public_url", v, allow).unwrap_err();
+            assert_eq!(e.key(), "server.public_url", "{v}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -64,7 +64,54 @@ pub(crate) type RoleFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<RoleService>> + Send>>;
 
 /// Builds a role's router and readiness from the configuration.
-pub(crate) type BuildRole = fn(Arc<Config>) -> RoleFuture;
+pub(crate) type BuildRole = fn(RoleContext) -> RoleFuture;
+
+/// What a role builder gets: the whole configuration and where the role is reachable.
+#[derive(Clone, Debug)]
+#[allow(dead_code, reason = "read by the role builders in crate::roles as roles are added")]
+pub(crate) struct RoleContext {
+    /// The typed configuration.
+    pub(crate) config: Arc<Config>,
+    /// The role's external base URL: `server.public_url` (default `http://<listen>`),
+    /// plus `/<role>` when roles are nested. No trailing slash.
+    pub(crate) base_url: String,
+    /// Whether `http://` loopback identifiers are allowed (explicit
+    /// `server.allow_http_loopback`, else true only under `--mode=all`).
+    pub(crate) allow_http_loopback: bool,
+    /// Whether this process serves `--mode=all` (embedded defaults apply).
+    pub(crate) all: bool,
+}
+
+impl RoleContext {
+    /// The context for `role` in `plan`; fails when the public URL is not acceptable.
+    pub(crate) fn new(config: &Arc<Config>, plan: &Plan, role: Role) -> anyhow::Result<Self> {
+        let allow_http_loopback = config.server.allow_http_loopback.unwrap_or(plan.all);
+        let public = match &config.server.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let listen = config.server.listen;
+                let host = if listen.ip().is_unspecified() {
+                    std::net::IpAddr::from([127, 0, 0, 1])
+                } else {
+                    listen.ip()
+                };
+                format!("http://{}", std::net::SocketAddr::new(host, listen.port()))
+            }
+        };
+        let public =
+            service::config::public_url("server.public_url", &public, allow_http_loopback)?;
+        let base_url = match plan.mount {
+            Mount::Root => public,
+            Mount::Nested => format!("{public}/{}", role.name()),
+        };
+        Ok(RoleContext {
+            config: Arc::clone(config),
+            base_url,
+            allow_http_loopback,
+            all: plan.all,
+        })
+    }
+}
 
 /// The roles this build serves, with the function that builds each. `all` serves every
 /// role listed here.
@@ -124,6 +171,8 @@ pub(crate) struct Plan {
     /// The roles, without duplicates, in the order given (`all`: the order of
     /// [`IMPLEMENTED`]).
     pub(crate) roles: Vec<(Role, BuildRole)>,
+    /// `--mode=all` was asked for.
+    pub(crate) all: bool,
 }
 
 /// Resolves a parsed `--mode` list. Fails only for a role [`parse_role`] would refuse.
@@ -137,6 +186,7 @@ pub(crate) fn plan_in(registry: &Registry, modes: &[Role]) -> anyhow::Result<Pla
         return Ok(Plan {
             mount: Mount::Nested,
             roles: registry.to_vec(),
+            all: true,
         });
     }
     let mut roles: Vec<(Role, BuildRole)> = Vec::new();
@@ -153,7 +203,11 @@ pub(crate) fn plan_in(registry: &Registry, modes: &[Role]) -> anyhow::Result<Pla
     } else {
         Mount::Nested
     };
-    Ok(Plan { mount, roles })
+    Ok(Plan {
+        mount,
+        roles,
+        all: false,
+    })
 }
 
 #[cfg(test)]
@@ -178,6 +232,51 @@ pub(crate) mod tests {
             Box::pin(async { Ok(hello(Role::Verifier)) })
         }),
     ];
+
+    fn ctx(vars: &[(&str, &str)], modes: &[Role], role: Role) -> anyhow::Result<RoleContext> {
+        let env = vars.iter().map(|(k, v)| ((*k).into(), (*v).into()));
+        let config = Arc::new(crate::config::load(None, env).unwrap());
+        RoleContext::new(&config, &plan_in(TEST_REGISTRY, modes).unwrap(), role)
+    }
+
+    #[test]
+    fn role_base_url_is_public_url_plus_mount() {
+        let c = ctx(&[], &[Role::All], Role::Issuer).unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:8080/issuer");
+        assert!(c.all && c.allow_http_loopback);
+        assert_eq!(c.config.server.listen.port(), 8080);
+        let c = ctx(
+            &[("SYMBOLON_SERVER__PUBLIC_URL", "https://id.example/")],
+            &[Role::Verifier],
+            Role::Verifier,
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "https://id.example");
+        assert!(!c.all && !c.allow_http_loopback);
+        let c = ctx(
+            &[
+                ("SYMBOLON_SERVER__LISTEN", "0.0.0.0:9000"),
+                ("SYMBOLON_SERVER__ALLOW_HTTP_LOOPBACK", "true"),
+            ],
+            &[Role::Issuer, Role::Verifier],
+            Role::Verifier,
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:9000/verifier");
+    }
+
+    #[test]
+    fn rejects_http_identifiers_unless_loopback_is_allowed() {
+        let e = ctx(&[], &[Role::Issuer], Role::Issuer).unwrap_err();
+        assert!(e.to_string().contains("server.public_url"), "{e}");
+        let e = ctx(
+            &[("SYMBOLON_SERVER__ALLOW_HTTP_LOOPBACK", "false")],
+            &[Role::All],
+            Role::Issuer,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("allow_http_loopback"), "{e}");
+    }
 
     #[test]
     fn role_names_follow_the_design() {

@@ -12,7 +12,7 @@ use service::{AppBuilder, Shutdown, serve_with_shutdown, shutdown_signal};
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config};
-use crate::mode::{self, Plan, Role};
+use crate::mode::{self, Plan, Role, RoleContext};
 
 /// `symbolon serve`.
 #[derive(Debug, clap::Args)]
@@ -50,7 +50,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
 async fn build_app(config: &Arc<Config>, plan: &Plan) -> anyhow::Result<Router> {
     let mut app = AppBuilder::new(config.server.http()).mount(plan.mount);
     for (role, build) in &plan.roles {
-        let service = build(Arc::clone(config))
+        let service = build(RoleContext::new(config, plan, *role)?)
             .await
             .with_context(|| format!("cannot start role `{}`", role.name()))?;
         app = app.role(service);
@@ -138,7 +138,12 @@ mod tests {
     #[tokio::test]
     async fn one_role_is_served_at_the_root_with_the_built_in_endpoints() {
         let plan = plan_in(TEST_REGISTRY, &[Role::Issuer]).unwrap();
-        let app = build_app(&config(&[]), &plan).await.unwrap();
+        let app = build_app(
+            &config(&[("SYMBOLON_SERVER__ALLOW_HTTP_LOOPBACK", "true")]),
+            &plan,
+        )
+        .await
+        .unwrap();
         assert_eq!(status(&app, "/hello").await, StatusCode::OK);
         assert_eq!(status(&app, "/healthz").await, StatusCode::OK);
         assert_eq!(status(&app, "/readyz").await, StatusCode::OK);

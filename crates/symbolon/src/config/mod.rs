@@ -42,6 +42,10 @@ pub(crate) struct ServerConfig {
     #[serde(serialize_with = "show::duration")]
     pub(crate) shutdown_grace: Duration,
     pub(crate) body_limit_bytes: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) allow_http_loopback: Option<bool>,
 }
 
 impl ServerConfig {
@@ -128,6 +132,10 @@ impl TryFrom<RawServer> for ServerConfig {
                     expected: "addressable on this platform",
                 }
             })?,
+            // Checked against `allow_http_loopback` when a role derives its base URL from it,
+            // since the default for that flag depends on the mode being served.
+            public_url: raw.public_url,
+            allow_http_loopback: raw.allow_http_loopback,
         })
     }
 }

@@ -44,6 +44,12 @@ pub(crate) struct RawServer {
     pub(crate) shutdown_grace: String,
     /// Largest accepted request body.
     pub(crate) body_limit_bytes: u64,
+    /// The external base URL clients reach this process at (identifiers such as the
+    /// issuer's are derived from it). Default: `http://<listen>`.
+    pub(crate) public_url: Option<String>,
+    /// Allow `http://` identifiers on loopback hosts (tests, local demos). Default: true
+    /// under `--mode=all`, false otherwise.
+    pub(crate) allow_http_loopback: Option<bool>,
 }
 
 impl Default for RawServer {
@@ -54,6 +60,8 @@ impl Default for RawServer {
             readiness_timeout: "2s".into(),
             shutdown_grace: "10s".into(),
             body_limit_bytes: 1024 * 1024,
+            public_url: None,
+            allow_http_loopback: None,
         }
     }
 }
