@@ -75,8 +75,9 @@ pub enum JwkError {
     /// `alg` in the JWK names an algorithm that this key cannot perform.
     #[error("JWK `alg` `{0}` does not fit the key type")]
     AlgMismatch(String),
-    /// `use` says the key is not for signatures.
-    #[error("JWK `use` is `{0}`, not `sig`")]
+    /// `use` names another purpose than the one the key is being used for (`sig` for a
+    /// verification key, `enc` for an encryption key).
+    #[error("JWK `use` is `{0}`, which does not permit this operation")]
     WrongUse(String),
 }
 
@@ -400,6 +401,32 @@ impl PublicJwk {
     pub fn to_value(&self) -> Value {
         Value::Object(self.to_object())
     }
+}
+
+/// RFC 7638 §3.2 thumbprint of any JWK given as JSON, computed from the members required for
+/// its `kty` (RSA `e,kty,n`; EC `crv,kty,x,y`; OKP `crv,kty,x` per RFC 8037 §2; oct `k,kty`),
+/// without checking the key itself. For keys this crate uses, [`PublicJwk::thumbprint`]
+/// gives the same value; this form covers keys it cannot use (e.g. a peer's RSA key).
+pub fn thumbprint_of(jwk: &Map<String, Value>) -> Result<String, JwkError> {
+    let kty = str_member(jwk, "kty")?;
+    let required: &[&'static str] = match kty {
+        "RSA" => &["e", "kty", "n"],
+        "EC" => &["crv", "kty", "x", "y"],
+        "OKP" => &["crv", "kty", "x"],
+        "oct" => &["k", "kty"],
+        other => return Err(JwkError::UnsupportedKty(other.to_owned())),
+    };
+    // `preserve_order` keeps insertion order, and the names above are already sorted, so
+    // serde_json writes the canonical form: sorted members, no whitespace, minimal escapes.
+    let mut canonical = Map::with_capacity(required.len());
+    for name in required {
+        canonical.insert((*name).to_owned(), Value::from(str_member(jwk, name)?));
+    }
+    let text = Value::Object(canonical).to_string();
+    Ok(b64::encode(digest::digest(
+        &digest::SHA256,
+        text.as_bytes(),
+    )))
 }
 
 impl Serialize for PublicJwk {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 /// Header parameter names registered for JWS/JWE; they may not appear in `crit`
 /// (RFC 7515 §4.1.11).
-const REGISTERED: &[&str] = &[
+pub(crate) const REGISTERED: &[&str] = &[
     "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "enc",
     "zip", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c", "b64",
 ];

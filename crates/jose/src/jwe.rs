@@ -1,1 +1,0 @@
-//! JWE (filled in below).

@@ -1,1 +1,0 @@
-//! x5c (filled in below).
