@@ -19,6 +19,7 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod layers;
 pub mod metrics;
 pub mod readiness;
