@@ -36,6 +36,9 @@ pub(crate) enum Command {
     /// JSON Web Key tools.
     #[command(subcommand)]
     Jwk(commands::jwk::Command),
+    /// Token Status List tools.
+    #[command(subcommand, name = "status-list")]
+    StatusList(commands::status_list::Command),
 }
 
 impl Command {
@@ -46,6 +49,7 @@ impl Command {
             Command::Serve(args) => commands::serve::run(args),
             Command::Config(command) => commands::config::run(command),
             Command::Jwk(command) => commands::jwk::run(command),
+            Command::StatusList(command) => commands::status_list::run(command),
         }
     }
 
@@ -54,7 +58,7 @@ impl Command {
     pub(crate) fn default_log_filter(&self) -> &'static str {
         match self {
             Command::Serve(_) => "info",
-            Command::Config(_) | Command::Jwk(_) => "warn",
+            _ => "warn",
         }
     }
 }

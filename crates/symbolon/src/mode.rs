@@ -68,7 +68,10 @@ pub(crate) type BuildRole = fn(RoleContext) -> RoleFuture;
 
 /// What a role builder gets: the whole configuration and where the role is reachable.
 #[derive(Clone, Debug)]
-#[allow(dead_code, reason = "read by the role builders in crate::roles as roles are added")]
+#[allow(
+    dead_code,
+    reason = "read by the role builders in crate::roles as roles are added"
+)]
 pub(crate) struct RoleContext {
     /// The typed configuration.
     pub(crate) config: Arc<Config>,

@@ -255,11 +255,47 @@ fn rejects_overwriting_an_existing_key_file() {
 }
 
 #[test]
-fn rejects_jwk_generate_without_out_as_usage_error() {
-    let (code, stdout, stderr) = run(symbolon().args(["jwk", "generate"]));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stdout.is_empty(), "no key material on stdout");
-    assert!(stderr.contains("--out"), "{stderr}");
+fn jwk_generate_without_out_writes_kid_named_file_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(symbolon().current_dir(dir.path()).args(["jwk", "generate"]));
+    assert_eq!(code, 0, "{stderr}");
+    let public = jose::PublicJwk::from_json(stdout.trim().as_bytes()).unwrap();
+    let file = dir.path().join(format!("{}.jwk", public.thumbprint()));
+    let private = jose::PrivateJwk::from_json(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(private.public().same_key(&public));
+    assert!(stderr.contains("private key written to"), "{stderr}");
+}
+
+#[test]
+fn status_list_decode_reads_stdin_and_reports_an_index() {
+    use std::io::Write;
+    let mut child = symbolon()
+        .args(["status-list", "decode", "--idx", "3", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"bits":1,"lst":"eNrbuRgAAhcBXQ"}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["name"], "INVALID");
+}
+
+#[test]
+fn rejects_status_list_decode_of_garbage_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x");
+    std::fs::write(&f, "garbage").unwrap();
+    let (code, stdout, stderr) = run(symbolon().args(["status-list", "decode"]).arg(&f));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("not a status list token"), "{stderr}");
 }
 
 #[test]

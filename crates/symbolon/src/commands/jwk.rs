@@ -26,9 +26,10 @@ pub(crate) struct GenerateArgs {
     /// Signature algorithm: ES256, ES384 or Ed25519.
     #[arg(long, default_value = "ES256", value_parser = parse_alg)]
     alg: Algorithm,
-    /// File to create for the private JWK; an existing file is never overwritten.
+    /// File to create for the private JWK (default `./<kid>.jwk`); an existing file is
+    /// never overwritten.
     #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    out: Option<PathBuf>,
 }
 
 fn parse_alg(value: &str) -> Result<Algorithm, String> {
@@ -62,7 +63,12 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     let bare = signer.to_private_jwk().context("cannot export the key")?;
     let private = PrivateJwk::new(public.clone(), Zeroizing::new(bare.d().to_vec()))
         .context("cannot export the key")?;
-    write_new_private_file(&args.out, private.to_json().as_bytes())?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.jwk", public.thumbprint())));
+    write_new_private_file(&out, private.to_json().as_bytes())?;
+    eprintln!("private key written to {}", out.display());
     println!("{}", serde_json::to_string(&public)?);
     Ok(())
 }
@@ -113,7 +119,7 @@ mod tests {
             let out = dir.path().join(format!("{}.jwk", alg.name()));
             generate(&GenerateArgs {
                 alg,
-                out: out.clone(),
+                out: Some(out.clone()),
             })
             .unwrap();
             let private = PrivateJwk::from_json(&std::fs::read(&out).unwrap()).unwrap();

@@ -1,5 +1,7 @@
 //! One module per subcommand; each exposes its clap arguments and a `run`.
 
 pub(crate) mod config;
+pub(crate) mod input;
 pub(crate) mod jwk;
 pub(crate) mod serve;
+pub(crate) mod status_list;
