@@ -172,16 +172,41 @@ install_interop_peers() {
 # ---------------------------------------------------------------------------------------
 # Services for the tests
 
-# Hook: start PostgreSQL, Redis, a SoftHSM token, swtpm … as processes on 127.0.0.1 and
-# export what the tests need to reach them (TEST_* variables). Register anything started
-# so stop_services can end it.
-start_services() {
-    :
+# Servers and tokens the tests use, as plain processes on 127.0.0.1 with their state under
+# one scratch directory. Each setup script prints `export TEST_…=…` lines. Ports are chosen
+# per run so two runs on one machine do not collide.
+SERVICES_DIR=""
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Hook: stop what start_services started (runs on every exit, also after a failure).
+start_services() {
+    SERVICES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/symbolon-test.XXXXXX")
+    # The database server runs as the `postgres` user, which must reach its data dir.
+    chmod 0755 "$SERVICES_DIR"
+    local exports
+    # Captured first so a failing setup script fails this step (`eval "$(…)"` would not).
+    exports=$(scripts/pg-setup.sh "$SERVICES_DIR" "$(free_port)")
+    eval "$exports"
+    exports=$(scripts/redis-setup.sh "$SERVICES_DIR" "$(free_port)")
+    eval "$exports"
+    exports=$(scripts/softhsm-setup.sh "$SERVICES_DIR")
+    eval "$exports"
+    export TEST_POSTGRES_URL TEST_REDIS_URL SOFTHSM2_CONF TEST_PKCS11_MODULE TEST_PKCS11_TOKEN \
+        TEST_PKCS11_PIN TEST_PKCS11_SO_PIN
+    echo "PostgreSQL: ${TEST_POSTGRES_URL}"
+    echo "Redis:      ${TEST_REDIS_URL}"
+    echo "SoftHSM2:   token ${TEST_PKCS11_TOKEN} (${SOFTHSM2_CONF})"
+}
+
+# Stops what start_services started (runs on every exit, also after a failure).
 stop_services() {
-    :
+    [[ -n "$SERVICES_DIR" && -d "$SERVICES_DIR" ]] || return 0
+    scripts/redis-setup.sh --stop "$SERVICES_DIR" >/dev/null 2>&1 || true
+    scripts/pg-setup.sh --stop "$SERVICES_DIR" >/dev/null 2>&1 || true
+    rm -rf "$SERVICES_DIR"
+    SERVICES_DIR=""
 }
 
 # ---------------------------------------------------------------------------------------
