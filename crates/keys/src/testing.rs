@@ -69,7 +69,11 @@ pub fn lock_token() -> Result<TokenLock, TestTokenError> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|source| TestTokenError::Lock { path: path.clone(), source })?;
-    file.lock().map_err(|source| TestTokenError::Lock { path, source })?;
+        .map_err(|source| TestTokenError::Lock {
+            path: path.clone(),
+            source,
+        })?;
+    file.lock()
+        .map_err(|source| TestTokenError::Lock { path, source })?;
     Ok(TokenLock { _file: file })
 }
