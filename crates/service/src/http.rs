@@ -27,6 +27,13 @@ pub enum AddressPolicy {
     /// Public addresses and loopback (tests and the one-machine demo). Enables `http://` to
     /// loopback.
     AllowLoopback,
+    /// Public addresses, loopback and private networks (RFC 1918, CGNAT, IPv6 unique local),
+    /// for destinations an operator configures inside a cluster, never taken from input: the
+    /// Kubernetes API server (TokenReview), the attester called by wallet engines. Link-local
+    /// and cloud metadata addresses (including `fd00:ec2::254`), multicast, unspecified and
+    /// reserved ranges stay refused. Enables `http://` (cluster-internal services are often
+    /// plain http behind a NetworkPolicy).
+    AllowPrivate,
 }
 
 /// Settings of a [`GuardedClient`].
@@ -177,9 +184,35 @@ fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
+/// RFC 1918, CGNAT (RFC 6598) and IPv6 unique local addresses, also in IPv4-mapped form;
+/// never the IPv6 cloud metadata address, which sits inside the unique local range.
+fn is_private_network(ip: IpAddr) -> bool {
+    let v4_private = |v4: Ipv4Addr| {
+        let o = v4.octets();
+        v4.is_private() || (o[0] == 100 && (o[1] & 0xC0) == 64)
+    };
+    match ip {
+        IpAddr::V4(v4) => v4_private(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return v4_private(v4);
+            }
+            let metadata = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
+            (v6.segments()[0] & 0xfe00) == 0xfc00 && v6 != metadata
+        }
+    }
+}
+
 /// Whether `ip` may be contacted under `policy`.
 pub fn address_allowed(ip: IpAddr, policy: AddressPolicy) -> bool {
-    if policy == AddressPolicy::AllowLoopback && is_loopback(ip) {
+    if matches!(
+        policy,
+        AddressPolicy::AllowLoopback | AddressPolicy::AllowPrivate
+    ) && is_loopback(ip)
+    {
+        return true;
+    }
+    if policy == AddressPolicy::AllowPrivate && is_private_network(ip) {
         return true;
     }
     match ip {
@@ -265,6 +298,9 @@ impl GuardedClient {
         }
         match parsed.scheme() {
             "https" => {}
+            // Operator-configured in-cluster destinations: the address checks above and in
+            // the resolver still apply.
+            "http" if self.settings.policy == AddressPolicy::AllowPrivate => {}
             "http" if self.settings.policy == AddressPolicy::AllowLoopback => {
                 // Plain http only to loopback: a literal loopback IP or `localhost`.
                 let loopback = match host {
@@ -410,6 +446,59 @@ mod tests {
             AddressPolicy::AllowLoopback
         ));
         assert!(address_allowed(ip("::1"), AddressPolicy::AllowLoopback));
+    }
+
+    #[test]
+    fn allow_private_admits_cluster_networks_but_not_metadata_or_reserved() {
+        for a in [
+            "10.96.0.1",
+            "172.20.1.2",
+            "192.168.49.2",
+            "100.64.0.10",
+            "fd12:3456::1",
+            "::ffff:10.0.0.1",
+            "127.0.0.1",
+            "::1",
+            "93.184.216.34",
+        ] {
+            assert!(address_allowed(ip(a), AddressPolicy::AllowPrivate), "{a}");
+            let expected_elsewhere = a == "93.184.216.34";
+            assert_eq!(
+                address_allowed(ip(a), AddressPolicy::PublicOnly),
+                expected_elsewhere,
+                "{a}"
+            );
+        }
+        for a in [
+            "169.254.169.254",
+            "fd00:ec2::254",
+            "fe80::1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "240.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(!address_allowed(ip(a), AddressPolicy::AllowPrivate), "{a}");
+        }
+        let internal = GuardedClient::new(HttpSettings {
+            policy: AddressPolicy::AllowPrivate,
+            ..HttpSettings::default()
+        })
+        .unwrap();
+        assert!(internal.check_url("http://10.96.0.1:5000/x").is_ok());
+        assert!(
+            internal
+                .check_url("http://attester.cvm-security.svc:5000/x")
+                .is_ok()
+        );
+        assert!(matches!(
+            internal.check_url("http://169.254.169.254/latest/meta-data"),
+            Err(FetchError::ForbiddenAddress(_))
+        ));
+        assert!(matches!(
+            internal.check_url("ftp://10.0.0.1/"),
+            Err(FetchError::Scheme(_))
+        ));
     }
 
     #[test]
