@@ -1,0 +1,123 @@
+//! Sealing of the per-transaction response decryption keys at rest: AES-256-GCM under the
+//! verifier's key encryption key, with the transaction's request id as associated data so
+//! a sealed key cannot be moved to another transaction. The plaintext private JWK only
+//! exists in memory while a response is decrypted.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use jose::PrivateJwk;
+use jose::jwe::EncryptionKey;
+use zeroize::Zeroizing;
+
+use crate::clock::{Random, RandomError};
+
+/// Sealing or opening failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The random generator failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The sealed bytes are not ours (wrong key, other transaction, corrupted).
+    #[error("the sealed key cannot be opened")]
+    Open,
+    /// Encryption or key export failed.
+    #[error("the key cannot be sealed")]
+    Seal,
+}
+
+/// The key encryption key.
+pub struct Sealer {
+    key: LessSafeKey,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(<redacted>)")
+    }
+}
+
+impl Sealer {
+    /// A sealer with the 32-byte key `kek`.
+    pub fn new(kek: &[u8; 32]) -> Result<Self, SealError> {
+        let key = UnboundKey::new(&AES_256_GCM, kek).map_err(|_| SealError::Seal)?;
+        Ok(Sealer {
+            key: LessSafeKey::new(key),
+        })
+    }
+
+    /// A sealer with the configured key: 32 bytes, base64url.
+    pub fn from_secret(secret: &crate::secret::Secret) -> Result<Self, SealError> {
+        let bytes = Zeroizing::new(jose::b64::decode(secret.expose()).ok_or(SealError::Seal)?);
+        let kek: &[u8; 32] = bytes.as_slice().try_into().map_err(|_| SealError::Seal)?;
+        Self::new(kek)
+    }
+
+    /// A sealer with a fresh random key (for one process; keys sealed with it cannot be
+    /// opened by another).
+    pub fn generate(random: &dyn Random) -> Result<Self, SealError> {
+        let mut kek = Zeroizing::new([0u8; 32]);
+        random.fill(kek.as_mut())?;
+        Self::new(&kek)
+    }
+
+    /// Seals `key` for transaction `request_id`: nonce ‖ ciphertext ‖ tag.
+    pub fn seal(
+        &self,
+        key: &EncryptionKey,
+        request_id: &str,
+        random: &dyn Random,
+    ) -> Result<Vec<u8>, SealError> {
+        let jwk = key.to_private_jwk().map_err(|_| SealError::Seal)?;
+        let mut buf = Zeroizing::new(jwk.to_json().as_bytes().to_vec());
+        let mut nonce = [0u8; NONCE_LEN];
+        random.fill(&mut nonce)?;
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(request_id.as_bytes()),
+                &mut *buf,
+            )
+            .map_err(|_| SealError::Seal)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    /// Opens a key sealed for `request_id`.
+    pub fn open(&self, sealed: &[u8], request_id: &str) -> Result<EncryptionKey, SealError> {
+        let (nonce, ct) = sealed.split_at_checked(NONCE_LEN).ok_or(SealError::Open)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Open)?;
+        let mut buf = Zeroizing::new(ct.to_vec());
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(request_id.as_bytes()), &mut buf)
+            .map_err(|_| SealError::Open)?;
+        let jwk = PrivateJwk::from_json(plain).map_err(|_| SealError::Open)?;
+        EncryptionKey::from_private_jwk(&jwk).map_err(|_| SealError::Open)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemRandom;
+    use jose::Curve;
+
+    #[test]
+    fn seals_and_opens_for_the_same_transaction_only() {
+        let r = SystemRandom;
+        let sealer = Sealer::generate(&r).unwrap();
+        let key = EncryptionKey::generate(Curve::P256)
+            .unwrap()
+            .with_kid("rq1");
+        let sealed = sealer.seal(&key, "rq1", &r).unwrap();
+        let opened = sealer.open(&sealed, "rq1").unwrap();
+        assert!(opened.public_jwk().same_key(key.public_jwk()));
+        assert!(matches!(sealer.open(&sealed, "rq2"), Err(SealError::Open)));
+        let other = Sealer::generate(&r).unwrap();
+        assert!(matches!(other.open(&sealed, "rq1"), Err(SealError::Open)));
+        assert!(matches!(
+            sealer.open(&sealed[..5], "rq1"),
+            Err(SealError::Open)
+        ));
+    }
+}
