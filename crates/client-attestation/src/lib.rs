@@ -21,7 +21,9 @@ mod verify;
 pub use claims::{AttestationClaims, Environment, EvidenceType, KeyProtection, PopClaims};
 pub use error::AttestationError;
 pub use policy::{EnvironmentPolicy, PolicyViolation};
-pub use verify::{AttestationVerifier, TrustedAttester, VerifiedClientAttestation};
+pub use verify::{
+    AttestationVerifier, TrustedAttester, VerifiedAttestation, VerifiedClientAttestation,
+};
 
 /// `typ` of a Client Attestation JWT.
 pub const ATTESTATION_TYP: &str = "oauth-client-attestation+jwt";

@@ -54,6 +54,28 @@ pub struct VerifiedClientAttestation {
     pub challenge: Option<String>,
 }
 
+/// A verified Client Attestation JWT, without PoP: step one of [`AttestationVerifier::verify`].
+///
+/// A server may keep it (keyed by the attestation's bytes) and check each new PoP against it
+/// with [`AttestationVerifier::verify_pop`], which re-checks the attestation's expiry: a
+/// wallet instance presents the same attestation many times until it nears expiry, and its
+/// signature does not need checking again.
+#[derive(Clone, Debug)]
+pub struct VerifiedAttestation {
+    /// The client_id (`sub`).
+    pub client_id: String,
+    /// The attester's `iss`, when present.
+    pub attester: Option<String>,
+    /// The client instance key.
+    pub cnf: PublicJwk,
+    /// `cnf`, parsed for verification.
+    pub cnf_key: VerifyingKey,
+    /// All attestation claims.
+    pub claims: Map<String, Value>,
+    /// Attestation expiry.
+    pub exp: i64,
+}
+
 fn attestation_time(e: ClaimError) -> AttestationError {
     match e {
         ClaimError::Missing(n) | ClaimError::WrongType(n) => AttestationError::AttestationClaim(n),
@@ -102,7 +124,17 @@ impl AttestationVerifier {
         client_id: Option<&str>,
         clock: &dyn Clock,
     ) -> Result<VerifiedClientAttestation, AttestationError> {
-        // 1. The attestation, signed by a trusted attester.
+        let verified = self.verify_attestation(attestation, clock)?;
+        self.verify_pop(&verified, pop, client_id, clock)
+    }
+
+    /// Step one of [`AttestationVerifier::verify`]: the attestation alone, signed by a
+    /// trusted attester, with its `sub`, time claims and `cnf`.
+    pub fn verify_attestation(
+        &self,
+        attestation: &str,
+        clock: &dyn Clock,
+    ) -> Result<VerifiedAttestation, AttestationError> {
         let jws = CompactJws::parse(attestation).map_err(AttestationError::Attestation)?;
         let policy =
             JwsPolicy::new(&self.attestation_algorithms).with_typ(&[crate::ATTESTATION_TYP]);
@@ -156,11 +188,37 @@ impl AttestationVerifier {
             .ok_or(AttestationError::AttestationClaim("cnf"))?;
         let cnf = PublicJwk::from_value(cnf).map_err(AttestationError::Cnf)?;
         let cnf_key = VerifyingKey::from_jwk(&cnf).map_err(AttestationError::Cnf)?;
+        Ok(VerifiedAttestation {
+            client_id: sub,
+            attester: iss.map(str::to_owned),
+            cnf,
+            cnf_key,
+            claims,
+            exp,
+        })
+    }
 
-        // 2. The PoP, signed by the key in `cnf`.
+    /// Step two of [`AttestationVerifier::verify`]: a PoP signed by the attestation's `cnf`
+    /// key, for this server, fresh; the attestation must still be unexpired at `clock`.
+    pub fn verify_pop(
+        &self,
+        attestation: &VerifiedAttestation,
+        pop: &str,
+        client_id: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<VerifiedClientAttestation, AttestationError> {
+        let skew = i64::try_from(self.skew).unwrap_or(i64::MAX);
+        let now = clock.now();
+        if now >= attestation.exp.saturating_add(skew) {
+            return Err(AttestationError::AttestationTime(ClaimError::Expired {
+                exp: attestation.exp,
+                now,
+            }));
+        }
+        let sub = &attestation.client_id;
         let pop_policy = JwsPolicy::new(&self.pop_algorithms).with_typ(&[crate::POP_TYP]);
         let pop = CompactJws::parse(pop)
-            .and_then(|p| p.verify(&cnf_key, &pop_policy))
+            .and_then(|p| p.verify(&attestation.cnf_key, &pop_policy))
             .map_err(AttestationError::Pop)?;
         let pop_claims = pop.claims().map_err(AttestationError::Pop)?;
         match pop_claims.get("aud") {
@@ -200,11 +258,11 @@ impl AttestationVerifier {
             return Err(AttestationError::ClientIdMismatch);
         }
         Ok(VerifiedClientAttestation {
-            client_id: sub,
-            attester: iss.map(str::to_owned),
-            cnf,
-            exp,
-            claims,
+            client_id: sub.clone(),
+            attester: attestation.attester.clone(),
+            cnf: attestation.cnf.clone(),
+            exp: attestation.exp,
+            claims: attestation.claims.clone(),
             pop_jti,
             pop_iat,
             challenge,

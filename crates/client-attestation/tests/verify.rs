@@ -473,3 +473,35 @@ fn challenge_errors_map_to_use_attestation_challenge() {
     );
     assert_eq!(AttestationError::Replay.oauth_error(), "invalid_client");
 }
+
+#[test]
+fn a_verified_attestation_checks_later_pops_until_it_expires() {
+    let f = fixture();
+    let att = attestation(&f).sign(&f.attester, None).unwrap();
+    let verified = f
+        .verifier
+        .verify_attestation(&att, &FixedClock(NOW))
+        .unwrap();
+    let mut p = pop(AUD);
+    for (i, at) in [NOW, NOW + 600].into_iter().enumerate() {
+        p.jti = format!("pop-{i}");
+        p.iat = at;
+        let ok = f
+            .verifier
+            .verify_pop(&verified, &p.sign(&f.ci).unwrap(), None, &FixedClock(at))
+            .unwrap();
+        assert_eq!(ok.pop_jti, format!("pop-{i}"));
+    }
+    p.iat = NOW + 3600 + 31;
+    let e = f
+        .verifier
+        .verify_pop(
+            &verified,
+            &p.sign(&f.ci).unwrap(),
+            None,
+            &FixedClock(NOW + 3600 + 31),
+        )
+        .unwrap_err();
+    assert!(matches!(e, AttestationError::AttestationTime(_)), "{e}");
+    assert_eq!(e.oauth_error(), "use_fresh_attestation");
+}

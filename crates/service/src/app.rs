@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Map, Value, json};
 
@@ -30,6 +30,7 @@ pub struct RoleService {
     name: &'static str,
     router: Router,
     readiness: Arc<dyn Readiness>,
+    root_routes: Vec<(String, MethodRouter)>,
 }
 
 impl std::fmt::Debug for RoleService {
@@ -47,7 +48,18 @@ impl RoleService {
             name,
             router,
             readiness: Arc::new(readiness),
+            root_routes: Vec::new(),
         }
+    }
+
+    /// Serves `route` at `path` from the root of the listener, whatever the mount: for the
+    /// well-known documents that path insertion (RFC 8414 §3.1, OpenID4VCI §12.2.2, SD-JWT
+    /// VC §3) puts outside the role's own prefix (`/.well-known/openid-credential-issuer/
+    /// issuer` for a role nested under `/issuer`).
+    #[must_use]
+    pub fn with_root_route(mut self, path: impl Into<String>, route: MethodRouter) -> Self {
+        self.root_routes.push((path.into(), route));
+        self
     }
 
     /// The role's name.
@@ -80,6 +92,12 @@ pub enum AppError {
     /// [`Mount::Root`] serves exactly one role.
     #[error("mounting at `/` needs exactly one role, got {0}")]
     RootNeedsOneRole(usize),
+    /// Two roles (or one role twice) asked for the same root route, or a root route is
+    /// not an absolute path or shadows a built-in endpoint.
+    #[error(
+        "root route `{0}` is claimed twice, or is not an absolute path outside the built-in endpoints"
+    )]
+    RootRouteConflict(String),
 }
 
 /// Builds the application router.
@@ -150,6 +168,19 @@ impl AppBuilder {
             .route("/readyz", get(readyz).with_state(ready));
         if let Some(handle) = self.metrics {
             router = router.route("/metrics", get(crate::metrics::render).with_state(handle));
+        }
+        let mut root_paths: Vec<&str> = Vec::new();
+        for role in &self.roles {
+            for (path, route) in &role.root_routes {
+                let taken = root_paths.contains(&path.as_str())
+                    || BUILT_IN_PATHS.contains(&path.as_str())
+                    || !path.starts_with('/');
+                if taken {
+                    return Err(AppError::RootRouteConflict(path.clone()));
+                }
+                root_paths.push(path);
+                router = router.route(path, route.clone());
+            }
         }
 
         let labels = match self.mount {

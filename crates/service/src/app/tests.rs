@@ -277,3 +277,51 @@ fn rejects_a_role_named_like_a_built_in_endpoint() {
         .unwrap_err();
     assert_eq!(err, AppError::ReservedRoleName("readyz"));
 }
+
+#[tokio::test]
+async fn root_routes_are_served_outside_the_role_prefix() {
+    let role = test_role("issuer", AlwaysReady).with_root_route(
+        "/.well-known/openid-credential-issuer/issuer",
+        get(|| async { "metadata" }),
+    );
+    let app = AppBuilder::new(settings()).role(role).build().unwrap();
+    let response = get_path(&app, "/.well-known/openid-credential-issuer/issuer").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(text(response).await, "metadata");
+    assert_eq!(
+        get_path(&app, "/issuer/hello").await.status(),
+        StatusCode::OK
+    );
+
+    let alone = test_role("issuer", AlwaysReady)
+        .with_root_route("/.well-known/jwt-vc-issuer", get(|| async { "jwks" }));
+    let app = AppBuilder::new(settings())
+        .mount(Mount::Root)
+        .role(alone)
+        .build()
+        .unwrap();
+    assert_eq!(
+        text(get_path(&app, "/.well-known/jwt-vc-issuer").await).await,
+        "jwks"
+    );
+    assert_eq!(text(get_path(&app, "/hello").await).await, "hello");
+}
+
+#[tokio::test]
+async fn rejects_a_root_route_claimed_twice_or_shadowing_a_built_in() {
+    let a = test_role("a", AlwaysReady).with_root_route("/.well-known/x", get(|| async { "a" }));
+    let b = test_role("b", AlwaysReady).with_root_route("/.well-known/x", get(|| async { "b" }));
+    assert_eq!(
+        AppBuilder::new(settings())
+            .role(a)
+            .role(b)
+            .build()
+            .unwrap_err(),
+        AppError::RootRouteConflict("/.well-known/x".into())
+    );
+    let c = test_role("c", AlwaysReady).with_root_route("/healthz", get(|| async { "c" }));
+    assert_eq!(
+        AppBuilder::new(settings()).role(c).build().unwrap_err(),
+        AppError::RootRouteConflict("/healthz".into())
+    );
+}

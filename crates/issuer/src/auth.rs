@@ -1,0 +1,376 @@
+//! Who is calling: Attestation-Based Client Authentication at `/token`, the binding of the
+//! access token to the client instance key at `/credential` and `/notification`, and the
+//! admin bearer token.
+//!
+//! **Client authentication** (`/token`): exactly one `OAuth-Client-Attestation` and one
+//! `OAuth-Client-Attestation-PoP` header; the attestation signed by a trusted attester and
+//! the PoP by its `cnf` key, checked by `client_attestation::AttestationVerifier` (drafts
+//! -07 and -10 claim sets); the client_id allow-list and the environment policy; then the
+//! replay checks — the PoP `jti` is recorded once, and a server-issued challenge (when
+//! challenges are required) is consumed once — through the single-use store. The replay
+//! checks run separately (`ClientAuth::commit`) so a request refused for another reason
+//! (unknown code, wrong `tx_code`) leaves no trace.
+//!
+//! **Token binding** (`/credential`, `/notification`): the access token records the SHA-256
+//! thumbprint (RFC 7638) of the attestation's `cnf` key. A request presenting it must also
+//! carry the client attestation and a fresh PoP signed by that same key, with `aud` = the
+//! issuer identifier and an unused `jti` — the same headers as at `/token`. A stolen access
+//! token is useless without the client instance key. (DPoP is not used: it would add a
+//! second key and proof format; the attestation PoP already proves the key.)
+
+use crate::errors::{HandlerError, Rejection};
+use crate::secret::Secret;
+use crate::trust::Trust;
+use axum::http::HeaderMap;
+use client_attestation::{
+    AttestationError, EnvironmentPolicy, VerifiedAttestation, VerifiedClientAttestation,
+};
+use jose::{Clock, PublicJwk};
+use oid4vci::ErrorCode;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+use store::{InsertOutcome, SingleUse};
+
+/// Namespace of PoP `jti`s in the single-use store.
+pub(crate) const JTI_NAMESPACE: &str = "issuer.pop_jti";
+/// Namespace of attestation challenges.
+pub(crate) const CHALLENGE_NAMESPACE: &str = "issuer.attestation_challenge";
+
+/// The policy over attestations beyond their signatures.
+#[derive(Clone, Debug)]
+pub struct ClientPolicy {
+    /// Environment claims policy.
+    pub environment: EnvironmentPolicy,
+    /// Refuse attestations without an `environment` claim.
+    pub require_environment: bool,
+    /// Accepted client_ids; empty accepts any.
+    pub client_ids: Vec<String>,
+    /// Demand a server-issued challenge in each PoP at `/token`.
+    pub require_challenge: bool,
+    /// Challenge lifetime.
+    pub challenge_ttl: Duration,
+    /// How long a `jti` is remembered (PoP maximum age plus skew on both sides).
+    pub jti_ttl: Duration,
+}
+
+/// Client authentication for one issuer.
+#[derive(Debug)]
+pub struct ClientAuth {
+    pub(crate) trust: Trust,
+    pub(crate) policy: ClientPolicy,
+    pub(crate) single_use: Arc<dyn SingleUse>,
+    pub(crate) random: Arc<dyn crate::random::Random>,
+    pub(crate) verified: AttestationCache,
+}
+
+/// How long a verified attestation is reused before its signature, chain and policy are
+/// checked again (bounded further by its own expiry).
+const REVERIFY_AFTER: i64 = 600;
+
+/// Attestations whose signature, claims and policy were verified, by SHA-256 of their bytes
+/// as sent. A wallet instance presents the same attestation on every request until it nears
+/// expiry; checking its signature once is enough. Entries are tied to the trust generation
+/// (new attester keys empty the cache) and re-checked after [`REVERIFY_AFTER`] seconds; the
+/// expiry of the attestation itself is checked on every use, and so is each PoP.
+#[derive(Debug)]
+pub(crate) struct AttestationCache {
+    capacity: usize,
+    entries: Mutex<HashMap<String, CachedAttestation>>,
+}
+
+#[derive(Clone, Debug)]
+struct CachedAttestation {
+    verified: Arc<VerifiedAttestation>,
+    generation: u64,
+    until: i64,
+}
+
+impl AttestationCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        AttestationCache {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, hash: &str, generation: u64, now: i64) -> Option<Arc<VerifiedAttestation>> {
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(hash)?;
+        (e.generation == generation && now < e.until).then(|| Arc::clone(&e.verified))
+    }
+
+    fn insert(&self, hash: String, verified: Arc<VerifiedAttestation>, generation: u64, now: i64) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= self.capacity {
+            entries.retain(|_, e| e.generation == generation && now < e.until);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        let until = verified.exp.min(now.saturating_add(REVERIFY_AFTER));
+        entries.insert(
+            hash,
+            CachedAttestation {
+                verified,
+                generation,
+                until,
+            },
+        );
+    }
+}
+
+/// A client whose attestation and PoP verified, before the replay checks.
+#[derive(Debug)]
+pub(crate) struct PendingClient {
+    pub(crate) verified: VerifiedClientAttestation,
+    /// SHA-256 of the attestation as sent (base64url).
+    pub(crate) attestation_hash: String,
+    /// RFC 7638 thumbprint of `cnf`.
+    pub(crate) jkt: String,
+}
+
+fn single_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, Rejection> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => v.to_str().map(str::trim).map_err(|_| {
+            Rejection::new(ErrorCode::InvalidClient).describe(format!("`{name}` is not text"))
+        }),
+        (None, _) => Err(Rejection::new(ErrorCode::InvalidClient)
+            .describe(format!("client attestation is required: send `{name}`"))),
+        (Some(_), Some(_)) => Err(Rejection::new(ErrorCode::InvalidClient)
+            .describe(format!("`{name}` must appear exactly once"))),
+    }
+}
+
+pub(crate) fn sha256_b64(bytes: &[u8]) -> String {
+    jose::b64::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
+}
+
+impl ClientAuth {
+    /// A fresh challenge, stored for one use.
+    pub(crate) async fn new_challenge(&self) -> Result<String, HandlerError> {
+        let challenge = crate::random::token(self.random.as_ref(), 24)?;
+        let _stored = self
+            .single_use
+            .put(
+                CHALLENGE_NAMESPACE,
+                challenge.as_bytes(),
+                b"1",
+                self.policy.challenge_ttl,
+            )
+            .await?;
+        Ok(challenge)
+    }
+
+    async fn challenge_rejection(&self, description: &'static str) -> HandlerError {
+        match self.new_challenge().await {
+            Ok(c) => Rejection::new(ErrorCode::UseAttestationChallenge)
+                .describe(description)
+                .with_challenge(c)
+                .into(),
+            Err(e) => e,
+        }
+    }
+
+    /// Verifies the attestation headers (signatures, claims, policy), without touching the
+    /// replay store.
+    pub(crate) async fn verify(
+        &self,
+        headers: &HeaderMap,
+        client_id: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<PendingClient, HandlerError> {
+        let attestation = single_header(headers, client_attestation::ATTESTATION_HEADER)?;
+        let pop = single_header(headers, client_attestation::POP_HEADER)?;
+        let now = clock.now();
+        let attestation_hash = sha256_b64(attestation.as_bytes());
+        let generation = self.trust.generation();
+        let verifier = match self.trust.verifier_for(attestation, now) {
+            None => return Err(crate::errors::Failure::TrustNotLoaded.into()),
+            Some(Err(e)) => {
+                return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
+                    .describe(format!("attestation certificate chain: {e}"))
+                    .into());
+            }
+            Some(Ok(v)) => v,
+        };
+        let attested = match self.verified.get(&attestation_hash, generation, now) {
+            Some(a) => a,
+            None => {
+                let a = verifier
+                    .verify_attestation(attestation, clock)
+                    .map_err(|e| self.reject(&e))?;
+                self.check_policy(&a)?;
+                let a = Arc::new(a);
+                self.verified
+                    .insert(attestation_hash.clone(), Arc::clone(&a), generation, now);
+                a
+            }
+        };
+        let verified = match verifier.verify_pop(&attested, pop, client_id, clock) {
+            Ok(v) => v,
+            Err(e @ (AttestationError::ChallengeRequired | AttestationError::ChallengeInvalid)) => {
+                return Err(self.challenge_rejection(describe(&e)).await);
+            }
+            Err(e) => return Err(self.reject(&e)),
+        };
+        Ok(PendingClient {
+            attestation_hash,
+            jkt: verified.cnf.thumbprint(),
+            verified,
+        })
+    }
+
+    fn reject(&self, e: &AttestationError) -> HandlerError {
+        let code = ErrorCode::from_name(e.oauth_error()).unwrap_or(ErrorCode::InvalidClient);
+        Rejection::new(code).describe(e.to_string()).into()
+    }
+
+    /// The client_id allow-list and the environment policy, on a verified attestation.
+    fn check_policy(&self, a: &VerifiedAttestation) -> Result<(), HandlerError> {
+        if !self.policy.client_ids.is_empty() && !self.policy.client_ids.contains(&a.client_id) {
+            return Err(Rejection::new(ErrorCode::InvalidClient)
+                .describe("this client_id is not accepted")
+                .into());
+        }
+        let has_environment = a.claims.contains_key("environment");
+        if (self.policy.require_environment || has_environment)
+            && let Err(v) = self.policy.environment.evaluate(&a.claims)
+        {
+            return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
+                .describe(format!("client attestation refused by policy: {v}"))
+                .into());
+        }
+        if !self.policy.environment.attesters.is_empty() && !has_environment {
+            let iss = a.attester.as_deref().unwrap_or_default();
+            if !self.policy.environment.attesters.iter().any(|x| x == iss) {
+                return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
+                    .describe("this attester is not accepted")
+                    .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The replay checks: the challenge (when required, `with_challenge`) is consumed and the
+    /// PoP `jti` recorded, each at most once across replicas.
+    pub(crate) async fn commit(
+        &self,
+        client: &PendingClient,
+        with_challenge: bool,
+    ) -> Result<(), HandlerError> {
+        if with_challenge && self.policy.require_challenge {
+            let Some(challenge) = client.verified.challenge.as_deref() else {
+                return Err(self
+                    .challenge_rejection("this server requires an attestation challenge in the PoP")
+                    .await);
+            };
+            if self
+                .single_use
+                .take(CHALLENGE_NAMESPACE, challenge.as_bytes())
+                .await?
+                .is_none()
+            {
+                return Err(self
+                    .challenge_rejection("the attestation challenge is unknown, expired or used")
+                    .await);
+            }
+        }
+        match self
+            .single_use
+            .insert_once(
+                JTI_NAMESPACE,
+                client.verified.pop_jti.as_bytes(),
+                self.policy.jti_ttl,
+            )
+            .await?
+        {
+            InsertOutcome::Inserted => Ok(()),
+            InsertOutcome::AlreadyPresent => Err(Rejection::new(ErrorCode::InvalidClient)
+                .describe("the client attestation PoP `jti` was already used")
+                .into()),
+        }
+    }
+
+    /// Proves the caller holds the key an access token is bound to: a verified attestation
+    /// and PoP whose `cnf` has thumbprint `jkt`, from the same client, with a fresh `jti`.
+    pub(crate) async fn prove_binding(
+        &self,
+        headers: &HeaderMap,
+        jkt: &str,
+        client_id: &str,
+        clock: &dyn Clock,
+    ) -> Result<PublicJwk, HandlerError> {
+        let client = match self.verify(headers, Some(client_id), clock).await {
+            Ok(c) => c,
+            Err(HandlerError::Rejected(r)) => {
+                return Err(Rejection::new(ErrorCode::InvalidToken)
+                    .describe(format!(
+                        "the access token is bound to a client instance key: send its attestation and a fresh PoP ({})",
+                        r.code()
+                    ))
+                    .into());
+            }
+            Err(e) => return Err(e),
+        };
+        if client.jkt != jkt {
+            return Err(Rejection::new(ErrorCode::InvalidToken)
+                .describe("the PoP is signed by another key than the access token is bound to")
+                .into());
+        }
+        self.commit(&client, false).await.map_err(|e| match e {
+            HandlerError::Rejected(_) => Rejection::new(ErrorCode::InvalidToken)
+                .describe("the PoP `jti` was already used")
+                .into(),
+            other => other,
+        })?;
+        Ok(client.verified.cnf)
+    }
+}
+
+fn describe(e: &AttestationError) -> &'static str {
+    match e {
+        AttestationError::ChallengeRequired => {
+            "this server requires an attestation challenge in the PoP"
+        }
+        _ => "the attestation challenge is unknown, expired or used",
+    }
+}
+
+/// Checks `Authorization: Bearer <admin token>` in constant time. Without a configured
+/// token every admin request is refused.
+pub(crate) fn admin(headers: &HeaderMap, token: Option<&Secret>) -> Result<(), Rejection> {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match (token, presented) {
+        (Some(t), Some(p)) if t.matches(p) => Ok(()),
+        _ => Err(Rejection::new(ErrorCode::InvalidToken).describe("admin bearer token required")),
+    }
+}
+
+/// The bearer access token of a resource request (RFC 6750 §2.1).
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, Rejection> {
+    let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (Some(v), None) => v.to_str().ok(),
+        _ => None,
+    };
+    let token = value.and_then(|v| {
+        let (scheme, rest) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    match token {
+        Some(t) if !t.is_empty() => Ok(t),
+        _ => {
+            Err(Rejection::new(ErrorCode::InvalidToken)
+                .describe("a Bearer access token is required"))
+        }
+    }
+}

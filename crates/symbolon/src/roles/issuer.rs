@@ -1,0 +1,183 @@
+//! The issuer role: its typed `[issuer]` section, database, single-use store, key store and
+//! attester trust turned into the crate's state, router, root well-known routes and
+//! readiness.
+//!
+//! Under `--mode=all` with no `[issuer]` section the embedded defaults apply: the demo
+//! "IMMERSE classroom pass" configuration, SQLite under `<data_dir>/issuer/`, in-process
+//! single-use values, software keys sealed under a KEK generated into
+//! `<data_dir>/issuer/kek` (mode 0600), an admin token generated into
+//! `<data_dir>/issuer/admin_token`, and attester trust read from
+//! `<data_dir>/attester/jwks.json` — the file the in-process attester writes; until it
+//! exists the issuer reports not ready and refuses token requests. The demo attestation
+//! policy also accepts `dev` evidence and software attester keys (there is no Kubernetes or
+//! TPM in a one-command demo).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use client_attestation::{EvidenceType, KeyProtection};
+use issuer::config::{IssuerConfig, KeyBackend, RawIssuerConfig};
+use issuer::maintenance::IssuerReadiness;
+use issuer::{Dependencies, KeyStore, State, SystemRandom, TrustSources};
+use service::RoleService;
+
+use crate::mode::RoleContext;
+
+/// Reads a secret file created by this role, or creates it with `make()` (mode 0600).
+fn secret_file(
+    path: &Path,
+    make: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => return Ok(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let value = make()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(value.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(value)
+}
+
+fn random_b64(n: usize) -> anyhow::Result<String> {
+    let mut bytes = vec![0u8; n];
+    aws_lc_rs_fill(&mut bytes)?;
+    Ok(jose::b64::encode(bytes))
+}
+
+fn aws_lc_rs_fill(out: &mut [u8]) -> anyhow::Result<()> {
+    use issuer::Random;
+    SystemRandom.fill(out).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Builds the issuer role.
+pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
+    let explicit = ctx.config.issuer.is_some();
+    let mut config = match &ctx.config.issuer {
+        Some(c) => c.clone(),
+        None => IssuerConfig::try_from(RawIssuerConfig::default())
+            .map_err(|e| e.in_section("issuer"))?,
+    };
+    let dir = ctx.config.data_dir.join("issuer");
+    if config.demo.unwrap_or(ctx.all) {
+        issuer::demo::add_classroom_pass(&mut config);
+    }
+    if ctx.all && !explicit {
+        let a = &mut config.attestation;
+        a.evidence.push(EvidenceType::Dev);
+        a.key_protection.push(KeyProtection::Software);
+    }
+    let jwks_file = match (&config.attestation.jwks_file, ctx.all) {
+        (Some(f), _) => Some(f.clone()),
+        (None, true) => Some(ctx.config.data_dir.join("attester").join("jwks.json")),
+        (None, false) => None,
+    };
+    if jwks_file.is_none() && config.attestation.x509_anchors.is_none() {
+        anyhow::bail!(
+            "`issuer.attestation.jwks_file` or `issuer.attestation.x509_anchors` is required: the issuer only serves wallets whose attestation it can check"
+        );
+    }
+
+    let identifier = config
+        .identifier
+        .clone()
+        .unwrap_or_else(|| ctx.base_url.clone());
+    let identifier =
+        service::config::public_url("issuer.identifier", &identifier, ctx.allow_http_loopback)?;
+
+    if config.admin_token.is_none() {
+        if ctx.all {
+            let path = dir.join("admin_token");
+            let token = secret_file(&path, || random_b64(32))?;
+            tracing::info!(path = %path.display(), "issuer admin token (generated for the demo)");
+            config.admin_token = Some(issuer::Secret::new(token));
+        } else {
+            tracing::warn!("issuer.admin_token is not set: the admin API refuses every call");
+        }
+    }
+
+    let database_url = match &config.database_url {
+        Some(url) => url.expose().to_owned(),
+        None => format!("sqlite:{}", dir.join("issuer.db").display()),
+    };
+    let database = store::Database::connect(&database_url)
+        .await
+        .context("cannot open the issuer database (`issuer.database_url`)")?;
+    let clock: Arc<dyn jose::Clock> = Arc::new(jose::SystemClock);
+    let cache = config.cache_config().map_err(|e| e.in_section("issuer"))?;
+    let caches = store::Caches::open(&cache, Some(&database), Arc::clone(&clock))
+        .await
+        .context("cannot open the issuer's single-use store (`issuer.cache`)")?;
+
+    let kek = match (&config.keys.kek, ctx.all) {
+        (Some(source), _) => Some(Arc::new(
+            source.load().context("cannot load `issuer.keys.kek`")?,
+        )),
+        (None, true) => {
+            let path = dir.join("kek");
+            let text = secret_file(&path, || random_b64(32))?;
+            let kek = keys::Kek::from_base64(
+                &keys::SecretString::from(text),
+                &keys::SecretSource::File(path.clone()),
+            )
+            .with_context(|| format!("cannot use the KEK in {}", path.display()))?;
+            Some(Arc::new(kek))
+        }
+        (None, false) => None,
+    };
+    let key_store = match &config.keys.backend {
+        KeyBackend::Software => KeyStore::Software(kek.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "`issuer.keys.kek` is required: software signing keys are stored sealed under it"
+            )
+        })?),
+        KeyBackend::Pkcs11(p) => KeyStore::Pkcs11(
+            keys::pkcs11::Pkcs11Token::open(p).context("cannot open the issuer's PKCS#11 token")?,
+        ),
+    };
+    let trust = TrustSources {
+        jwks_file,
+        anchors_file: config.attestation.x509_anchors.clone(),
+        keys: Vec::new(),
+    };
+    let state = State::new(Dependencies {
+        config,
+        identifier,
+        database,
+        single_use: caches.single_use,
+        key_store,
+        kek,
+        trust,
+        clock,
+        random: Arc::new(SystemRandom),
+    })
+    .await?;
+    issuer::maintenance::spawn(&state, Duration::from_secs(2), Duration::from_secs(60));
+    tracing::info!(identifier = state.identifier(), "issuer ready to start");
+
+    let mut service = RoleService::new(
+        "issuer",
+        issuer::router(Arc::clone(&state)),
+        IssuerReadiness(Arc::clone(&state)),
+    );
+    for (path, route) in issuer::root_routes(&state) {
+        service = service.with_root_route(path, route);
+    }
+    Ok(service)
+}
