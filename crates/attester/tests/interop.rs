@@ -1,0 +1,187 @@
+//! Interop with third-party code: the authorization server of `@openid4vc/oauth2` (npm,
+//! pinned in `interop/package.json`), configured to trust the attester's published key,
+//! accepts a token request authenticated with an attestation signed inside SoftHSM2 and a
+//! PoP made by `attester::client`; it refuses one signed by a key it does not trust and a
+//! PoP by another key.
+//!
+//! Needs Node and `npm ci` in `interop/` (scripts/test.sh does it), and the SoftHSM2 test
+//! token; fails otherwise.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use attester::client::{AttestationClient, ClientSettings, EvidenceSource};
+use attester::random::SystemRandom;
+use client_attestation::AttestationClaims;
+use common::*;
+use jose::{Clock, Signer};
+use serde_json::Value;
+use service::http::{AddressPolicy, GuardedClient, HttpSettings};
+
+const AS_ISSUER: &str = "https://as.interop.example";
+const CODE: &str = "pre-authorized-code-1";
+
+fn interop_dir() -> PathBuf {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop"));
+    assert!(
+        dir.join("node_modules/@openid4vc/oauth2").is_dir(),
+        "interop/node_modules is missing: run `npm ci` in interop/ (scripts/test.sh does it)"
+    );
+    dir
+}
+
+/// The peer authorization server, killed on drop.
+struct Peer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_peer(jwks_url: &str) -> Peer {
+    let mut child = Command::new("node")
+        .current_dir(interop_dir())
+        .arg("js/attester-issuer.mjs")
+        .env("ATTESTER_JWKS_URL", jwks_url)
+        .env("AS_ISSUER", AS_ISSUER)
+        .env("CODE", CODE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node must be installed");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("READY ")
+        .unwrap_or_else(|| panic!("the peer did not start: {line:?}"))
+        .parse()
+        .unwrap();
+    Peer { child, port }
+}
+
+async fn token_request(peer: &Peer, attestation: &str, pop: &str) -> (u16, Value) {
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("http://127.0.0.1:{}/token", peer.port))
+        .header("OAuth-Client-Attestation", attestation)
+        .header("OAuth-Client-Attestation-PoP", pop)
+        .form(&[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+            ),
+            ("pre-authorized_code", CODE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oid4vc_ts_authorization_server_accepts_a_softhsm_attestation() {
+    let h = Harness::new(Options {
+        key: KeyChoice::Hsm("attester-interop".into()),
+        ..Options::default()
+    })
+    .await;
+    // The peer checks times against the real clock.
+    h.clock.set(jose::SystemClock.now());
+    let base = h.serve().await;
+    let peer = tokio::task::spawn_blocking({
+        let url = format!("{base}/.well-known/jwks.json");
+        move || start_peer(&url)
+    })
+    .await
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, h.wallet_token("wallet-engine-interop")).unwrap();
+    let mut settings = ClientSettings::new(
+        &base,
+        "wallet-instance-interop",
+        EvidenceSource::Kubernetes { token_file },
+    );
+    settings.attester_id = Some(IDENTIFIER.into());
+    let http = GuardedClient::new(HttpSettings {
+        policy: AddressPolicy::AllowLoopback,
+        ..HttpSettings::default()
+    })
+    .unwrap();
+    let client =
+        AttestationClient::new(settings, http, h.clock.clone(), Arc::new(SystemRandom)).unwrap();
+    let headers = client.headers(AS_ISSUER, None).await.unwrap();
+
+    let (status, body) = token_request(&peer, &headers.attestation, &headers.pop).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["access_token"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["attested"]["client_id"], "wallet-instance-interop");
+    assert_eq!(body["attested"]["iss"], IDENTIFIER);
+    assert_eq!(body["attested"]["environment"]["evidence"], "kubernetes");
+    assert_eq!(body["attested"]["environment"]["key_protection"], "pkcs11");
+    assert_eq!(body["attested"]["environment"]["namespace"], WALLET_NS);
+
+    // A PoP signed by another key is refused.
+    let other = ci_key();
+    let forged_pop = client_attestation::PopClaims {
+        aud: AS_ISSUER.into(),
+        jti: "forged".into(),
+        iat: h.clock_now(),
+        challenge: None,
+        legacy: Some(("wallet-instance-interop".into(), h.clock_now() + 60)),
+    }
+    .sign(&other)
+    .unwrap();
+    let (status, body) = token_request(&peer, &headers.attestation, &forged_pop).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+
+    // An attestation from a key the server does not trust is refused.
+    let rogue = software_key();
+    let claims = jose::CompactJws::parse(&headers.attestation)
+        .unwrap()
+        .claims_unverified()
+        .unwrap();
+    let forged = AttestationClaims {
+        issuer: Some(IDENTIFIER.into()),
+        client_id: "wallet-instance-interop".into(),
+        iat: h.clock_now(),
+        exp: h.clock_now() + 600,
+        cnf: jose::PublicJwk::from_value(&claims["cnf"]["jwk"]).unwrap(),
+        jti: Some("forged".into()),
+        environment: None,
+        extra: serde_json::Map::new(),
+    }
+    .sign(&rogue, None)
+    .unwrap();
+    assert_ne!(rogue.key_id(), h.akey_jwk.kid());
+    let pop = client.pop(AS_ISSUER, None).unwrap();
+    let (status, body) = token_request(&peer, &forged, &pop).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+}
