@@ -39,6 +39,12 @@ pub(crate) enum Command {
     /// Token Status List tools.
     #[command(subcommand, name = "status-list")]
     StatusList(commands::status_list::Command),
+    /// Verifier tools.
+    #[command(subcommand)]
+    Verifier(commands::verifier::Command),
+    /// Attester tools: create the A-Key, verify the audit log.
+    #[command(subcommand)]
+    Attester(commands::attester::Command),
 }
 
 impl Command {
@@ -50,6 +56,8 @@ impl Command {
             Command::Config(command) => commands::config::run(command),
             Command::Jwk(command) => commands::jwk::run(command),
             Command::StatusList(command) => commands::status_list::run(command),
+            Command::Verifier(command) => commands::verifier::run(command),
+            Command::Attester(command) => commands::attester::run(command),
         }
     }
 

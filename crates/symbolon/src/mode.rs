@@ -119,7 +119,17 @@ impl RoleContext {
 /// The roles this build serves, with the function that builds each. `all` serves every
 /// role listed here.
 pub(crate) const IMPLEMENTED: &[(Role, BuildRole)] = &[
-    // (Role::Issuer, |config| Box::pin(crate::roles::issuer(config))),
+    (Role::Verifier, |ctx| {
+        Box::pin(crate::roles::verifier::build(ctx))
+    }),
+    // The attester comes before the issuer: under `--mode=all` it writes the JWK Set the
+    // issuer's trust reads at start.
+    (Role::Attester, |ctx| {
+        Box::pin(crate::roles::attester::build(ctx))
+    }),
+    (Role::Issuer, |ctx| {
+        Box::pin(crate::roles::issuer::build(ctx))
+    }),
 ];
 
 type Registry = [(Role, BuildRole)];

@@ -18,6 +18,18 @@ use std::time::{Duration, Instant};
 struct Server {
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// The server's `data_dir`: a fresh directory per test, removed on drop.
+    _data: tempfile::TempDir,
+}
+
+/// A port that was free a moment ago: roles derive their public identifiers from the
+/// listen address, so `--mode=all` needs a real port rather than `:0`.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -29,9 +41,14 @@ impl Server {
                 command.env_remove(name);
             }
         }
+        let data = tempfile::tempdir().unwrap();
         command
             .env_remove("RUST_LOG")
-            .env("SYMBOLON_SERVER__LISTEN", "127.0.0.1:0")
+            .env(
+                "SYMBOLON_SERVER__LISTEN",
+                format!("127.0.0.1:{}", free_port()),
+            )
+            .env("SYMBOLON_DATA_DIR", data.path())
             .envs(env.iter().copied())
             .arg("serve")
             .args(args)
@@ -46,7 +63,11 @@ impl Server {
                 let _ = tx.send(line);
             }
         });
-        Server { child, lines }
+        Server {
+            child,
+            lines,
+            _data: data,
+        }
     }
 
     /// Waits for a log line containing `needle` and returns it.

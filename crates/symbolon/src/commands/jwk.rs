@@ -75,7 +75,7 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
 
 /// Creates `path` (owner read/write only) and writes `bytes`. Refuses an existing path,
 /// including a symlink, so a key is never overwritten or written through a link.
-fn write_new_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_new_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -1,7 +1,9 @@
 //! One module per subcommand; each exposes its clap arguments and a `run`.
 
+pub(crate) mod attester;
 pub(crate) mod config;
 pub(crate) mod input;
 pub(crate) mod jwk;
 pub(crate) mod serve;
 pub(crate) mod status_list;
+pub(crate) mod verifier;

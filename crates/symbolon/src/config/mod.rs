@@ -29,6 +29,15 @@ pub(crate) struct Config {
     pub(crate) server: ServerConfig,
     /// `[metrics]`.
     pub(crate) metrics: MetricsConfig,
+    /// `[issuer]`, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) issuer: Option<issuer::config::IssuerConfig>,
+    /// `[verifier]`, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) verifier: Option<verifier::config::VerifierConfig>,
+    /// `[attester]`, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) attester: Option<attester::config::AttesterConfig>,
 }
 
 /// `[server]`, parsed.
@@ -90,10 +99,28 @@ impl TryFrom<RawConfig> for Config {
                 reason: "a separate metrics listener needs its own address; leave `metrics.listen` out to serve /metrics on the main listener",
             });
         }
+        let issuer = raw
+            .issuer
+            .map(issuer::config::IssuerConfig::try_from)
+            .transpose()
+            .map_err(|e| e.in_section("issuer"))?;
+        let verifier = raw
+            .verifier
+            .map(verifier::config::VerifierConfig::try_from)
+            .transpose()
+            .map_err(|e| e.in_section("verifier"))?;
+        let attester = raw
+            .attester
+            .map(attester::config::AttesterConfig::try_from)
+            .transpose()
+            .map_err(|e| e.in_section("attester"))?;
         Ok(Config {
             data_dir: PathBuf::from(raw.data_dir),
             server,
             metrics,
+            issuer,
+            verifier,
+            attester,
         })
     }
 }

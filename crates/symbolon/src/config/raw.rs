@@ -18,6 +18,12 @@ pub(crate) struct RawConfig {
     pub(crate) server: RawServer,
     /// `[metrics]`: the Prometheus endpoint.
     pub(crate) metrics: RawMetrics,
+    /// `[issuer]`: the OpenID4VCI credential issuer.
+    pub(crate) issuer: Option<issuer::config::RawIssuerConfig>,
+    /// `[verifier]`: the OpenID4VP relying party.
+    pub(crate) verifier: Option<verifier::config::RawVerifierConfig>,
+    /// `[attester]`: the attestation service.
+    pub(crate) attester: Option<attester::config::RawAttesterConfig>,
 }
 
 impl Default for RawConfig {
@@ -26,6 +32,9 @@ impl Default for RawConfig {
             data_dir: "./data".into(),
             server: RawServer::default(),
             metrics: RawMetrics::default(),
+            issuer: None,
+            verifier: None,
+            attester: None,
         }
     }
 }
