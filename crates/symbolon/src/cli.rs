@@ -45,6 +45,10 @@ pub(crate) enum Command {
     /// Attester tools: create the A-Key, verify the audit log.
     #[command(subcommand)]
     Attester(commands::attester::Command),
+    /// The command-line holder wallet (credentials encrypted at rest).
+    Wallet(commands::wallet::Args),
+    /// Run the whole platform in-process and walk through issuance and presentation.
+    Demo(commands::demo::Args),
 }
 
 impl Command {
@@ -58,6 +62,8 @@ impl Command {
             Command::StatusList(command) => commands::status_list::run(command),
             Command::Verifier(command) => commands::verifier::run(command),
             Command::Attester(command) => commands::attester::run(command),
+            Command::Wallet(args) => commands::wallet::run(args),
+            Command::Demo(args) => commands::demo::run(args),
         }
     }
 

@@ -2,8 +2,10 @@
 
 pub(crate) mod attester;
 pub(crate) mod config;
+pub(crate) mod demo;
 pub(crate) mod input;
 pub(crate) mod jwk;
 pub(crate) mod serve;
 pub(crate) mod status_list;
 pub(crate) mod verifier;
+pub(crate) mod wallet;

@@ -47,7 +47,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
 
 /// The application router for `plan`, with `/metrics` on it when metrics are enabled
 /// and not sent to a separate listener.
-async fn build_app(config: &Arc<Config>, plan: &Plan) -> anyhow::Result<Router> {
+pub(crate) async fn build_app(config: &Arc<Config>, plan: &Plan) -> anyhow::Result<Router> {
     let mut app = AppBuilder::new(config.server.http()).mount(plan.mount);
     for (role, build) in &plan.roles {
         let service = build(RoleContext::new(config, plan, *role)?)

@@ -1,0 +1,42 @@
+//! `symbolon demo` end to end: the real binary starts the platform in-process and must
+//! report every expected outcome (granted, refused after revocation, denied without an
+//! essential claim) and exit 0.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+#[test]
+fn the_demo_ends_with_every_expected_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_symbolon"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SYMBOLON_") {
+            cmd.env_remove(name);
+        }
+    }
+    let out = cmd
+        .env_remove("RUST_LOG")
+        .args(["demo", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "✔ classroom with the recommended claims: ACCESS GRANTED",
+        "✔ classroom with a revoked pass: REFUSED",
+        "✔ classroom without `course`: REFUSED",
+        "All outcomes as expected",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    assert!(!stdout.contains('✘'), "{stdout}");
+    // What crossed the wire is shown: attestation headers, the token and the response.
+    assert!(stdout.contains("OAuth-Client-Attestation-PoP:"));
+    assert!(stdout.contains("POST http://localhost:"));
+}

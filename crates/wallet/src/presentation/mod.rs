@@ -1,0 +1,225 @@
+//! Presenting credentials (OpenID4VP 1.0).
+//!
+//! 1. [`Wallet::resolve_request`]: the `openid4vp://` invocation; the request object
+//!    fetched from `request_uri` (GET, or POST with `wallet_metadata` and a fresh
+//!    `wallet_nonce` when `request_uri_method=post`) through the guarded client, or taken
+//!    by value; its signature, `typ`, time, `wallet_nonce` and the client identifier
+//!    prefix verified (`x509_san_dns`: a SAN equals the identifier and the response URI's
+//!    host; `x509_hash`: the leaf's hash; `redirect_uri`: unsigned only, the response URI
+//!    equals the identifier); then the verifier's registration, when one is configured:
+//!    a request for a claim it is not registered for is refused before the holder sees it;
+//! 2. [`Wallet::consent`] (in [`consent`]): the DCQL query matched against the holder's
+//!    credentials, with every reason a credential does not answer, and the consent model;
+//! 3. [`Wallet::present`] (in [`respond`]): exactly the chosen claims, KB-JWT `aud` = the
+//!    full client identifier and `nonce` = the request's, posted by `direct_post` or
+//!    `direct_post.jwt` (encrypted to the verifier's key); the verifier's `redirect_uri`
+//!    returned, and [`Wallet::follow_redirect`] to fetch it. [`Wallet::decline`] answers
+//!    `access_denied`.
+
+pub mod consent;
+pub mod respond;
+
+use jose::x5c::LeafInfo;
+use oid4vp::request::object::{MEDIA_TYPE, WalletPolicy};
+use oid4vp::{
+    AuthorizationRequest, ClientId, ClientIdPrefix, Invocation, RequestUriMethod, RequestUriPost,
+};
+use serde_json::json;
+
+use crate::Wallet;
+use crate::error::PresentationError;
+use crate::net::Outgoing;
+
+pub use consent::Consent;
+pub use consent::{CandidateConsent, Choice, ChosenCredential, ConsentClaim, QueryConsent};
+pub use respond::Presented;
+
+/// Who is asking, as far as the request proves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierIdentity {
+    /// The full client identifier.
+    pub client_id: String,
+    /// Its prefix.
+    pub prefix: ClientIdPrefix,
+    /// The signing certificate's subject (signed requests).
+    pub certificate_subject: Option<String>,
+    /// The signing certificate's DNS names (signed requests).
+    pub dns_names: Vec<String>,
+    /// Whether the request object was signed (and verified).
+    pub signed: bool,
+}
+
+/// A verified presentation request.
+#[derive(Clone, Debug)]
+pub struct PresentationRequest {
+    /// The request parameters.
+    pub request: AuthorizationRequest,
+    /// The verifier.
+    pub verifier: VerifierIdentity,
+}
+
+fn identity(
+    request: &AuthorizationRequest,
+    leaf: Option<&LeafInfo>,
+    signed: bool,
+) -> VerifierIdentity {
+    VerifierIdentity {
+        client_id: request.client_id.as_str().to_owned(),
+        prefix: request.client_id.prefix(),
+        certificate_subject: leaf.map(|l| l.subject().to_owned()),
+        dns_names: leaf.map(|l| l.dns_sans().to_vec()).unwrap_or_default(),
+        signed,
+    }
+}
+
+/// The string names of a claims path pointer up to its first non-name element.
+fn leading_names(pointer: &oid4vp::dcql::ClaimsPathPointer) -> Vec<String> {
+    pointer
+        .elements()
+        .iter()
+        .map_while(|e| match e {
+            oid4vp::dcql::PathElement::Key(k) => Some(k.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Wallet {
+    /// Resolves and verifies an `openid4vp://` (or `https://` wallet link) request.
+    pub async fn resolve_request(
+        &self,
+        uri: &str,
+    ) -> Result<PresentationRequest, PresentationError> {
+        let policy = WalletPolicy {
+            algorithms: &self.settings.algorithms,
+            anchors: &self.settings.verifier_anchors,
+            skew: self.settings.skew,
+            client_trusted: false,
+        };
+        let now = self.now();
+        let resolved = match Invocation::parse(uri.trim())? {
+            Invocation::ByValue(request) => {
+                let id = identity(&request, None, false);
+                PresentationRequest {
+                    request: *request,
+                    verifier: id,
+                }
+            }
+            Invocation::RequestObject { client_id, request } => {
+                self.verified_object(&request, &client_id, None, &policy, now)?
+            }
+            Invocation::ByReference {
+                client_id,
+                request_uri,
+                request_uri_method,
+            } => {
+                // Checked before anything is sent, so a refused address is never contacted.
+                ClientId::parse(&client_id).map_err(oid4vp::RequestError::from)?;
+                let (fetched, nonce) = match request_uri_method {
+                    Some(RequestUriMethod::Post) => {
+                        let nonce = self.token(16).map_err(|_| {
+                            PresentationError::Peer(crate::error::PeerError::Malformed {
+                                what: "random generator",
+                                detail: "failed".into(),
+                            })
+                        })?;
+                        let body = RequestUriPost {
+                            wallet_metadata: Some(self.wallet_metadata().to_string()),
+                            wallet_nonce: Some(nonce.clone()),
+                        }
+                        .to_form();
+                        let out = Outgoing::post(
+                            "request_uri",
+                            &request_uri,
+                            MEDIA_TYPE,
+                            "application/x-www-form-urlencoded",
+                            body,
+                        );
+                        (self.net.send_ok(out).await?, Some(nonce))
+                    }
+                    _ => (
+                        self.net
+                            .send_ok(Outgoing::get("request_uri", &request_uri, MEDIA_TYPE))
+                            .await?,
+                        None,
+                    ),
+                };
+                let content_type = fetched.content_type();
+                if content_type.as_deref() != Some(MEDIA_TYPE) {
+                    return Err(PresentationError::RequestObjectType(content_type));
+                }
+                let text = String::from_utf8_lossy(&fetched.body);
+                self.verified_object(&text, &client_id, nonce.as_deref(), &policy, now)?
+            }
+        };
+        self.check_registration(&resolved)?;
+        Ok(resolved)
+    }
+
+    fn verified_object(
+        &self,
+        jwt: &str,
+        client_id: &str,
+        wallet_nonce: Option<&str>,
+        policy: &WalletPolicy<'_>,
+        now: i64,
+    ) -> Result<PresentationRequest, PresentationError> {
+        let request = oid4vp::verify_request_object(jwt, client_id, wallet_nonce, policy, now)?;
+        // The leaf was validated inside; read it again for display.
+        let leaf = jose::CompactJws::parse(jwt.trim())
+            .ok()
+            .and_then(|j| j.header().x5c().map(<[Vec<u8>]>::to_vec))
+            .and_then(|chain| {
+                jose::x5c::validate_chain(&chain, &self.settings.verifier_anchors, now).ok()
+            });
+        let verifier = identity(&request, leaf.as_ref(), true);
+        Ok(PresentationRequest { request, verifier })
+    }
+
+    /// The metadata sent with a `request_uri` POST (§10.1).
+    fn wallet_metadata(&self) -> serde_json::Value {
+        let algs: Vec<&str> = self.settings.algorithms.iter().map(|a| a.name()).collect();
+        json!({
+            "vp_formats_supported": {"dc+sd-jwt": {"sd-jwt_alg_values": algs, "kb-jwt_alg_values": algs}},
+            "client_id_prefixes_supported": ["x509_san_dns", "x509_hash", "redirect_uri"],
+            "request_object_signing_alg_values_supported": algs,
+            "authorization_encryption_alg_values_supported": ["ECDH-ES"],
+            "authorization_encryption_enc_values_supported": ["A128GCM", "A256GCM"],
+        })
+    }
+
+    /// Refuses a request that asks for more than the verifier's registration allows.
+    fn check_registration(&self, resolved: &PresentationRequest) -> Result<(), PresentationError> {
+        let client_id = &resolved.verifier.client_id;
+        let Some(registration) = self.settings.registrations.get(client_id) else {
+            if self.settings.require_registration {
+                return Err(PresentationError::UnregisteredVerifier(client_id.clone()));
+            }
+            return Ok(());
+        };
+        for query in resolved.request.dcql_query.credentials() {
+            let claims: Vec<Vec<String>> = match &query.claims {
+                // No claims asked: the whole credential.
+                None => vec![Vec::new()],
+                Some(list) => list.iter().map(|c| leading_names(&c.path)).collect(),
+            };
+            for asked in claims {
+                let allowed = registration
+                    .claims
+                    .iter()
+                    .any(|r| asked.len() >= r.len() && asked.iter().zip(r).all(|(a, b)| a == b));
+                if !allowed {
+                    return Err(PresentationError::ExceedsRegistration {
+                        client_id: client_id.clone(),
+                        claim: if asked.is_empty() {
+                            "the whole credential".into()
+                        } else {
+                            asked.join(".")
+                        },
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
