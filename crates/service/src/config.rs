@@ -10,6 +10,43 @@ use std::time::Duration;
 
 pub use secrecy::{ExposeSecret, SecretString};
 
+/// A configured secret (a bearer token, a database URL with a password): never shown by
+/// `Debug`, zeroized on drop, not `Serialize`, and compared in constant time.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: String) -> Self {
+        Secret(SecretString::from(value))
+    }
+
+    /// The secret, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// Whether `candidate` equals the secret, in time independent of where they differ.
+    pub fn matches(&self, candidate: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.expose().as_bytes().ct_eq(candidate.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.matches(other.expose())
+    }
+}
+
+impl Eq for Secret {}
+
 /// A configuration value is invalid, or two values contradict each other.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -212,6 +249,16 @@ pub mod show {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secret_compares_in_constant_time_and_redacts() {
+        let s = super::Secret::new("admin-token".into());
+        assert!(s.matches("admin-token"));
+        assert!(!s.matches("admin-tokeN"));
+        assert!(!s.matches(""));
+        assert_eq!(s, super::Secret::new("admin-token".into()));
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+    }
+
     #[test]
     fn public_url_accepts_https_and_loopback_http_when_allowed() {
         assert_eq!(
