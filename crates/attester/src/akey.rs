@@ -184,6 +184,56 @@ impl AKey {
     }
 }
 
+/// What [`init_pkcs11_key`] found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitOutcome {
+    /// The key pair was created; its public key.
+    Created(PublicJwk),
+    /// A key with the label already existed and passes the attribute policy; its public
+    /// key. Nothing was changed.
+    Existing(PublicJwk),
+}
+
+impl InitOutcome {
+    /// The public key, as published in the JWKS (`kid` = RFC 7638 thumbprint, `alg`,
+    /// `use`).
+    pub fn published(&self) -> Value {
+        let jwk = match self {
+            InitOutcome::Created(j) | InitOutcome::Existing(j) => j,
+        };
+        let kid = jwk.thumbprint();
+        let alg = jwk.signing_algorithm().name();
+        Value::Object(
+            jwk.bare()
+                .with_kid(kid)
+                .with_alg(alg)
+                .with_use("sig")
+                .to_object(),
+        )
+    }
+}
+
+/// `symbolon attester init-key`: creates the A-Key pair `label` inside `token` (P-256,
+/// token object, private, sensitive, never extractable, sign only) when no object has that
+/// label. An existing key is never replaced: it is opened through the same attribute
+/// policy the service applies, so a key that could leave the token is reported as an
+/// error instead of being reused.
+pub fn init_pkcs11_key(
+    token: &keys::pkcs11::Pkcs11Token,
+    label: &str,
+) -> Result<InitOutcome, keys::pkcs11::Pkcs11Error> {
+    match token.init_key(label) {
+        Ok(jwk) => Ok(InitOutcome::Created(jwk)),
+        Err(keys::pkcs11::Pkcs11Error::KeyExists { .. }) => {
+            let signer = token.signer(label)?;
+            Ok(InitOutcome::Existing(
+                jose::Signer::public_jwk(&signer).clone(),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -379,7 +379,8 @@ pub struct AttesterConfig {
     #[serde(serialize_with = "show::duration")]
     pub clock_skew: Duration,
     /// Where the A-Key lives; `None`: the embedded software key (only under `--mode=all`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Shown as the `pkcs11` or `software_key` table it was written as.
+    #[serde(flatten)]
     pub key: Option<KeyConfig>,
     /// PEM certificate chain of the A-Key.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -450,3 +450,19 @@ async fn rejects_admin_calls_without_the_admin_token() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.code(), "invalid_request");
 }
+
+#[tokio::test]
+async fn rejects_certificate_requests_when_none_is_configured() {
+    let h = Harness::new(Options {
+        kube: false,
+        ..Options::default()
+    })
+    .await;
+    let a = h.get("/v1/certificate").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.text);
+    assert_eq!(a.code(), "not_found");
+    // The JWK Set is still there, without x5c.
+    let jwks = h.get("/.well-known/jwks.json").await;
+    assert_eq!(jwks.status, StatusCode::OK);
+    assert!(jwks.json["keys"][0].get("x5c").is_none());
+}

@@ -230,3 +230,37 @@ async fn no_endpoint_reveals_private_material_with_the_softhsm_key() {
     assert!(!has_private_member(&hsm.signer.public_jwk().to_value()));
     assert!(!format!("{:?}", h.state).contains("\"d\""));
 }
+
+/// `symbolon attester init-key`: creates the A-Key once, then reports the existing key
+/// without replacing it; the key it made is the one the service opens and signs with.
+#[test]
+fn init_key_creates_the_a_key_once_and_never_replaces_it() {
+    let _lock = keys::testing::lock_token().unwrap();
+    let t = keys::testing::test_token().unwrap();
+    let token = keys::pkcs11::Pkcs11Token::open_with_pin(&t.module, &t.label, t.pin, 2).unwrap();
+    let label = format!("attester-init-{}", std::process::id());
+    let _ = token.destroy_key(&label);
+
+    let created = attester::akey::init_pkcs11_key(&token, &label).unwrap();
+    let attester::akey::InitOutcome::Created(jwk) = &created else {
+        panic!("expected a new key, got {created:?}");
+    };
+    let again = attester::akey::init_pkcs11_key(&token, &label).unwrap();
+    assert_eq!(again, attester::akey::InitOutcome::Existing(jwk.clone()));
+    assert_eq!(token.list_keys(&label).unwrap().len(), 1);
+
+    // What is printed is the public key only, as the JWKS publishes it.
+    let printed = created.published();
+    assert!(!has_private_member(&printed));
+    assert_eq!(printed["kid"], jwk.thumbprint());
+    assert_eq!(printed["alg"], "ES256");
+    assert_eq!(printed["use"], "sig");
+    assert_eq!(printed["crv"], "P-256");
+
+    let signer = token.signer(&label).unwrap();
+    assert!(jose::Signer::public_jwk(&signer).same_key(jwk));
+    let akey = attester::AKey::new(std::sync::Arc::new(signer), Vec::new()).unwrap();
+    assert_eq!(akey.jwks()["keys"][0], printed);
+    akey.probe().unwrap();
+    token.destroy_key(&label).unwrap();
+}

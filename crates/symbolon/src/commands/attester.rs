@@ -86,36 +86,23 @@ fn init_key(file: Option<PathBuf>) -> anyhow::Result<()> {
     };
     let token = keys::pkcs11::Pkcs11Token::open(p)
         .with_context(|| format!("cannot open PKCS#11 token `{}`", p.token_label))?;
-    let jwk = match token.init_key(&p.key_label) {
-        Ok(jwk) => {
-            eprintln!(
-                "created A-Key `{}` in token `{}`",
-                p.key_label, p.token_label
-            );
-            jwk
-        }
-        Err(keys::pkcs11::Pkcs11Error::KeyExists { .. }) => {
-            // Opened through the policy checks: an existing key that could leave the token
-            // is reported, not silently reused.
-            let signer = token.signer(&p.key_label).with_context(|| {
-                format!(
-                    "the existing key `{}` cannot be used as the A-Key",
-                    p.key_label
-                )
-            })?;
-            eprintln!(
-                "A-Key `{}` already exists in token `{}`; not replaced",
-                p.key_label, p.token_label
-            );
-            jose::Signer::public_jwk(&signer).clone()
-        }
-        Err(e) => return Err(e).context("cannot create the A-Key"),
-    };
-    let mut value = jwk.to_value();
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert("alg".into(), "ES256".into());
-        obj.insert("use".into(), "sig".into());
+    let outcome = attester::akey::init_pkcs11_key(&token, &p.key_label).with_context(|| {
+        format!(
+            "cannot create or use the A-Key `{}` in token `{}`",
+            p.key_label, p.token_label
+        )
+    })?;
+    match &outcome {
+        attester::akey::InitOutcome::Created(_) => eprintln!(
+            "created A-Key `{}` in token `{}`",
+            p.key_label, p.token_label
+        ),
+        attester::akey::InitOutcome::Existing(_) => eprintln!(
+            "A-Key `{}` already exists in token `{}`; not replaced",
+            p.key_label, p.token_label
+        ),
     }
+    let value = outcome.published();
     println!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }

@@ -270,3 +270,151 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         AttesterReadiness(state),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use jose::Signer;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::mode::{self, Role};
+
+    fn context(dir: &Path, modes: &[Role]) -> RoleContext {
+        let env: Vec<(OsString, OsString)> = vec![
+            ("SYMBOLON_DATA_DIR".into(), dir.as_os_str().to_owned()),
+            ("SYMBOLON_SERVER__ALLOW_HTTP_LOOPBACK".into(), "true".into()),
+        ];
+        let config = Arc::new(crate::config::load(None, env).unwrap());
+        RoleContext::new(&config, &mode::plan(modes).unwrap(), Role::Attester).unwrap()
+    }
+
+    async fn call(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[test]
+    fn the_example_configuration_is_accepted() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/attester.toml"
+        ));
+        let config = crate::config::load(Some(path), Vec::<(OsString, OsString)>::new()).unwrap();
+        let a = config.attester.as_ref().unwrap();
+        let Some(KeyConfig::Pkcs11(p)) = &a.key else {
+            panic!("the example keeps the A-Key in PKCS#11: {:?}", a.key);
+        };
+        assert_eq!(
+            (p.token_label.as_str(), p.key_label.as_str()),
+            ("IMMERSE", "A-Key")
+        );
+        assert_eq!(a.kubernetes.enabled, Some(true));
+        assert_eq!(a.kubernetes.allowed[0].to_string(), "cvm-wallets:wallet-sa");
+        assert_eq!(a.dev_evidence, Some(false));
+        assert_eq!(config.server.listen.port(), 5000);
+        // `config check` prints it with the tables as they are written.
+        let shown = config.to_toml().unwrap();
+        assert!(shown.contains("[attester.pkcs11]"), "{shown}");
+        assert!(shown.contains("ATTESTER_HSM_PIN"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn all_mode_needs_no_configuration_and_marks_the_software_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path(), &[Role::All]);
+        let base = ctx.base_url.clone();
+        let config = Arc::clone(&ctx.config);
+        let service = build(ctx).await.unwrap();
+        let app = service::AppBuilder::new(config.server.http())
+            .mount(mode::plan(&[Role::All]).unwrap().mount)
+            .role(service)
+            .build()
+            .unwrap();
+
+        // The JWK Set the issuer of the same process trusts, public only.
+        let own = dir.path().join("attester");
+        let jwks: Value =
+            serde_json::from_str(&std::fs::read_to_string(own.join("jwks.json")).unwrap()).unwrap();
+        let published = jose::PublicJwk::from_value(&jwks["keys"][0]).unwrap();
+        for secret in ["kek", "admin_token"] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(own.join(secret))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{secret}");
+        }
+
+        // A wallet with dev evidence gets an attestation saying the key is software.
+        let (status, challenge) = call(
+            &app,
+            Request::post("/attester/v1/challenge")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{challenge}");
+        let ci = jose::SoftwareSigner::generate(jose::Algorithm::Es256).unwrap();
+        let now = jose::Clock::now(&jose::SystemClock);
+        let proof = attester::proof::sign_challenge_response(
+            &ci,
+            challenge["attestation_challenge"].as_str().unwrap(),
+            &base,
+            "wallet-1",
+            now,
+        )
+        .unwrap();
+        let body = serde_json::json!({
+            "client_id": "wallet-1",
+            "ci_jwk": ci.public_jwk().to_value(),
+            "challenge_response": proof,
+            "evidence": {"type": "dev"},
+        });
+        let (status, answer) = call(
+            &app,
+            Request::post("/attester/v1/attestations")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let jws = jose::CompactJws::parse(answer["client_attestation"].as_str().unwrap()).unwrap();
+        let claims = jws.claims_unverified().unwrap();
+        assert_eq!(claims["iss"], base.as_str());
+        assert_eq!(claims["environment"]["key_protection"], "software");
+        assert_eq!(claims["environment"]["evidence"], "dev");
+        assert_eq!(jws.header().kid(), published.kid());
+
+        // A restart keeps the key (the issuer's trust stays valid).
+        let again = build(context(dir.path(), &[Role::All])).await;
+        assert!(again.is_ok());
+        let jwks2: Value =
+            serde_json::from_str(&std::fs::read_to_string(own.join("jwks.json")).unwrap()).unwrap();
+        assert_eq!(jwks, jwks2);
+    }
+
+    #[tokio::test]
+    async fn rejects_starting_alone_without_a_configured_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = build(context(dir.path(), &[Role::Attester]))
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("`attester.pkcs11` is required"),
+            "{err:#}"
+        );
+    }
+}
