@@ -188,6 +188,16 @@ pub(crate) struct Plan {
     pub(crate) all: bool,
 }
 
+impl Plan {
+    /// The role, when exactly one is served (not under `--mode=all`).
+    pub(crate) fn only_role(&self) -> Option<Role> {
+        match self.roles.as_slice() {
+            [(role, _)] if !self.all => Some(*role),
+            _ => None,
+        }
+    }
+}
+
 /// Resolves a parsed `--mode` list. Fails only for a role [`parse_role`] would refuse.
 pub(crate) fn plan(modes: &[Role]) -> anyhow::Result<Plan> {
     plan_in(IMPLEMENTED, modes)

@@ -36,8 +36,10 @@ pub(crate) struct Args {
 
 /// Runs `serve`.
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let config = Arc::new(config::load(args.config.as_deref(), std::env::vars_os())?);
+    let mut config = config::load(args.config.as_deref(), std::env::vars_os())?;
     let plan = mode::plan(&args.mode)?;
+    config.server.default_listen_for(plan.only_role());
+    let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -20,6 +20,23 @@ use raw::{RawConfig, RawMetrics, RawServer};
 /// The largest request body limit accepted: beyond it one request could exhaust memory.
 const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// `server.listen` when not configured.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// `server.listen` when not configured and the attester is the only role: the port the
+/// deployment's NetworkPolicy admits wallet engines on.
+const ATTESTER_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5000);
+
+impl ServerConfig {
+    /// Applies the listen address of a role served alone when none was configured: the
+    /// attester's is port 5000; every other role keeps the general default.
+    pub(crate) fn default_listen_for(&mut self, only_role: Option<crate::mode::Role>) {
+        if self.listen_defaulted && only_role == Some(crate::mode::Role::Attester) {
+            self.listen = ATTESTER_LISTEN;
+        }
+    }
+}
+
 /// The typed configuration of one process.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Config {
@@ -44,6 +61,10 @@ pub(crate) struct Config {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct ServerConfig {
     pub(crate) listen: SocketAddr,
+    /// `listen` was not configured: [`ServerConfig::listen`] holds the general default,
+    /// which [`ServerConfig::default_listen_for`] may replace with a role's own.
+    #[serde(skip)]
+    pub(crate) listen_defaulted: bool,
     #[serde(serialize_with = "show::duration")]
     pub(crate) request_timeout: Duration,
     #[serde(serialize_with = "show::duration")]
@@ -148,7 +169,8 @@ impl TryFrom<RawServer> for ServerConfig {
             });
         }
         Ok(ServerConfig {
-            listen: socket_addr("listen", &raw.listen)?,
+            listen: socket_addr("listen", raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?,
+            listen_defaulted: raw.listen.is_none(),
             request_timeout,
             readiness_timeout,
             shutdown_grace: duration("shutdown_grace", &raw.shutdown_grace)?,

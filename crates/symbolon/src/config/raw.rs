@@ -43,8 +43,9 @@ impl Default for RawConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct RawServer {
-    /// `IP:port` to listen on.
-    pub(crate) listen: String,
+    /// `IP:port` to listen on. Default: `127.0.0.1:8080`; `127.0.0.1:5000` (the port of
+    /// the deployment's NetworkPolicy) when the attester is the only role served.
+    pub(crate) listen: Option<String>,
     /// Deadline for one request.
     pub(crate) request_timeout: String,
     /// Deadline for each role's readiness check in `/readyz`.
@@ -64,7 +65,7 @@ pub(crate) struct RawServer {
 impl Default for RawServer {
     fn default() -> Self {
         RawServer {
-            listen: "127.0.0.1:8080".into(),
+            listen: None,
             request_timeout: "30s".into(),
             readiness_timeout: "2s".into(),
             shutdown_grace: "10s".into(),

@@ -34,6 +34,25 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 #[test]
+fn the_attester_alone_listens_on_5000_unless_configured() {
+    use crate::mode::Role;
+    let mut alone = load_with(None, &[]).unwrap();
+    alone.server.default_listen_for(Some(Role::Attester));
+    assert_eq!(alone.server.listen, addr("127.0.0.1:5000"));
+
+    let mut other = load_with(None, &[]).unwrap();
+    other.server.default_listen_for(Some(Role::Issuer));
+    assert_eq!(other.server.listen, addr("127.0.0.1:8080"));
+    let mut several = load_with(None, &[]).unwrap();
+    several.server.default_listen_for(None);
+    assert_eq!(several.server.listen, addr("127.0.0.1:8080"));
+
+    let mut configured = load_with(None, &[("SYMBOLON_SERVER__LISTEN", "127.0.0.1:7000")]).unwrap();
+    configured.server.default_listen_for(Some(Role::Attester));
+    assert_eq!(configured.server.listen, addr("127.0.0.1:7000"));
+}
+
+#[test]
 fn defaults_without_file_or_environment() {
     let config = load_with(None, &[]).unwrap();
     assert_eq!(config.data_dir, Path::new("./data"));
@@ -341,7 +360,7 @@ fn merged_raw_layers_keep_unrelated_keys() {
         env(&[("SYMBOLON_SERVER__LISTEN", "127.0.0.1:1")]),
     )
     .unwrap();
-    assert_eq!(raw.server.listen, "127.0.0.1:1");
+    assert_eq!(raw.server.listen.as_deref(), Some("127.0.0.1:1"));
     assert_eq!(raw.server.request_timeout, "5s");
     assert!(!raw.metrics.enabled);
 }
