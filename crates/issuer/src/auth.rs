@@ -8,8 +8,9 @@
 //! -07 and -10 claim sets); the client_id allow-list and the environment policy; then the
 //! replay checks — the PoP `jti` is recorded once, and a server-issued challenge (when
 //! challenges are required) is consumed once — through the single-use store. The replay
-//! checks run separately (`ClientAuth::commit`) so a request refused for another reason
-//! (unknown code, wrong `tx_code`) leaves no trace.
+//! checks run separately (`ClientAuth::commit`), after every signature, claim and policy
+//! check, so a request refused by those leaves no trace; at `/token` they run before the
+//! code is touched, so a replayed PoP cannot probe pre-authorized or transaction codes.
 //!
 //! **Token binding** (`/credential`, `/notification`): the access token records the SHA-256
 //! thumbprint (RFC 7638) of the attestation's `cnf` key. A request presenting it must also

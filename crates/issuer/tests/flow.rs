@@ -19,43 +19,9 @@ use jose::{Algorithm, Curve, FixedClock, Signer, VerifyingKey};
 use oid4vci::{
     CredentialRequest, CredentialResponse, CredentialTarget, Proofs, ResponseEncryption,
 };
-use sd_jwt::resolve::KeyResolver;
-use sd_jwt::vc::VcVerifier;
-use serde_json::{Value, json};
+use serde_json::json;
 use status_list::{Status, StatusListToken, VerifyOptions};
 use store::Backend;
-
-/// Verifies an issued credential against the published keys (JWT VC Issuer Metadata).
-async fn verify_with_published_keys(h: &Harness, credential: &str) -> Value {
-    let r = h
-        .send(
-            Request::get("/.well-known/jwt-vc-issuer")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let doc = r.json();
-    assert_eq!(doc["issuer"], h.identifier.as_str());
-    let header = jose::CompactJws::parse(credential.split('~').next().unwrap()).unwrap();
-    let kid = header.header().kid().unwrap().to_owned();
-    let jwk = doc["jwks"]["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .unwrap_or_else(|| panic!("kid {kid} not published: {doc}"));
-    let key = VerifyingKey::from_jwk(&jose::PublicJwk::from_value(jwk).unwrap()).unwrap();
-    let verifier = VcVerifier::new(KeyResolver::new().with_key(key), &[Algorithm::Es256]);
-    let verified = verifier
-        .verify(
-            credential,
-            sd_jwt::KeyBinding::Forbidden,
-            &FixedClock(h.now()),
-        )
-        .unwrap();
-    serde_json::Value::Object(verified.claims().clone())
-}
 
 async fn issues_a_classroom_pass(b: Backend) {
     let h = harness(b).await;

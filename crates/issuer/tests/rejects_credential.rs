@@ -493,49 +493,105 @@ async fn issuer_key(h: &Harness) -> jose::PublicJwk {
     jose::PublicJwk::from_value(&m.credential_request_encryption.unwrap().jwks.keys[0]).unwrap()
 }
 
-async fn rejects_undecryptable_request(b: Backend) {
-    let h = harness(b).await;
-    let (w, at) = ready(&h).await;
+/// Sends a credential request encrypted to `to`, asking for `response` encryption, and
+/// checks it is refused with `invalid_encryption_parameters` and nothing is issued.
+async fn refused_encrypted(h: &Harness, to: &jose::PublicJwk, response: Option<(Enc, bool)>) {
+    let (w, at) = ready(h).await;
     let n = h.nonce().await;
-    let stranger = EncryptionKey::generate(Curve::P256).unwrap();
+    let wallet_key = EncryptionKey::generate(Curve::P256).unwrap();
     let req = CredentialRequest {
         target: CredentialTarget::ConfigurationId(CONFIG_ID.into()),
         proofs: Some(Proofs::Jwt(vec![w.proof(ISSUER, h.now(), Some(&n))])),
-        credential_response_encryption: None,
+        credential_response_encryption: response.map(|(enc, zip)| ResponseEncryption {
+            jwk: wallet_key.public_jwk().clone().with_alg(ECDH_ES),
+            enc,
+            zip,
+        }),
     };
-    let jwe = req
-        .to_jwe(
-            &stranger.public_jwk().clone().with_alg(ECDH_ES),
-            Enc::A128Gcm,
-        )
-        .unwrap();
-    encrypted(&h, &w, &at, jwe)
+    let jwe = req.to_jwe(to, Enc::A128Gcm).unwrap();
+    encrypted(h, &w, &at, jwe)
         .await
         .assert_error(400, "invalid_encryption_parameters");
-    nothing_issued(&h, &w, &at, Some(&n)).await;
+    nothing_issued(h, &w, &at, Some(&n)).await;
+}
+
+fn stranger_key() -> jose::PublicJwk {
+    EncryptionKey::generate(Curve::P256)
+        .unwrap()
+        .public_jwk()
+        .clone()
+        .with_alg(ECDH_ES)
+}
+
+async fn rejects_undecryptable_request(b: Backend) {
+    let h = harness(b).await;
+    refused_encrypted(&h, &stranger_key(), None).await;
 }
 
 async fn rejects_response_encryption_with_enc_not_offered(b: Backend) {
     let mut o = Options::new(b);
     o.config = "[encryption]\nenc = [\"A128GCM\"]".into();
     let h = Harness::start(o).await;
+    refused_encrypted(&h, &issuer_key(&h).await, Some((Enc::A256Gcm, false))).await;
+}
+
+async fn rejects_credential_with_proof_naming_another_client(b: Backend) {
+    let h = harness(b).await;
     let (w, at) = ready(&h).await;
     let n = h.nonce().await;
-    let wallet_key = EncryptionKey::generate(Curve::P256).unwrap();
-    let req = CredentialRequest {
-        target: CredentialTarget::ConfigurationId(CONFIG_ID.into()),
-        proofs: Some(Proofs::Jwt(vec![w.proof(ISSUER, h.now(), Some(&n))])),
-        credential_response_encryption: Some(ResponseEncryption {
-            jwk: wallet_key.public_jwk().clone().with_alg(ECDH_ES),
-            enc: Enc::A256Gcm,
-            zip: false,
-        }),
-    };
-    let jwe = req.to_jwe(&issuer_key(&h).await, Enc::A128Gcm).unwrap();
-    encrypted(&h, &w, &at, jwe)
+    let p = oid4vci::ProofClaims {
+        aud: ISSUER.into(),
+        iat: h.now(),
+        nonce: Some(n.clone()),
+        iss: Some("https://other.example/client".into()),
+    }
+    .sign(&w.holder)
+    .unwrap();
+    h.credential(&w, &at, request(vec![p]))
+        .await
+        .assert_error(400, "invalid_proof");
+    nothing_issued(&h, &w, &at, Some(&n)).await;
+}
+
+async fn rejects_credential_with_proof_of_bad_signature(b: Backend) {
+    let h = harness(b).await;
+    let (w, at) = ready(&h).await;
+    let n = h.nonce().await;
+    // Signed by another key than the `jwk` header names.
+    let stranger = SoftwareSigner::generate(Algorithm::Es256).unwrap();
+    let p = raw_proof(
+        &stranger,
+        json!({"typ": "openid4vci-proof+jwt", "alg": "ES256", "jwk": w.holder.public_jwk().to_value()}),
+        json!({"aud": ISSUER, "iat": h.now(), "nonce": n}),
+    );
+    h.credential(&w, &at, request(vec![p]))
+        .await
+        .assert_error(400, "invalid_proof");
+    nothing_issued(&h, &w, &at, Some(&n)).await;
+}
+
+async fn rejects_encrypted_request_when_encryption_is_disabled(b: Backend) {
+    let mut o = Options::new(b);
+    o.config = "[encryption]\nenabled = false".into();
+    let h = Harness::start(o).await;
+    refused_encrypted(&h, &stranger_key(), None).await;
+}
+
+async fn rejects_plain_request_when_encrypted_requests_are_required(b: Backend) {
+    let mut o = Options::new(b);
+    o.config = "[encryption]\nrequest_required = true".into();
+    let h = Harness::start(o).await;
+    let (w, at) = ready(&h).await;
+    let n = h.nonce().await;
+    h.credential(&w, &at, request(vec![w.proof(ISSUER, h.now(), Some(&n))]))
         .await
         .assert_error(400, "invalid_encryption_parameters");
-    nothing_issued(&h, &w, &at, Some(&n)).await;
+    assert_eq!(h.issued().await, 0);
+}
+
+async fn rejects_response_encryption_with_zip_not_offered(b: Backend) {
+    let h = harness(b).await;
+    refused_encrypted(&h, &issuer_key(&h).await, Some((Enc::A128Gcm, true))).await;
 }
 
 async fn notify(h: &Harness, w: &Wallet, at: &str, body: Value) -> Reply {
@@ -603,6 +659,25 @@ async fn rejects_notification_with_unknown_event(b: Backend) {
     .assert_error(400, "invalid_notification_request");
 }
 
+async fn rejects_notification_with_malformed_body(b: Backend) {
+    let h = harness(b).await;
+    let w = h.wallet();
+    let (_, at, response) = h.issue_one(&w).await;
+    let id = response["notification_id"].as_str().unwrap();
+    for body in [
+        json!({"event": "credential_accepted"}),
+        json!({"notification_id": id}),
+        json!({"notification_id": id, "event": "credential_accepted", "event_description": 7}),
+        json!([id]),
+    ] {
+        notify(&h, &w, &at, body)
+            .await
+            .assert_error(400, "invalid_notification_request");
+    }
+    let list = h.admin_get("/admin/credentials").await.json();
+    assert!(list["credentials"][0]["notification"].is_null());
+}
+
 async fn rejects_notification_without_access_token(b: Backend) {
     let h = harness(b).await;
     let w = h.wallet();
@@ -655,4 +730,10 @@ both_backends!(
     rejects_notification_for_another_tokens_credentials,
     rejects_notification_with_unknown_event,
     rejects_notification_without_access_token,
+    rejects_credential_with_proof_naming_another_client,
+    rejects_credential_with_proof_of_bad_signature,
+    rejects_encrypted_request_when_encryption_is_disabled,
+    rejects_plain_request_when_encrypted_requests_are_required,
+    rejects_response_encryption_with_zip_not_offered,
+    rejects_notification_with_malformed_body,
 );

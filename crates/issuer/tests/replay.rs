@@ -12,8 +12,7 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use client_attestation::PopClaims;
 use common::*;
 use jose::Clock;
@@ -68,10 +67,10 @@ async fn check_replays(a: &Harness, b: &Harness) {
     let c1 = a.simple_offer().await;
     let c2 = a.simple_offer().await;
     assert_eq!(
-        a.send(token_with_pop(&w, &pop, &c1)).await.status,
+        a.send(token_request(&w, &pop, &c1)).await.status,
         StatusCode::OK
     );
-    b.send(token_with_pop(&w, &pop, &c2))
+    b.send(token_request(&w, &pop, &c2))
         .await
         .assert_error(400, "invalid_client");
 
@@ -136,19 +135,6 @@ async fn a_code_redeemed_concurrently_on_two_instances_yields_one_token() {
     }
 }
 
-fn token_with_pop(w: &Wallet, pop: &str, code: &str) -> Request<Body> {
-    Request::post("/token")
-        .header(client_attestation::ATTESTATION_HEADER, &w.attestation)
-        .header(client_attestation::POP_HEADER, pop)
-        .header(header::CONTENT_TYPE, FORM)
-        .body(Body::from(format!(
-            "grant_type={}&pre-authorized_code={}",
-            enc(oid4vci::PRE_AUTHORIZED_CODE_GRANT),
-            enc(code)
-        )))
-        .unwrap()
-}
-
 async fn restart(backend: Backend, cache: Cache) {
     let database = Arc::new(TestDatabase::new(backend).await.unwrap());
     let mut o = Options::new(backend);
@@ -158,7 +144,7 @@ async fn restart(backend: Backend, cache: Cache) {
     let w = before.wallet();
     let code = before.simple_offer().await;
     let pop = w.pop(before.now());
-    let r = before.send(token_with_pop(&w, &pop, &code)).await;
+    let r = before.send(token_request(&w, &pop, &code)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let at = r.json()["access_token"].as_str().unwrap().to_owned();
     let nonce = before.nonce().await;
@@ -209,7 +195,7 @@ async fn restart(backend: Backend, cache: Cache) {
         .await
         .assert_error(400, "invalid_nonce");
     let other = after.simple_offer().await;
-    let r = after.send(token_with_pop(&w, &pop, &other)).await;
+    let r = after.send(token_request(&w, &pop, &other)).await;
     r.assert_error(400, "invalid_client");
     // The access token survives too: a fresh nonce still buys a credential.
     let nonce = after.nonce().await;

@@ -54,6 +54,10 @@ pub struct Options {
     pub clock: Option<ManualClock>,
     /// Trust from this key file instead of the harness attester's key.
     pub trust_file: Option<std::path::PathBuf>,
+    /// X.509 trust anchors (PEM file) besides the harness attester's key.
+    pub anchors_file: Option<std::path::PathBuf>,
+    /// Where signing keys live (default: software keys sealed under the KEK).
+    pub key_store: Option<KeyStore>,
 }
 
 impl Options {
@@ -68,6 +72,8 @@ impl Options {
             kek: None,
             clock: None,
             trust_file: None,
+            anchors_file: None,
+            key_store: None,
         }
     }
 }
@@ -133,7 +139,9 @@ impl Harness {
             identifier: o.identifier.clone(),
             database: db.clone(),
             single_use: caches.single_use,
-            key_store: KeyStore::Software(Arc::clone(&kek)),
+            key_store: o
+                .key_store
+                .unwrap_or_else(|| KeyStore::Software(Arc::clone(&kek))),
             kek: Some(kek),
             trust: match o.trust_file {
                 Some(path) => TrustSources {
@@ -142,6 +150,7 @@ impl Harness {
                 },
                 None => TrustSources {
                     keys: vec![attester.public_jwk().clone()],
+                    anchors_file: o.anchors_file,
                     ..TrustSources::default()
                 },
             },
@@ -567,5 +576,73 @@ pub async fn serve(backend: Backend, config: &str) -> Served {
         base,
         origin,
         task,
+    }
+}
+
+/// Verifies an issued credential against the published keys (JWT VC Issuer Metadata).
+pub async fn verify_with_published_keys(h: &Harness, credential: &str) -> Value {
+    let r = h
+        .send(
+            Request::get("/.well-known/jwt-vc-issuer")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    assert_eq!(doc["issuer"], h.identifier.as_str());
+    let header = jose::CompactJws::parse(credential.split('~').next().unwrap()).unwrap();
+    let kid = header.header().kid().unwrap().to_owned();
+    let jwk = doc["jwks"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .unwrap_or_else(|| panic!("kid {kid} not published: {doc}"));
+    let key = jose::VerifyingKey::from_jwk(&jose::PublicJwk::from_value(jwk).unwrap()).unwrap();
+    let verifier = sd_jwt::vc::VcVerifier::new(
+        sd_jwt::resolve::KeyResolver::new().with_key(key),
+        &[Algorithm::Es256],
+    );
+    let verified = verifier
+        .verify(
+            credential,
+            sd_jwt::KeyBinding::Forbidden,
+            &jose::FixedClock(h.now()),
+        )
+        .unwrap();
+    serde_json::Value::Object(verified.claims().clone())
+}
+
+/// `POST /token` for `code` with the wallet's attestation and the given PoP.
+pub fn token_request(w: &Wallet, pop: &str, code: &str) -> Request<Body> {
+    Request::post("/token")
+        .header(client_attestation::ATTESTATION_HEADER, &w.attestation)
+        .header(client_attestation::POP_HEADER, pop)
+        .header(header::CONTENT_TYPE, FORM)
+        .body(Body::from(format!(
+            "grant_type={}&pre-authorized_code={}",
+            enc(oid4vci::PRE_AUTHORIZED_CODE_GRANT),
+            enc(code)
+        )))
+        .unwrap()
+}
+
+/// Attestation claims for `instance` as the harness attester signs them.
+pub fn attestation_claims(
+    h: &Harness,
+    instance: &SoftwareSigner,
+    issuer: Option<&str>,
+    env: Environment,
+) -> AttestationClaims {
+    AttestationClaims {
+        issuer: issuer.map(str::to_owned),
+        client_id: CLIENT_ID.into(),
+        iat: h.now() - 5,
+        exp: h.now() + 3600,
+        cnf: instance.public_jwk().clone(),
+        jti: None,
+        environment: Some(env),
+        extra: Map::new(),
     }
 }

@@ -1,0 +1,370 @@
+//! The issuer through the real binary: `examples/issuer.toml` passes `config check`, and
+//! two `symbolon serve --mode=issuer` processes sharing one PostgreSQL schema and one Redis
+//! refuse a pre-authorized code, a `c_nonce` and a PoP `jti` the second time, whichever
+//! process sees them — also after one of them restarts — and sign with the same key.
+//!
+//! Needs `TEST_POSTGRES_URL` and `TEST_REDIS_URL` (scripts/test.sh starts both).
+
+#![cfg(unix)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use client_attestation::{AttestationClaims, Environment, EvidenceType, KeyProtection, PopClaims};
+use common::{Server, symbolon};
+use jose::{Algorithm, Clock, Signer, SoftwareSigner};
+use serde_json::{Map, Value, json};
+
+const ADMIN: &str = "e2e-issuer-admin-token";
+const CLIENT_ID: &str = "https://wallet.example/client";
+const CONFIG_ID: &str = "student_card";
+
+#[test]
+fn the_example_issuer_configuration_is_accepted() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = symbolon()
+        .args(["config", "check", "--config", "examples/issuer.toml"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[issuer.credentials.student_card]"), "{text}");
+    assert!(text.contains("admin_token = \"<redacted>\""), "{text}");
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: start the test services (scripts/test.sh, or scripts/pg-setup.sh and scripts/redis-setup.sh)")
+    })
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A fresh PostgreSQL schema of its own; the URL makes it the search path.
+async fn schema() -> String {
+    let base = env("TEST_POSTGRES_URL");
+    let name = format!("issuer_e2e_{}", random_hex(6));
+    let admin = store::Database::connect(&base).await.unwrap();
+    // The store's migration runner is the one way this crate runs SQL; the name is hex.
+    let sql: &'static str = Box::leak(format!("CREATE SCHEMA {name}").into_boxed_str());
+    let component: &'static str = Box::leak(name.clone().into_boxed_str());
+    let migrations: &'static [store::Migration] =
+        Box::leak(vec![store::Migration::portable(1, "schema", sql)].into_boxed_slice());
+    admin.migrate(component, migrations).await.unwrap();
+    admin.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options[search_path]={name}")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Replica {
+    _server: Server,
+    url: String,
+}
+
+async fn start(dir: &Path, name: &str, port: u16, shared: &str, kek: &str) -> Replica {
+    let config = format!(
+        "data_dir = \"{data}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nallow_http_loopback = true\n\
+         [metrics]\nenabled = false\n{shared}",
+        data = dir.join(name).display(),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).unwrap();
+    let child = symbolon()
+        .args(["serve", "--mode=issuer", "--config"])
+        .arg(&path)
+        .env("ISSUER_E2E_KEK", kek)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for _ in 0..300 {
+        if let Ok(r) = http.get(format!("{url}/readyz")).send().await
+            && r.status() == 200
+        {
+            return Replica {
+                _server: server,
+                url,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the issuer {name} did not become ready");
+}
+
+struct Wallet {
+    instance: SoftwareSigner,
+    holder: SoftwareSigner,
+    attestation: String,
+    aud: String,
+}
+
+fn now() -> i64 {
+    jose::SystemClock.now()
+}
+
+impl Wallet {
+    fn new(attester: &SoftwareSigner, aud: &str) -> Wallet {
+        let instance = SoftwareSigner::generate(Algorithm::Es256).unwrap();
+        let attestation = AttestationClaims {
+            issuer: Some("https://attester.example".into()),
+            client_id: CLIENT_ID.into(),
+            iat: now(),
+            exp: now() + 3600,
+            cnf: instance.public_jwk().clone(),
+            jti: None,
+            environment: Some(Environment {
+                evidence: EvidenceType::Kubernetes,
+                key_protection: KeyProtection::Pkcs11,
+                namespace: Some("cvm-wallets".into()),
+                service_account: Some("wallet-sa".into()),
+                extra: Map::new(),
+            }),
+            extra: Map::new(),
+        }
+        .sign(attester, None)
+        .unwrap();
+        Wallet {
+            instance,
+            holder: SoftwareSigner::generate(Algorithm::Es256).unwrap(),
+            attestation,
+            aud: aud.to_owned(),
+        }
+    }
+
+    fn pop(&self, jti: &str) -> String {
+        PopClaims {
+            aud: self.aud.clone(),
+            jti: jti.to_owned(),
+            iat: now(),
+            challenge: None,
+            legacy: None,
+        }
+        .sign(&self.instance)
+        .unwrap()
+    }
+
+    fn proof(&self, nonce: &str) -> String {
+        oid4vci::ProofClaims {
+            aud: self.aud.clone(),
+            iat: now(),
+            nonce: Some(nonce.to_owned()),
+            iss: None,
+        }
+        .sign(&self.holder)
+        .unwrap()
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+}
+
+impl Client {
+    async fn offer(&self, r: &Replica) -> String {
+        let o: Value = self
+            .http
+            .post(format!("{}/admin/offers", r.url))
+            .bearer_auth(ADMIN)
+            .json(&json!({"credential_configuration_ids": [CONFIG_ID], "claims": {"given_name": "Ada"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let uri = oid4vci::OfferUri::parse(
+            o["offer_uri"].as_str().unwrap(),
+            oid4vci::OfferUriOptions {
+                allow_http_loopback: true,
+            },
+        )
+        .unwrap();
+        let oid4vci::OfferReference::ByValue(offer) = uri.offer else {
+            panic!("offer by value expected")
+        };
+        offer.pre_authorized_code.unwrap().pre_authorized_code
+    }
+
+    /// `/token` with a PoP of the given `jti`: (status, body).
+    async fn token(&self, r: &Replica, w: &Wallet, code: &str, jti: &str) -> (u16, Value) {
+        let form = format!(
+            "grant_type={}&pre-authorized_code={}",
+            url::form_urlencoded::byte_serialize(oid4vci::PRE_AUTHORIZED_CODE_GRANT.as_bytes())
+                .collect::<String>(),
+            url::form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>()
+        );
+        let resp = self
+            .http
+            .post(format!("{}/token", r.url))
+            .header(client_attestation::ATTESTATION_HEADER, &w.attestation)
+            .header(client_attestation::POP_HEADER, w.pop(jti))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
+    async fn nonce(&self, r: &Replica) -> String {
+        let n: Value = self
+            .http
+            .post(format!("{}/nonce", r.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        n["c_nonce"].as_str().unwrap().to_owned()
+    }
+
+    async fn credential(&self, r: &Replica, w: &Wallet, at: &str, nonce: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}/credential", r.url))
+            .bearer_auth(at)
+            .header(client_attestation::ATTESTATION_HEADER, &w.attestation)
+            .header(client_attestation::POP_HEADER, w.pop(&random_hex(16)))
+            .json(&json!({"credential_configuration_id": CONFIG_ID, "proofs": {"jwt": [w.proof(nonce)]}}))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+}
+
+fn kid(response: &Value) -> String {
+    let credential = response["credentials"][0]["credential"].as_str().unwrap();
+    jose::CompactJws::parse(credential.split('~').next().unwrap())
+        .unwrap()
+        .header()
+        .kid()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_issuer_processes_sharing_postgres_and_redis_refuse_replays_also_after_a_restart() {
+    let database_url = schema().await;
+    let redis_url = env("TEST_REDIS_URL");
+    let dir = tempfile::tempdir().unwrap();
+    let attester = SoftwareSigner::generate(Algorithm::Es256).unwrap();
+    let jwks = dir.path().join("attester-jwks.json");
+    std::fs::write(
+        &jwks,
+        json!({"keys": [attester.public_jwk().to_value()]}).to_string(),
+    )
+    .unwrap();
+    let mut kek = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut kek).unwrap();
+    let kek = jose::b64::encode(kek);
+    let (pa, pb) = (free_port(), free_port());
+    // Both replicas answer under one identifier (as behind a load balancer).
+    let identifier = format!("http://127.0.0.1:{pa}");
+    let shared = format!(
+        "[issuer]\nidentifier = \"{identifier}\"\nadmin_token = \"{ADMIN}\"\ndatabase_url = \"{database_url}\"\n\
+         [issuer.cache]\nredis_url = \"{redis_url}\"\nredis_prefix = \"issuer-e2e-{prefix}:\"\n\
+         [issuer.keys]\nkek = {{ key = {{ env = \"ISSUER_E2E_KEK\" }} }}\n\
+         [issuer.attestation]\njwks_file = \"{jwks}\"\n\
+         [issuer.credentials.{CONFIG_ID}]\nvct = \"urn:example:student-card\"\n\
+         [[issuer.credentials.{CONFIG_ID}.claims]]\npath = [\"given_name\"]\nmandatory = true\n",
+        prefix = random_hex(6),
+        jwks = jwks.display(),
+    );
+    let a = start(dir.path(), "a", pa, &shared, &kek).await;
+    let b = start(dir.path(), "b", pb, &shared, &kek).await;
+    let c = Client {
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+    };
+    let w = Wallet::new(&attester, &identifier);
+
+    // The code: redeemed at A, refused at B.
+    let code = c.offer(&a).await;
+    let (status, token) = c.token(&a, &w, &code, &random_hex(16)).await;
+    assert_eq!(status, 200, "{token}");
+    let at = token["access_token"].as_str().unwrap().to_owned();
+    let (status, body) = c.token(&b, &w, &code, &random_hex(16)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // The PoP jti: accepted at B, refused at A.
+    let jti = random_hex(16);
+    let (status, _) = c.token(&b, &w, &c.offer(&b).await, &jti).await;
+    assert_eq!(status, 200);
+    let spare = c.offer(&a).await;
+    let (status, body) = c.token(&a, &w, &spare, &jti).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client"))
+    );
+
+    // The nonce: from A, used at A, refused at B; the access token from A works at B.
+    let nonce = c.nonce(&a).await;
+    let (status, at_a) = c.credential(&a, &w, &at, &nonce).await;
+    assert_eq!(status, 200, "{at_a}");
+    let (status, body) = c.credential(&b, &w, &at, &nonce).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_nonce"))
+    );
+    let (status, at_b) = c.credential(&b, &w, &at, &c.nonce(&a).await).await;
+    assert_eq!(status, 200, "{at_b}");
+    assert_eq!(kid(&at_a), kid(&at_b), "one signing key per period");
+
+    // A restarts: the spent code, nonce and jti stay spent; the spare code still works.
+    drop(a);
+    let a = start(dir.path(), "a", pa, &shared, &kek).await;
+    let (status, body) = c.token(&a, &w, &code, &random_hex(16)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, body) = c.credential(&a, &w, &at, &nonce).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_nonce"))
+    );
+    let (status, body) = c.token(&a, &w, &spare, &jti).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client"))
+    );
+    let (status, body) = c.token(&a, &w, &spare, &random_hex(16)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, after) = c.credential(&a, &w, &at, &c.nonce(&b).await).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(kid(&after), kid(&at_a), "the key survives the restart");
+    drop(b);
+}
