@@ -39,6 +39,9 @@ pub(crate) enum Command {
     /// Token Status List tools.
     #[command(subcommand, name = "status-list")]
     StatusList(commands::status_list::Command),
+    /// SD-JWT VC tools: issue, present, verify, decode.
+    #[command(name = "sd-jwt")]
+    SdJwt(commands::sd_jwt::Args),
     /// Verifier tools.
     #[command(subcommand)]
     Verifier(commands::verifier::Command),
@@ -60,6 +63,7 @@ impl Command {
             Command::Config(command) => commands::config::run(command),
             Command::Jwk(command) => commands::jwk::run(command),
             Command::StatusList(command) => commands::status_list::run(command),
+            Command::SdJwt(args) => commands::sd_jwt::run(args),
             Command::Verifier(command) => commands::verifier::run(command),
             Command::Attester(command) => commands::attester::run(command),
             Command::Wallet(args) => commands::wallet::run(args),
