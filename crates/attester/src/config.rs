@@ -16,7 +16,7 @@ use keys::pkcs11::{Pkcs11Config, RawPkcs11Config};
 use keys::secret::RawSecretSource;
 use keys::{KekSource, SecretSource};
 use serde::{Deserialize, Serialize, Serializer};
-use service::config::{ConfigError, ExposeSecret, SecretString, positive_duration, show};
+use service::config::{ConfigError, SecretString, positive_duration, show};
 
 /// Default lifetime of an attestation.
 pub const DEFAULT_ATTESTATION_TTL: &str = "1h";
@@ -135,41 +135,7 @@ pub struct RawKubernetes {
 
 /// A configured secret (database or Redis URL): redacted in `Debug`, `<redacted>` when
 /// shown, zeroized on drop.
-#[derive(Clone)]
-pub struct Secret(SecretString);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: String) -> Self {
-        Secret(SecretString::from(value))
-    }
-
-    /// The value, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        use subtle::ConstantTimeEq;
-        bool::from(self.expose().as_bytes().ct_eq(other.expose().as_bytes()))
-    }
-}
-
-impl Eq for Secret {}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        show::redacted(self, s)
-    }
-}
+pub use service::config::Secret;
 
 /// Where the A-Key lives.
 #[derive(Clone, Debug, PartialEq, Eq)]

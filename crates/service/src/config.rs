@@ -47,6 +47,13 @@ impl PartialEq for Secret {
 
 impl Eq for Secret {}
 
+/// Shown as `<redacted>` (`symbolon config check` prints the effective configuration).
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
 /// A configuration value is invalid, or two values contradict each other.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -257,6 +264,7 @@ mod tests {
         assert!(!s.matches(""));
         assert_eq!(s, super::Secret::new("admin-token".into()));
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"<redacted>\"");
     }
 
     #[test]

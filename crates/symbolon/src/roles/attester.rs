@@ -14,7 +14,6 @@
 //! `<data_dir>/attester/admin_token`; and the public JWK Set is written to
 //! `<data_dir>/attester/jwks.json`, where the issuer of the same process reads its trust.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,35 +29,7 @@ use service::RoleService;
 use service::http::AddressPolicy;
 
 use crate::mode::RoleContext;
-
-/// Reads a secret file this role created, or creates it (mode 0600) with `make()`.
-fn secret_file(
-    path: &Path,
-    make: impl FnOnce() -> anyhow::Result<String>,
-) -> anyhow::Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => return Ok(text.trim().to_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-    let value = make()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(value.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(value)
-}
-
-fn random_b64(n: usize) -> anyhow::Result<String> {
-    attester::random::token(&SystemRandom, n).map_err(|e| anyhow::anyhow!("{e}"))
-}
+use crate::roles::{random_b64, secret_file};
 
 /// Writes `contents` to `path` through a temporary file and a rename, so a reader (the
 /// issuer's trust loader) never sees half a file.

@@ -12,7 +12,6 @@
 //! policy also accepts `dev` evidence and software attester keys (there is no Kubernetes or
 //! TPM in a one-command demo).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,47 +23,7 @@ use issuer::{Dependencies, KeyStore, State, SystemRandom, TrustSources};
 use service::RoleService;
 
 use crate::mode::RoleContext;
-
-/// Reads a secret file created by this role, or creates it with `make()` (mode 0600).
-fn secret_file(
-    path: &Path,
-    make: impl FnOnce() -> anyhow::Result<String>,
-) -> anyhow::Result<String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => return Ok(text.trim().to_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let value = make()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    use std::io::Write;
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(value.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(value)
-}
-
-fn random_b64(n: usize) -> anyhow::Result<String> {
-    let mut bytes = vec![0u8; n];
-    aws_lc_rs_fill(&mut bytes)?;
-    Ok(jose::b64::encode(bytes))
-}
-
-fn aws_lc_rs_fill(out: &mut [u8]) -> anyhow::Result<()> {
-    use issuer::Random;
-    SystemRandom.fill(out).map_err(|e| anyhow::anyhow!("{e}"))
-}
+use crate::roles::{random_b64, secret_file};
 
 /// Builds the issuer role.
 pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {

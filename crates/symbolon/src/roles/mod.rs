@@ -5,3 +5,47 @@
 pub(crate) mod attester;
 pub(crate) mod issuer;
 pub(crate) mod verifier;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Reads a secret file a role generated on an earlier start, or creates it (parent
+/// directories too; the file mode 0600, never overwriting) with `make()`: the embedded
+/// defaults of `--mode=all` (KEKs, admin tokens) persist this way.
+pub(crate) fn secret_file(
+    path: &Path,
+    make: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => return Ok(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let value = make()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(value.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(value)
+}
+
+/// `n` random bytes from the system generator, base64url.
+pub(crate) fn random_b64(n: usize) -> anyhow::Result<String> {
+    let mut bytes = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
+    Ok(jose::b64::encode(bytes))
+}
