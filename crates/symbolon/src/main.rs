@@ -15,6 +15,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: request handling allocates many small,
+/// short-lived buffers across threads, where glibc's malloc showed up in profiles of the
+/// issuer (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     if let Err(e) = logging::init(cli.log_format, cli.command.default_log_filter()) {
