@@ -466,3 +466,74 @@ async fn rejects_certificate_requests_when_none_is_configured() {
     assert_eq!(jwks.status, StatusCode::OK);
     assert!(jwks.json["keys"][0].get("x5c").is_none());
 }
+
+/// A redis-server of this test's own (Debian's `redis-server`, installed by the test
+/// script), so that it can be stopped while the attester uses it.
+struct OwnRedis(std::process::Child);
+
+impl OwnRedis {
+    fn start() -> (OwnRedis, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is needed (scripts/test.sh installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        (OwnRedis(child), format!("redis://127.0.0.1:{port}"))
+    }
+
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn rejects_when_the_challenge_store_is_unreachable_and_signs_nothing() {
+    let (mut redis, url) = OwnRedis::start();
+    let count = Arc::new(AtomicUsize::new(0));
+    let h = Harness::new(Options {
+        key: KeyChoice::Counting(Arc::clone(&count)),
+        redis_url: Some(url),
+        ..Options::default()
+    })
+    .await;
+    let token = h.wallet_token("p");
+    // Works while Redis runs; a second challenge is taken for the request sent after.
+    let body = h.request(&ci_key(), "w", kube_evidence(&token)).await;
+    assert_eq!(h.post_attestation(&body).await.status, StatusCode::OK);
+    let pending = h.request(&ci_key(), "w", kube_evidence(&token)).await;
+    assert_eq!(h.audit_count().await, 1);
+
+    redis.stop();
+    let c = h
+        .send(Request::post("/v1/challenge").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(c.status, StatusCode::SERVICE_UNAVAILABLE, "{}", c.text);
+    assert_eq!(c.code(), "temporarily_unavailable");
+    let a = h.post_attestation(&pending).await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text);
+    assert_eq!(a.code(), "temporarily_unavailable");
+    assert!(a.json.get("client_attestation").is_none());
+    assert_eq!(count.load(Ordering::SeqCst), 1, "nothing more was signed");
+    assert_eq!(h.audit_count().await, 1, "nothing more was recorded");
+}

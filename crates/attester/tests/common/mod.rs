@@ -158,6 +158,8 @@ pub struct Options {
     pub rate: u32,
     pub attestation_ttl: Duration,
     pub certificate: bool,
+    /// Challenges and rate limits in this Redis instead of in process.
+    pub redis_url: Option<String>,
 }
 
 impl Default for Options {
@@ -172,6 +174,7 @@ impl Default for Options {
             rate: 1000,
             attestation_ttl: Duration::from_secs(3600),
             certificate: false,
+            redis_url: None,
         }
     }
 }
@@ -297,8 +300,17 @@ impl Harness {
             })
             .unwrap()
         });
-        let memory = MemoryStore::new(MemoryLimits::default(), clock.clone());
-        let caches = store::Caches::from_backend(memory);
+        let caches = match &opts.redis_url {
+            Some(url) => store::Caches::from_backend(
+                store::RedisStore::connect(url, "attester-test:")
+                    .await
+                    .unwrap(),
+            ),
+            None => store::Caches::from_backend(MemoryStore::new(
+                MemoryLimits::default(),
+                clock.clone(),
+            )),
+        };
         let mut settings = Settings::new(IDENTIFIER);
         settings.dev_evidence = opts.dev;
         settings.attestation_ttl = opts.attestation_ttl;
