@@ -115,3 +115,35 @@ async fn the_cli_wallet_receives_keeps_and_presents_a_classroom_pass() {
     let missing = wallet(&w, &["show", &id]);
     assert_eq!(missing.status.code(), Some(1));
 }
+
+/// On a terminal the passphrase is read with echo off: typed twice, it never appears on
+/// the screen, and the wallet is created.
+#[test]
+fn the_passphrase_prompt_does_not_echo_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("wallet");
+    let secret = "correct horse battery staple 42";
+    let out = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/pty_passphrase.py"
+        ))
+        .arg(env!("CARGO_BIN_EXE_symbolon"))
+        .arg(&w)
+        .arg(secret)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown = report["shown"].as_str().unwrap();
+    assert_eq!(report["exit"], 0, "{shown}");
+    assert_eq!(report["echo_off_before_typing"], json!([true, true]), "{shown}");
+    assert!(shown.contains("Wallet passphrase:"), "{shown}");
+    assert!(shown.contains("Repeat the passphrase:"), "{shown}");
+    assert!(shown.contains("Created a wallet"), "{shown}");
+    assert!(!shown.contains(secret), "the passphrase was echoed: {shown}");
+}

@@ -8,7 +8,7 @@
 pub(crate) mod card;
 pub(crate) mod store;
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -121,14 +121,24 @@ fn passphrase(confirm: bool) -> anyhow::Result<SecretString> {
         }
         return Ok(SecretString::from(p));
     }
-    let first = prompt("Wallet passphrase: ")?;
+    let first = secret_prompt("Wallet passphrase: ")?;
     if first.is_empty() {
         anyhow::bail!("an empty passphrase is not accepted");
     }
-    if confirm && prompt("Repeat the passphrase: ")? != first {
+    if confirm && *zeroize::Zeroizing::new(secret_prompt("Repeat the passphrase: ")?) != first {
         anyhow::bail!("the passphrases differ");
     }
     Ok(SecretString::from(first))
+}
+
+/// Reads a secret: from the terminal with echo off when there is one, otherwise one line
+/// of standard input (scripts piping the passphrase).
+fn secret_prompt(text: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password(text)
+            .context("reading the passphrase from the terminal");
+    }
+    prompt(text)
 }
 
 fn prompt(text: &str) -> anyhow::Result<String> {
