@@ -18,20 +18,6 @@ use tokio::sync::{mpsc, oneshot};
 /// Most requests written by one statement.
 pub(crate) const MAX_BATCH: usize = 64;
 
-/// How many times a writer yields to the runtime before taking a batch.
-const GATHER_YIELDS: usize = 4;
-
-/// Lets requests that are already runnable reach the queue before a batch is taken: each
-/// yield gives the runtime one turn (ready sockets are polled, their handlers run up to
-/// their write). With nothing else ready the turns cost next to nothing, so a lone request
-/// is not delayed by a timer; under load batches grow, and each job that joins a batch is a
-/// commit saved (the issuer load generator measured +11 % issuances per CPU-second).
-async fn gather() {
-    for _ in 0..GATHER_YIELDS {
-        tokio::task::yield_now().await;
-    }
-}
-
 /// The writer failed; every request of the batch gets the same error.
 pub(crate) type Shared = Arc<sqlx::Error>;
 
@@ -89,7 +75,7 @@ impl Writers {
         let db1 = db.clone();
         tokio::spawn(async move {
             while let Some(first) = redeem_rx.recv().await {
-                gather().await;
+                service::batch::gather().await;
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
                     match redeem_rx.try_recv() {
@@ -120,7 +106,7 @@ impl Writers {
         let db2 = db.clone();
         tokio::spawn(async move {
             while let Some(first) = record_rx.recv().await {
-                gather().await;
+                service::batch::gather().await;
                 let mut batch = vec![first];
                 let mut rows = batch.first().map_or(0, |(r, _)| r.len());
                 while batch.len() < MAX_BATCH && rows < MAX_BATCH {

@@ -17,6 +17,7 @@
 //! hands both to [`app::AppBuilder`].
 
 pub mod app;
+pub mod batch;
 pub mod config;
 pub mod error;
 pub mod http;

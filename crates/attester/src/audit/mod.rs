@@ -138,6 +138,7 @@ impl AuditLog {
 
 async fn writer(store: Arc<dyn AuditStore>, mut rx: mpsc::Receiver<(AuditEntry, Reply)>) {
     while let Some(first) = rx.recv().await {
+        service::batch::gather().await;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
