@@ -114,8 +114,23 @@ pub struct RawKeys {
     pub retention: String,
     /// Key-encryption key for software keys: `{ key = { env = "…" } }` or a passphrase.
     pub kek: Option<keys::KekSource>,
-    /// PKCS#11 token for `backend = "pkcs11"` (`module`, `token_label`, `pin`).
+    /// PKCS#11 token for `backend = "pkcs11"` (`module`, `token_label`, `pin`; `key_label`
+    /// is the prefix of the keys' labels, `<key_label>-<period>`, default `issuer`).
+    #[serde(deserialize_with = "issuer_pkcs11")]
     pub pkcs11: Option<keys::pkcs11::Pkcs11Config>,
+}
+
+/// `[issuer.keys.pkcs11]`: the shared PKCS#11 table, with the issuer's own default key
+/// label (the attester's default, `A-Key`, names one key; the issuer makes one per period).
+fn issuer_pkcs11<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<keys::pkcs11::Pkcs11Config>, D::Error> {
+    let mut raw = keys::pkcs11::RawPkcs11Config::deserialize(d)?;
+    raw.key_label
+        .get_or_insert_with(|| crate::DEFAULT_PKCS11_LABEL_PREFIX.to_owned());
+    keys::pkcs11::Pkcs11Config::try_from(raw)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 impl Default for RawKeys {
@@ -1033,6 +1048,26 @@ mod tests {
             let e = parse(text).unwrap_err();
             assert_eq!(e.key(), key, "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn pkcs11_key_label_is_the_prefix_of_the_period_keys() {
+        let pkcs11 = |extra: &str| {
+            let c = parse(&format!(
+                "[keys]\nbackend = \"pkcs11\"\n[keys.pkcs11]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\npin = {{ env = \"PIN\" }}\n{extra}"
+            ))
+            .unwrap();
+            match c.keys.backend {
+                KeyBackend::Pkcs11(p) => p,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(pkcs11("").key_label, "issuer");
+        assert_eq!(pkcs11("key_label = \"vc-signing\"").key_label, "vc-signing");
+        let bad: Result<RawIssuerConfig, _> = toml::from_str(
+            "[keys.pkcs11]\nmodule = \"/m.so\"\npin = { env = \"PIN\" }\nkey_label = \"\"",
+        );
+        assert!(bad.unwrap_err().to_string().contains("key_label"));
     }
 
     #[test]

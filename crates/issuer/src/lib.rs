@@ -56,7 +56,7 @@ use std::sync::Arc;
 pub use errors::{Failure, Rejection};
 pub use random::{ManualClock, Random, SystemRandom};
 pub use secret::Secret;
-pub use signing::{KeyStore, SigningKeys};
+pub use signing::{DEFAULT_PKCS11_LABEL_PREFIX, KeyStore, SigningKeys};
 pub use state::{Dependencies, StartError, State};
 pub use trust::TrustSources;
 

@@ -13,7 +13,7 @@
 //!
 //! Software keys are generated in process and stored sealed under the key-encryption key
 //! (`keys::seal_key`, bound to the kid); PKCS#11 keys are generated inside the token
-//! (label `issuer-<period>`), sensitive and not extractable.
+//! (label `<key_label>-<period>`, default `issuer-<period>`), sensitive and not extractable.
 
 use jose::{Algorithm, PublicJwk, Signer, SoftwareSigner};
 use std::sync::Arc;
@@ -54,20 +54,31 @@ pub enum KeyError {
     Clock,
 }
 
+/// Label prefix of the issuer's PKCS#11 keys when `keys.pkcs11.key_label` is not set.
+pub const DEFAULT_PKCS11_LABEL_PREFIX: &str = "issuer";
+
 /// Where private keys live.
 #[derive(Clone)]
 pub enum KeyStore {
     /// Sealed under this KEK in the database.
     Software(Arc<keys::Kek>),
-    /// Inside this PKCS#11 token.
-    Pkcs11(keys::pkcs11::Pkcs11Token),
+    /// Inside this PKCS#11 token, each key labelled `<label_prefix>-<period>`.
+    Pkcs11 {
+        /// The token.
+        token: keys::pkcs11::Pkcs11Token,
+        /// The configured `key_label` (default [`DEFAULT_PKCS11_LABEL_PREFIX`]).
+        label_prefix: String,
+    },
 }
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             KeyStore::Software(k) => write!(f, "Software({k:?})"),
-            KeyStore::Pkcs11(t) => write!(f, "Pkcs11({})", t.label()),
+            KeyStore::Pkcs11 {
+                token,
+                label_prefix,
+            } => write!(f, "Pkcs11({}, {label_prefix}-<period>)", token.label()),
         }
     }
 }
@@ -187,8 +198,11 @@ impl SigningKeys {
                     signer,
                 )
             }
-            KeyStore::Pkcs11(token) => {
-                let label = format!("issuer-{period}");
+            KeyStore::Pkcs11 {
+                token,
+                label_prefix,
+            } => {
+                let label = format!("{label_prefix}-{period}");
                 let signer = match token.generate_key(&label) {
                     Ok(s) => s,
                     // Another replica generated it in the same token a moment ago.
@@ -221,7 +235,7 @@ impl SigningKeys {
         let winner = db::key_for_period(self.db.pool(), period)
             .await?
             .ok_or_else(|| KeyError::NoPrivateKey(row.kid.clone()))?;
-        if let (KeyStore::Pkcs11(token), Some(label)) = (&self.store, &row.token_label)
+        if let (KeyStore::Pkcs11 { token, .. }, Some(label)) = (&self.store, &row.token_label)
             && winner.token_label.as_deref() != Some(label.as_str())
             && let Err(e) = token.destroy_key(label)
         {
@@ -260,7 +274,7 @@ impl SigningKeys {
                     source,
                 })?,
             ),
-            (KeyStore::Pkcs11(token), _, Some(label)) => Arc::new(token.signer(label)?),
+            (KeyStore::Pkcs11 { token, .. }, _, Some(label)) => Arc::new(token.signer(label)?),
             _ => return Err(KeyError::NoPrivateKey(row.kid.clone())),
         };
         Ok(CurrentKey {

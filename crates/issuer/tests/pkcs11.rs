@@ -1,5 +1,5 @@
 //! Signing keys in a PKCS#11 token (the SoftHSM2 test token): each rotation period's key is
-//! generated inside the token (label `issuer-<period>`), credentials and status list tokens
+//! generated inside the token (label `<key_label>-<period>`), credentials and status list tokens
 //! are signed there, and a rotated key stays published so what it signed still verifies.
 //!
 //! Needs `SOFTHSM2_CONF` and `TEST_PKCS11_*` (scripts/test.sh sets them); holds the token
@@ -41,11 +41,17 @@ async fn signs_and_rotates_keys_inside_a_pkcs11_token(b: Backend) {
     let clock = ManualClock::new(jose::SystemClock.now() + days * 86_400);
 
     let mut o = Options::new(b);
-    o.key_store = Some(KeyStore::Pkcs11(token.clone()));
+    o.key_store = Some(KeyStore::Pkcs11 {
+        token: token.clone(),
+        label_prefix: "test-credential-key".into(),
+    });
     o.clock = Some(clock.clone());
     let h = Harness::start(o).await;
     let period = h.state.signing_keys().period_of(h.now());
-    let labels = [format!("issuer-{period}"), format!("issuer-{}", period + 1)];
+    let labels = [
+        format!("test-credential-key-{period}"),
+        format!("test-credential-key-{}", period + 1),
+    ];
 
     let (first, _, _) = h.issue_one(&h.wallet()).await;
     let in_token = token.signer(&labels[0]).unwrap();

@@ -106,9 +106,11 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
                 "`issuer.keys.kek` is required: software signing keys are stored sealed under it"
             )
         })?),
-        KeyBackend::Pkcs11(p) => KeyStore::Pkcs11(
-            keys::pkcs11::Pkcs11Token::open(p).context("cannot open the issuer's PKCS#11 token")?,
-        ),
+        KeyBackend::Pkcs11(p) => KeyStore::Pkcs11 {
+            token: keys::pkcs11::Pkcs11Token::open(p)
+                .context("cannot open the issuer's PKCS#11 token")?,
+            label_prefix: p.key_label.clone(),
+        },
     };
     let trust = TrustSources {
         jwks_file,
