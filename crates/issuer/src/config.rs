@@ -371,7 +371,7 @@ pub struct KeysConfig {
     #[serde(serialize_with = "show::duration")]
     pub retention: Duration,
     /// KEK source (software backend).
-    #[serde(skip)]
+    #[serde(serialize_with = "show_kek", skip_serializing_if = "Option::is_none")]
     pub kek: Option<keys::KekSource>,
 }
 
@@ -516,7 +516,7 @@ pub struct IssuerConfig {
     /// Demo configuration switch.
     pub demo: Option<bool>,
     /// Cache section (kept raw: `store` checks it when connecting).
-    #[serde(skip)]
+    #[serde(serialize_with = "show_cache")]
     pub cache: RawCache,
     /// Keys.
     pub keys: KeysConfig,
@@ -534,6 +534,48 @@ fn show_secret<S: serde::Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, 
     match v {
         Some(_) => s.serialize_str("<redacted>"),
         None => s.serialize_none(),
+    }
+}
+
+/// `[issuer.cache]` as `config check` prints it: the Redis URL (it may carry a password)
+/// redacted, unset keys left out.
+fn show_cache<S: serde::Serializer>(c: &RawCache, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(None)?;
+    let backend = match (&c.backend, &c.redis_url) {
+        (Some(b), _) => b.as_str(),
+        (None, Some(_)) => "redis",
+        (None, None) => "memory",
+    };
+    m.serialize_entry("backend", backend)?;
+    if c.redis_url.is_some() {
+        m.serialize_entry("redis_url", "<redacted>")?;
+    }
+    if let Some(p) = &c.redis_prefix {
+        m.serialize_entry("redis_prefix", p)?;
+    }
+    if let Some(n) = c.max_entries {
+        m.serialize_entry("max_entries", &n)?;
+    }
+    if let Some(n) = c.max_bytes {
+        m.serialize_entry("max_bytes", &n)?;
+    }
+    m.end()
+}
+
+/// Where the KEK comes from (never its value).
+fn show_kek<S: serde::Serializer>(k: &Option<keys::KekSource>, s: S) -> Result<S::Ok, S::Error> {
+    match k {
+        None => s.serialize_none(),
+        Some(keys::KekSource::Key(source)) => s.serialize_str(&format!("key from {source}")),
+        Some(keys::KekSource::Passphrase {
+            passphrase,
+            salt_file,
+            ..
+        }) => s.serialize_str(&format!(
+            "passphrase from {passphrase} (Argon2id, salt file `{}`)",
+            salt_file.display()
+        )),
     }
 }
 
@@ -1072,11 +1114,26 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_when_shown() {
-        let c = parse("admin_token = \"hunter2-admin\"\ndatabase_url = \"postgres://u:pw@db/x\"")
-            .unwrap();
+        let c = parse(
+            "admin_token = \"hunter2-admin\"\ndatabase_url = \"postgres://u:pw@db/x\"\n\
+             [cache]\nredis_url = \"redis://:cachepw@db:6379\"\nredis_prefix = \"iss:\"\n\
+             [keys]\nkek = { key = { env = \"ISSUER_KEK\" } }",
+        )
+        .unwrap();
         let shown = toml::to_string(&c).unwrap();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("pw@db"), "{shown}");
+        assert!(!shown.contains("cachepw"), "{shown}");
+        assert!(
+            shown.contains(
+                "[cache]\nbackend = \"redis\"\nredis_url = \"<redacted>\"\nredis_prefix = \"iss:\""
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("kek = \"key from environment variable `ISSUER_KEK`\""),
+            "{shown}"
+        );
         assert!(format!("{c:?}").contains("redacted"));
     }
 
