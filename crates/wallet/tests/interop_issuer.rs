@@ -1,0 +1,225 @@
+//! Interop: the wallet core against a third-party OID4VCI 1.0 issuer, the issuer side of
+//! oid4vc-ts (`@openid4vc/openid4vci` + `@openid4vc/oauth2`, SD-JWT VCs from
+//! `@sd-jwt/sd-jwt-vc`), run as a Node server (`interop/js/wallet-issuer.mjs`) that trusts
+//! Symbolon's attester and requires Attestation-Based Client Authentication at `/token`.
+//!
+//! Proves: an offer from the peer is resolved (metadata, display), the wallet authenticates
+//! with an attestation from Symbolon's attester plus a PoP (the peer's library verifies
+//! both), fetches a `c_nonce`, sends JWT proofs, verifies the SD-JWT VCs (signature through
+//! the peer's JWT VC Issuer Metadata, holder binding, `vct`) and acknowledges them; with a
+//! transaction code; as a batch of two holder keys; and a peer that does not trust the
+//! attester refuses the wallet, which reports the peer's `invalid_client` and gets nothing.
+//!
+//! Needs `npm ci` in `interop/` (scripts/test.sh does).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+use jose::Signer;
+use oid4vci::NotificationEvent;
+use serde_json::{Value, json};
+use wallet::{IssuanceError, PeerError};
+
+const VCT: &str = "https://interop.example/vct/pass";
+
+fn interop_dir() -> PathBuf {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop"));
+    assert!(
+        dir.join("node_modules/@openid4vc/openid4vci").is_dir(),
+        "interop/node_modules is missing: run `npm ci` in interop/ (scripts/test.sh does)"
+    );
+    dir
+}
+
+/// The peer issuer, killed on drop.
+struct Peer {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Peer {
+    fn start(p: &Platform, trust_attester: bool) -> Peer {
+        let mut cmd = Command::new("node");
+        cmd.current_dir(interop_dir())
+            .arg("--dns-result-order=ipv4first")
+            .arg("js/wallet-issuer.mjs")
+            .env(
+                "ATTESTER_JWKS_URL",
+                format!("{}/attester/.well-known/jwks.json", p.base),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if !trust_attester {
+            cmd.env("TRUST_NOBODY", "1");
+        }
+        let mut child = cmd.spawn().expect("node must be installed");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("the peer issuer did not start: {line:?}"))
+            .parse()
+            .unwrap();
+        Peer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        }
+    }
+
+    async fn offer(&self, body: Value) -> String {
+        let r: Value = self
+            .http
+            .post(format!("{}/test/offer", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["offer_uri"].as_str().unwrap().to_owned()
+    }
+
+    async fn events(&self) -> Value {
+        self.http
+            .get(format!("{}/test/events", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receives_and_acknowledges_a_credential_from_the_oid4vc_ts_issuer() {
+    let p = platform("").await;
+    let peer = Peer::start(&p, true);
+    let w = p.wallet();
+    let holder = holder();
+
+    let uri = peer.offer(json!({})).await;
+    assert!(uri.starts_with("openid-credential-offer://"), "{uri}");
+    let pending = w.resolve_offer(&uri).await.unwrap();
+    assert_eq!(pending.issuer(), peer.base);
+    assert!(pending.tx_code().is_none());
+    let display = pending.display("interop_pass");
+    assert_eq!(display.name.as_deref(), Some("Interop pass"));
+    assert!(display.claims.iter().any(|c| c.label == "Role"));
+
+    let issued = w.accept(&pending, None, &[&holder]).await.unwrap();
+    assert!(!issued.encrypted, "the peer offers no response encryption");
+    assert_eq!(issued.credentials.len(), 1);
+    let c = &issued.credentials[0].credential;
+    assert_eq!(c.vct, VCT);
+    assert_eq!(c.issuer.as_deref(), Some(peer.base.as_str()));
+    assert_eq!(c.claims["given_name"], "Erika");
+    assert_eq!(c.claims["role"], "student");
+    assert!(c.holder_key.as_ref().unwrap().same_key(holder.public_jwk()));
+    assert_eq!(c.disclosable().len(), 3);
+
+    w.notify(
+        &issued.notifications[0],
+        NotificationEvent::CredentialAccepted,
+        None,
+    )
+    .await
+    .unwrap();
+
+    // What the peer saw: the attestation from Symbolon's attester for this wallet
+    // instance (dev evidence), one credential bound to the holder key, the notification.
+    let events = peer.events().await;
+    let tokens = events["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "{events}");
+    assert_eq!(tokens[0]["client_id"], "symbolon-wallet-test");
+    assert_eq!(tokens[0]["iss"], format!("{}/attester", p.base));
+    assert_eq!(tokens[0]["environment"]["evidence"], "dev", "{events}");
+    assert_eq!(
+        events["issued"][0]["cnf_jwk"]["x"],
+        holder.public_jwk().to_value()["x"]
+    );
+    assert_eq!(
+        events["notifications"],
+        json!([{
+            "notification_id": issued.notifications[0].notification_id,
+            "event": "credential_accepted"
+        }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_code_and_batch_with_the_oid4vc_ts_issuer() {
+    let p = platform("").await;
+    let peer = Peer::start(&p, true);
+    let w = p.wallet();
+
+    // A wrong code: the peer's library refuses it as `invalid_grant`; the code stays
+    // usable there (this peer has no attempt limit), so the right one then works.
+    let uri = peer.offer(json!({"tx_code": "493817"})).await;
+    let pending = w.resolve_offer(&uri).await.unwrap();
+    assert_eq!(pending.tx_code().unwrap().length, Some(6));
+    let holder = holder();
+    match w.accept(&pending, None, &[&holder]).await {
+        Err(IssuanceError::TxCodeRequired(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    match w.accept(&pending, Some("000000"), &[&holder]).await {
+        Err(IssuanceError::Peer(PeerError::Refused { status, error, .. })) => {
+            assert_eq!(status, 400);
+            assert_eq!(error.as_deref(), Some("invalid_grant"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let (a, b) = (holder, common::holder());
+    let issued = w.accept(&pending, Some("493817"), &[&a, &b]).await.unwrap();
+    assert_eq!(issued.credentials.len(), 2);
+    for (received, key) in issued.credentials.iter().zip([&a, &b]) {
+        let held = received.credential.holder_key.as_ref().unwrap();
+        assert!(held.same_key(key.public_jwk()));
+    }
+    assert_eq!(peer.events().await["issued"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oid4vc_ts_issuer_that_does_not_trust_the_attester_refuses_the_wallet() {
+    let p = platform("").await;
+    let peer = Peer::start(&p, false);
+    let w = p.wallet();
+    let uri = peer.offer(json!({})).await;
+    let pending = w.resolve_offer(&uri).await.unwrap();
+    let err = w.accept(&pending, None, &[&holder()]).await.unwrap_err();
+    match &err {
+        IssuanceError::Peer(PeerError::Refused { what, error, .. }) => {
+            assert_eq!(*what, "token endpoint", "{err}");
+            assert_eq!(error.as_deref(), Some("invalid_client"), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let events = peer.events().await;
+    assert_eq!(events["tokens"], json!([]));
+    assert_eq!(events["issued"], json!([]));
+}
