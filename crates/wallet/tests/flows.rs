@@ -19,18 +19,7 @@ use oid4vci::NotificationEvent;
 use serde_json::json;
 use wallet::lifecycle::Lifecycle;
 use wallet::presentation::consent::parse_dotted;
-use wallet::{HeldCredential, IssuanceError, PeerError, PresentationError};
-
-async fn issue(p: &Platform, holder: &dyn Signer) -> HeldCredential {
-    let w = p.wallet();
-    let offer = p.offer(json!({})).await;
-    let pending = w
-        .resolve_offer(offer["offer_uri"].as_str().unwrap())
-        .await
-        .unwrap();
-    let issued = w.accept(&pending, None, &[holder]).await.unwrap();
-    issued.credentials[0].credential.clone()
-}
+use wallet::{IssuanceError, PeerError, PresentationError};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issues_verifies_and_acknowledges_a_classroom_pass() {

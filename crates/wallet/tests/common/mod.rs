@@ -306,6 +306,18 @@ impl Platform {
     }
 }
 
+/// A classroom pass from the platform's issuer, bound to `holder`.
+pub async fn issue(p: &Platform, holder: &dyn Signer) -> wallet::HeldCredential {
+    let w = p.wallet();
+    let offer = p.offer(json!({})).await;
+    let pending = w
+        .resolve_offer(offer["offer_uri"].as_str().unwrap())
+        .await
+        .unwrap();
+    let issued = w.accept(&pending, None, &[holder]).await.unwrap();
+    issued.credentials[0].credential.clone()
+}
+
 pub fn holder() -> SoftwareSigner {
     SoftwareSigner::generate(Algorithm::Es256).unwrap()
 }

@@ -1,0 +1,232 @@
+//! Interop: the wallet core against a third-party OpenID4VP 1.0 verifier, the verifier side
+//! of oid4vc-ts (`@openid4vc/openid4vp`, presentations checked with `@sd-jwt/sd-jwt-vc`),
+//! run as a Node server (`interop/js/wallet-verifier.mjs`).
+//!
+//! For every client identifier prefix the library creates requests for — `x509_san_dns`
+//! and `x509_hash` (signed request objects with `x5c`, by reference through `request_uri`
+//! and by value) and `redirect_uri` (unsigned, by value) — and both response modes,
+//! `direct_post` and `direct_post.jwt` (encrypted to the verifier's key), the wallet
+//! resolves the request, builds the consent, presents exactly the chosen claims of a
+//! classroom pass from Symbolon's issuer, and the peer verifies the presentation (issuer
+//! signature, KB-JWT signature, nonce and `aud` = client_id) and sees only those claims.
+//! By reference, the request object is fetched with `request_uri_method` `get` and `post`
+//! (for `post` the peer signs it again with the wallet's `wallet_nonce`).
+//!
+//! Needs `npm ci` in `interop/` (scripts/test.sh does).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+use jose::{Clock, TrustAnchors};
+use serde_json::{Value, json};
+use wallet::PresentationError;
+
+fn interop_dir() -> PathBuf {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop"));
+    assert!(
+        dir.join("node_modules/@openid4vc/openid4vp").is_dir(),
+        "interop/node_modules is missing: run `npm ci` in interop/ (scripts/test.sh does)"
+    );
+    dir
+}
+
+/// The peer verifier, killed on drop, and the certificate its requests are signed with.
+struct Peer {
+    child: Child,
+    base: String,
+    cert: Vec<u8>,
+    http: reqwest::Client,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Peer {
+    fn start(p: &Platform) -> Peer {
+        let cert = verifier::keyfiles::generate_self_signed(
+            &["localhost".into()],
+            jose::SystemClock.now(),
+            30,
+        )
+        .unwrap();
+        let mut child = Command::new("node")
+            .current_dir(interop_dir())
+            .arg("--dns-result-order=ipv4first")
+            .arg("js/wallet-verifier.mjs")
+            .env("ISSUER_JWKS_URL", format!("{}/jwks", p.issuer))
+            .env("VCT", issuer::demo::CLASSROOM_PASS_VCT)
+            .env("CERT_DER", jose::b64::encode_std(&cert.der))
+            .env("CERT_KEY_JWK", cert.private_jwk.to_json().as_str())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("the peer verifier did not start: {line:?}"))
+            .parse()
+            .unwrap();
+        Peer {
+            child,
+            base: format!("http://localhost:{port}"),
+            cert: cert.der,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        }
+    }
+
+    async fn request(&self, params: Value) -> (String, String) {
+        let r: Value = self
+            .http
+            .post(format!("{}/test/request", self.base))
+            .json(&params)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            r["id"].as_str().unwrap().to_owned(),
+            r["authorization_request"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    async fn result(&self, id: &str) -> Value {
+        self.http
+            .get(format!("{}/test/result/{id}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presents_to_the_oid4vc_ts_verifier_with_each_prefix_and_response_mode() {
+    let p = platform("").await;
+    let peer = Peer::start(&p);
+    let holder = holder();
+    let held = vec![issue(&p, &holder).await];
+    let mut settings = p.settings();
+    settings.verifier_anchors = TrustAnchors::from_der([peer.cert.clone()]).unwrap();
+    let w = p.wallet_with(settings);
+
+    // (prefix, response mode, request by reference with this request_uri_method)
+    let cases = [
+        ("x509_san_dns", "direct_post", Some("get")),
+        ("x509_san_dns", "direct_post.jwt", Some("post")),
+        ("x509_san_dns", "direct_post", None),
+        ("x509_hash", "direct_post", Some("post")),
+        ("x509_hash", "direct_post.jwt", None),
+        ("x509_hash", "direct_post.jwt", Some("get")),
+        ("redirect_uri", "direct_post", None),
+        ("redirect_uri", "direct_post.jwt", None),
+    ];
+    for (prefix, mode, by_reference) in cases {
+        let case = format!("{prefix} / {mode} / request_uri={by_reference:?}");
+        let (id, link) = peer
+            .request(json!({
+                "client_id_prefix": prefix,
+                "response_mode": mode,
+                "by_reference": by_reference.is_some(),
+                "request_uri_method": by_reference,
+                "redirect": prefix == "x509_hash",
+            }))
+            .await;
+        assert!(link.starts_with("openid4vp://"), "{case}: {link}");
+        let request = w
+            .resolve_request(&link)
+            .await
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let consent = w.consent(&request, &held);
+        assert!(consent.satisfiable(), "{case}");
+        let mut recommended: Vec<&str> = consent.queries[0].candidates[0]
+            .claims
+            .iter()
+            .filter(|c| c.recommended)
+            .map(|c| c.name.as_str())
+            .collect();
+        recommended.sort_unstable();
+        assert_eq!(recommended, ["course", "role"], "{case}");
+        let choice = consent.recommended_choice().unwrap();
+        let presented = w
+            .present(&request, &held, &choice, &holder)
+            .await
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(presented.disclosed[0].2, ["course", "role"], "{case}");
+
+        let result = peer.result(&id).await;
+        assert_eq!(result["status"], "verified", "{case}: {result}");
+        assert_eq!(result["encrypted"], mode == "direct_post.jwt", "{case}");
+        if by_reference == Some("post") {
+            assert!(result["wallet_nonce"].is_string(), "{case}: {result}");
+            assert!(result["wallet_metadata"].is_object(), "{case}: {result}");
+        }
+        let claims = &result["claims"];
+        assert_eq!(claims["role"], "student", "{case}: {claims}");
+        assert!(claims.get("course").is_some(), "{case}: {claims}");
+        for withheld in ["given_name", "family_name", "birthdate", "affiliation"] {
+            assert!(
+                claims.get(withheld).is_none(),
+                "{case}: {withheld} leaked: {claims}"
+            );
+        }
+        let expected_aud = match prefix {
+            "redirect_uri" => format!("redirect_uri:{}/response/{id}", peer.base),
+            "x509_san_dns" => "x509_san_dns:localhost".to_owned(),
+            _ => result["kb"]["aud"].as_str().unwrap().to_owned(),
+        };
+        assert_eq!(result["kb"]["aud"], expected_aud.as_str(), "{case}");
+        if prefix == "x509_hash" {
+            assert!(expected_aud.starts_with("x509_hash:"), "{case}");
+            assert_eq!(
+                presented.redirect_uri.as_deref(),
+                Some(format!("{}/done/{id}", peer.base).as_str()),
+                "{case}"
+            );
+        } else {
+            assert_eq!(presented.redirect_uri, None, "{case}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_signed_by_an_untrusted_certificate_is_refused_before_anything_is_sent() {
+    let p = platform("").await;
+    let peer = Peer::start(&p);
+    // The wallet trusts only Symbolon's verifier certificate, not the peer's.
+    let w = p.wallet();
+    for prefix in ["x509_san_dns", "x509_hash"] {
+        let (id, link) = peer
+            .request(json!({"client_id_prefix": prefix, "response_mode": "direct_post", "by_reference": true}))
+            .await;
+        let err = w.resolve_request(&link).await.unwrap_err();
+        assert!(
+            matches!(err, PresentationError::Request(_)),
+            "{prefix}: {err:?}"
+        );
+        assert_eq!(peer.result(&id).await["status"], "pending", "{prefix}");
+    }
+}
