@@ -8,6 +8,8 @@
 // Driven by crates/wallet/tests/interop_verifier.rs. Input (environment):
 //   ISSUER_JWKS_URL  the credential issuer's JWKS (fetched when a response is verified)
 //   VCT              the vct the query asks for
+//   CLAIMS           the claims it asks for, comma-separated (default: role,course)
+//                    (ISSUER_JWKS_URL may also name JWT VC Issuer Metadata: {issuer, jwks})
 //   CERT_DER         base64 DER of the request-signing certificate (SAN dNSName localhost)
 //   CERT_KEY_JWK     its private key (P-256 JWK)
 // It listens on 127.0.0.1 (a free port; its URLs use http://localhost:<port>, the
@@ -33,6 +35,7 @@ const need = (name) => {
 };
 const ISSUER_JWKS_URL = need('ISSUER_JWKS_URL');
 const VCT = need('VCT');
+const CLAIMS = (process.env.CLAIMS || 'role,course').split(',');
 const CERT_DER = need('CERT_DER');
 const CERT_KEY = nodeCrypto.createPrivateKey({ key: JSON.parse(need('CERT_KEY_JWK')), format: 'jwk' });
 const CERT_HASH = nodeCrypto.createHash('sha256').update(Buffer.from(CERT_DER, 'base64')).digest('base64url');
@@ -80,7 +83,7 @@ async function createRequest(input) {
     dcql_query: {
       credentials: [{
         id: 'pass', format: 'dc+sd-jwt', meta: { vct_values: [VCT] },
-        claims: [{ path: ['role'] }, { path: ['course'] }],
+        claims: CLAIMS.map((name) => ({ path: [name] })),
       }],
     },
     client_metadata: {
@@ -142,7 +145,8 @@ async function requestObjectForPost(entry, form) {
 
 async function issuerVerifier(credentialJwt) {
   const header = JSON.parse(Buffer.from(credentialJwt.split('.')[0], 'base64url').toString());
-  const jwks = await (await fetch(ISSUER_JWKS_URL)).json();
+  const document = await (await fetch(ISSUER_JWKS_URL)).json();
+  const jwks = document.jwks ?? document;
   const jwk = (jwks.keys ?? []).find((k) => k.kid === header.kid);
   if (!jwk) throw new Error(`issuer key ${header.kid} not in the issuer's JWKS`);
   return ES256.getVerifier(jwk);
