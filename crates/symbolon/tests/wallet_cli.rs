@@ -141,9 +141,16 @@ fn the_passphrase_prompt_does_not_echo_on_a_terminal() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let shown = report["shown"].as_str().unwrap();
     assert_eq!(report["exit"], 0, "{shown}");
-    assert_eq!(report["echo_off_before_typing"], json!([true, true]), "{shown}");
+    assert_eq!(
+        report["echo_off_before_typing"],
+        json!([true, true]),
+        "{shown}"
+    );
     assert!(shown.contains("Wallet passphrase:"), "{shown}");
     assert!(shown.contains("Repeat the passphrase:"), "{shown}");
     assert!(shown.contains("Created a wallet"), "{shown}");
-    assert!(!shown.contains(secret), "the passphrase was echoed: {shown}");
+    assert!(
+        !shown.contains(secret),
+        "the passphrase was echoed: {shown}"
+    );
 }
