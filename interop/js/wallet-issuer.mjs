@@ -11,6 +11,8 @@
 // Test-only endpoints: POST /test/offer {tx_code?} → {offer_uri}; GET /test/events →
 // {tokens: [{client_id, iss, environment}], issued: [{cnf_jwk}], notifications: [body]}.
 // Protocol errors are the libraries' OAuth error responses.
+// No attestation challenge: @openid4vc/oauth2 0.4.6 has no challenge endpoint and its
+// token-request verification checks the PoP without an expected nonce.
 
 import http from 'node:http';
 import * as nodeCrypto from 'node:crypto';

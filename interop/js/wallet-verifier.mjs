@@ -16,7 +16,8 @@
 // certificate's name) and prints `READY <port>`; it serves until killed.
 // Test endpoints: POST /test/request {client_id_prefix, response_mode, by_reference,
 // request_uri_method, redirect} → {id, authorization_request}; GET /test/result/<id> → {status, claims?,
-// kb?, error?}. The response endpoint answers 200 with {redirect_uri} when asked to.
+// kb?, disclosed?, error?} (disclosed: the names of the disclosures received). The response
+// endpoint answers 200 with {redirect_uri} when asked to.
 
 import http from 'node:http';
 import * as nodeCrypto from 'node:crypto';
@@ -176,8 +177,11 @@ async function response(id, form) {
       throw new Error(`KB-JWT aud ${verified.kb?.payload?.aud} is not the client_id ${entry.payload.client_id}`);
     }
     if (verified.payload.vct !== VCT) throw new Error(`vct ${verified.payload.vct}`);
+    // The names of the disclosures the wallet sent, as the library decodes them.
+    const { disclosures } = await sdjwt.decode(presentation);
+    const disclosed = (disclosures ?? []).map((d) => d.key ?? '(array element)').sort();
     entry.result = {
-      status: 'verified', claims: verified.payload, kb: verified.kb.payload,
+      status: 'verified', claims: verified.payload, kb: verified.kb.payload, disclosed,
       encrypted: Boolean(parsed.jarm), wallet_nonce: entry.walletNonce ?? null,
       wallet_metadata: entry.walletMetadata ?? null,
     };

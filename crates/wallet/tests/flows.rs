@@ -1,8 +1,8 @@
 //! The wallet core against Symbolon's attester, issuer and verifier over loopback HTTP:
 //! issuance (offer by value and by reference, transaction code, batch, encrypted
-//! responses, signed metadata, notifications), presentation with each client identifier
-//! prefix, request_uri method and response mode, consent, revocation and withheld
-//! essential claims.
+//! responses, signed metadata, notifications, attestation challenge), presentation with
+//! each client identifier prefix, request_uri method and response mode, consent,
+//! revocation and withheld essential claims.
 
 #![allow(
     clippy::unwrap_used,
@@ -50,6 +50,16 @@ async fn issues_verifies_and_acknowledges_a_classroom_pass() {
         .await
         .unwrap();
     assert_eq!(w.check(c).await, Lifecycle::Valid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_the_issuers_attestation_challenge() {
+    // An issuer demanding a server-issued challenge in every PoP answers the first token
+    // request `use_attestation_challenge`; the wallet takes the challenge and retries once.
+    let p = platform("[attestation]\nrequire_challenge = true").await;
+    let holder = holder();
+    let c = issue(&p, &holder).await;
+    assert!(c.holder_key.as_ref().unwrap().same_key(holder.public_jwk()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
