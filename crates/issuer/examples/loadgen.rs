@@ -6,7 +6,12 @@
 //! cargo build --release -p symbolon --example loadgen -p symbolon-issuer
 //! target/release/examples/loadgen [--binary target/release/symbolon] [--concurrency 16]
 //!     [--seconds 10] [--runs 5] [--postgres <url>] [--redis <url>] [--port 18600]
+//!     [--server-cpus <list>]
 //! ```
+//!
+//! `--server-cpus 0` starts the server under `taskset -c 0` (run the generator itself under
+//! `taskset -c 1`): server and client then do not compete for the same cores, as in the
+//! peers' measurements.
 //!
 //! It writes a config and an attester JWKS into a temporary directory, starts the server
 //! (embedded SQLite + in-process caches by default; PostgreSQL and Redis when given),
@@ -37,6 +42,7 @@ struct Args {
     postgres: Option<String>,
     redis: Option<String>,
     port: u16,
+    server_cpus: Option<String>,
 }
 
 fn args() -> Args {
@@ -48,6 +54,7 @@ fn args() -> Args {
         postgres: None,
         redis: None,
         port: 18600,
+        server_cpus: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +67,7 @@ fn args() -> Args {
             "--postgres" => a.postgres = Some(v),
             "--redis" => a.redis = Some(v),
             "--port" => a.port = v.parse().unwrap(),
+            "--server-cpus" => a.server_cpus = Some(v),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -308,7 +316,15 @@ fn main() {
         std::fs::write(&config_path, config).unwrap();
         let mut kek = [0u8; 32];
         aws_lc_rs::rand::fill(&mut kek).unwrap();
-        let mut child = std::process::Command::new(&a.binary)
+        let mut command = match &a.server_cpus {
+            Some(cpus) => {
+                let mut c = std::process::Command::new("taskset");
+                c.args(["-c", cpus.as_str(), a.binary.as_str()]);
+                c
+            }
+            None => std::process::Command::new(&a.binary),
+        };
+        let mut child = command
             .args(["serve", "--mode=issuer", "--config"])
             .arg(&config_path)
             .env("LOADGEN_KEK", jose::b64::encode(kek))
@@ -399,8 +415,13 @@ fn main() {
             (Some(_), None) => "PostgreSQL, in-process",
             (Some(_), Some(_)) => "PostgreSQL + Redis",
         };
+        let pinned = a
+            .server_cpus
+            .as_ref()
+            .map(|c| format!(", server on cpu {c}"))
+            .unwrap_or_default();
         println!(
-            "RESULT\tsymbolon-issuer\tfull_issuance ({label}, c={})\t{:.0}\t{:.0}\t{}",
+            "RESULT\tsymbolon-issuer\tfull_issuance ({label}{pinned}, c={})\t{:.0}\t{:.0}\t{}",
             a.concurrency,
             per_cpu[per_cpu.len() / 2],
             per_wall[per_wall.len() / 2],

@@ -134,6 +134,10 @@ impl Database {
                 .max_lifetime(None);
         }
         if backend == Backend::Sqlite {
+            // An SQLite connection lives in this process and cannot go stale; the pool's
+            // default liveness ping would cost a round trip to the connection's worker
+            // thread before every statement.
+            pool = pool.test_before_acquire(false);
             let busy_ms = options.sqlite_busy_timeout.as_millis();
             pool = pool.after_connect(move |conn, _meta| {
                 Box::pin(async move {
