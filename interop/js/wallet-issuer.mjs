@@ -219,13 +219,16 @@ async function credential(req, body) {
   const jwts = parsed.proofs?.jwt ?? [];
   if (jwts.length === 0) throw new Oauth2ServerErrorResponseError({ error: 'invalid_proof', error_description: 'no proof' });
   const holderKeys = [];
+  const used = [];
   for (const jwt of jwts) {
     const nonce = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString() || '{}').nonce;
     if (!nonces.has(nonce)) throw new Oauth2ServerErrorResponseError({ error: 'invalid_nonce' });
     const { signer } = await issuer.verifyCredentialRequestJwtProof({ issuerMetadata, expectedNonce: nonce, jwt });
     holderKeys.push(signer.publicJwk);
+    used.push(nonce);
   }
-  for (const jwt of jwts) nonces.delete(JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()).nonce);
+  // Consumed only once every proof verified: a refused request uses up nothing.
+  for (const nonce of used) nonces.delete(nonce);
   const now = Math.floor(Date.now() / 1000);
   const credentials = [];
   for (const jwk of holderKeys) {

@@ -14,10 +14,9 @@
 )]
 
 mod common;
+#[path = "../../../interop/rust/node_peer.rs"]
+mod node_peer;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use attester::client::{AttestationClient, ClientSettings, EvidenceSource};
@@ -25,59 +24,26 @@ use attester::random::SystemRandom;
 use client_attestation::AttestationClaims;
 use common::*;
 use jose::{Clock, Signer};
+use node_peer::NodePeer;
 use serde_json::Value;
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 
 const AS_ISSUER: &str = "https://as.interop.example";
 const CODE: &str = "pre-authorized-code-1";
 
-fn interop_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop"));
-    assert!(
-        dir.join("node_modules/@openid4vc/oauth2").is_dir(),
-        "interop/node_modules is missing: run `npm ci` in interop/ (scripts/test.sh does it)"
-    );
-    dir
+fn start_peer(jwks_url: &str) -> NodePeer {
+    NodePeer::start(
+        "js/attester-issuer.mjs",
+        "127.0.0.1",
+        &[
+            ("ATTESTER_JWKS_URL", jwks_url.to_owned()),
+            ("AS_ISSUER", AS_ISSUER.to_owned()),
+            ("CODE", CODE.to_owned()),
+        ],
+    )
 }
 
-/// The peer authorization server, killed on drop.
-struct Peer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_peer(jwks_url: &str) -> Peer {
-    let mut child = Command::new("node")
-        .current_dir(interop_dir())
-        .arg("js/attester-issuer.mjs")
-        .env("ATTESTER_JWKS_URL", jwks_url)
-        .env("AS_ISSUER", AS_ISSUER)
-        .env("CODE", CODE)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node must be installed");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("READY ")
-        .unwrap_or_else(|| panic!("the peer did not start: {line:?}"))
-        .parse()
-        .unwrap();
-    Peer { child, port }
-}
-
-async fn token_request(peer: &Peer, attestation: &str, pop: &str) -> (u16, Value) {
+async fn token_request(peer: &NodePeer, attestation: &str, pop: &str) -> (u16, Value) {
     let r = reqwest::Client::builder()
         .no_proxy()
         .build()

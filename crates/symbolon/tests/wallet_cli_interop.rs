@@ -15,60 +15,16 @@
 )]
 
 mod common;
+#[path = "../../../interop/rust/node_peer.rs"]
+mod node_peer;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 
 use common::{ok_json, start, wallet};
-use serde_json::{Value, json};
+use node_peer::NodePeer;
+use serde_json::json;
 
 const VCT: &str = "https://interop.example/vct/pass";
-
-/// A Node peer, killed on drop.
-struct Peer {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn peer(script: &str, host: &str, env: &[(&str, String)]) -> Peer {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop"));
-    assert!(
-        dir.join("node_modules/@openid4vc/openid4vp").is_dir(),
-        "interop/node_modules is missing: run `npm ci` in interop/ (scripts/test.sh does)"
-    );
-    let mut cmd = Command::new("node");
-    cmd.current_dir(&dir)
-        .arg("--dns-result-order=ipv4first")
-        .arg(script)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("node must be installed");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line
-        .trim()
-        .strip_prefix("READY ")
-        .unwrap_or_else(|| panic!("{script} did not start: {line:?}"))
-        .parse()
-        .unwrap();
-    Peer {
-        child,
-        base: format!("http://{host}:{port}"),
-    }
-}
 
 /// The base64 DER inside a one-certificate PEM file.
 fn pem_body(path: &Path) -> String {
@@ -79,23 +35,11 @@ fn pem_body(path: &Path) -> String {
         .collect()
 }
 
-async fn post(http: &reqwest::Client, url: String, body: Value) -> Value {
-    http.post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_wallet_receives_from_and_presents_to_oid4vc_ts_peers() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, base) = start(dir.path());
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let issuer = peer(
+    let issuer = NodePeer::start(
         "js/wallet-issuer.mjs",
         "127.0.0.1",
         &[(
@@ -103,7 +47,7 @@ async fn the_cli_wallet_receives_from_and_presents_to_oid4vc_ts_peers() {
             format!("{base}/attester/.well-known/jwks.json"),
         )],
     );
-    let verifier = peer(
+    let verifier = NodePeer::start(
         "js/wallet-verifier.mjs",
         "localhost",
         &[
@@ -135,7 +79,7 @@ async fn the_cli_wallet_receives_from_and_presents_to_oid4vc_ts_peers() {
         ],
     ));
 
-    let offer = post(&http, format!("{}/test/offer", issuer.base), json!({})).await;
+    let offer = issuer.post("/test/offer", &json!({})).await;
     let stored = ok_json(wallet(
         &w,
         &["--json", "accept", offer["offer_uri"].as_str().unwrap()],
@@ -143,27 +87,20 @@ async fn the_cli_wallet_receives_from_and_presents_to_oid4vc_ts_peers() {
     let held = &stored["stored"][0];
     assert_eq!(held["claims"]["role"], "student", "{stored}");
     assert_eq!(held["vct"], VCT, "{stored}");
-    let events: Value = http
-        .get(format!("{}/test/events", issuer.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = issuer.get("/test/events").await;
     assert_eq!(events["tokens"].as_array().unwrap().len(), 1, "{events}");
     assert_eq!(
         events["notifications"][0]["event"], "credential_accepted",
         "{events}"
     );
 
-    let request = post(
-        &http,
-        format!("{}/test/request", verifier.base),
-        json!({"client_id_prefix": "x509_san_dns", "response_mode": "direct_post.jwt",
-               "by_reference": true, "request_uri_method": "post"}),
-    )
-    .await;
+    let request = verifier
+        .post(
+            "/test/request",
+            &json!({"client_id_prefix": "x509_san_dns", "response_mode": "direct_post.jwt",
+                    "by_reference": true, "request_uri_method": "post"}),
+        )
+        .await;
     let presented = ok_json(wallet(
         &w,
         &[
@@ -175,18 +112,9 @@ async fn the_cli_wallet_receives_from_and_presents_to_oid4vc_ts_peers() {
         ],
     ));
     assert_eq!(presented["outcome"], "presented", "{presented}");
-    let result: Value = http
-        .get(format!(
-            "{}/test/result/{}",
-            verifier.base,
-            request["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let result = verifier
+        .get(&format!("/test/result/{}", request["id"].as_str().unwrap()))
+        .await;
     assert_eq!(result["status"], "verified", "{result}");
     assert_eq!(result["claims"]["given_name"], "Erika", "{result}");
     assert_eq!(result["claims"]["role"], "student", "{result}");

@@ -25,98 +25,48 @@
 )]
 
 mod common;
-
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+#[path = "../../../interop/rust/node_peer.rs"]
+mod node_peer;
 
 use common::*;
 use jose::Signer;
+use node_peer::NodePeer;
 use oid4vci::NotificationEvent;
 use serde_json::{Value, json};
 use wallet::{IssuanceError, PeerError};
 
 const VCT: &str = "https://interop.example/vct/pass";
 
-fn interop_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop"));
-    assert!(
-        dir.join("node_modules/@openid4vc/openid4vci").is_dir(),
-        "interop/node_modules is missing: run `npm ci` in interop/ (scripts/test.sh does)"
-    );
-    dir
-}
+/// The peer issuer, trusting the platform's attester (or, with `trust_attester` false,
+/// a key of its own only).
+struct Peer(NodePeer);
 
-/// The peer issuer, killed on drop.
-struct Peer {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Peer {
+    type Target = NodePeer;
+    fn deref(&self) -> &NodePeer {
+        &self.0
     }
 }
 
 impl Peer {
     fn start(p: &Platform, trust_attester: bool) -> Peer {
-        let mut cmd = Command::new("node");
-        cmd.current_dir(interop_dir())
-            .arg("--dns-result-order=ipv4first")
-            .arg("js/wallet-issuer.mjs")
-            .env(
-                "ATTESTER_JWKS_URL",
-                format!("{}/attester/.well-known/jwks.json", p.base),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let mut env = vec![(
+            "ATTESTER_JWKS_URL",
+            format!("{}/attester/.well-known/jwks.json", p.base),
+        )];
         if !trust_attester {
-            cmd.env("TRUST_NOBODY", "1");
+            env.push(("TRUST_NOBODY", "1".to_owned()));
         }
-        let mut child = cmd.spawn().expect("node must be installed");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("the peer issuer did not start: {line:?}"))
-            .parse()
-            .unwrap();
-        Peer {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        }
+        Peer(NodePeer::start("js/wallet-issuer.mjs", "127.0.0.1", &env))
     }
 
     async fn offer(&self, body: Value) -> String {
-        let r: Value = self
-            .http
-            .post(format!("{}/test/offer", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = self.post("/test/offer", &body).await;
         r["offer_uri"].as_str().unwrap().to_owned()
     }
 
     async fn events(&self) -> Value {
-        self.http
-            .get(format!("{}/test/events", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get("/test/events").await
     }
 }
 

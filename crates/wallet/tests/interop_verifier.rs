@@ -33,38 +33,26 @@
 )]
 
 mod common;
-
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+#[path = "../../../interop/rust/node_peer.rs"]
+mod node_peer;
 
 use common::*;
 use jose::{Clock, TrustAnchors};
+use node_peer::NodePeer;
 use serde_json::{Value, json};
 use wallet::PresentationError;
 use wallet::presentation::consent::{dotted, parse_dotted};
 
-fn interop_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop"));
-    assert!(
-        dir.join("node_modules/@openid4vc/openid4vp").is_dir(),
-        "interop/node_modules is missing: run `npm ci` in interop/ (scripts/test.sh does)"
-    );
-    dir
-}
-
-/// The peer verifier, killed on drop, and the certificate its requests are signed with.
+/// The peer verifier and the certificate its requests are signed with.
 struct Peer {
-    child: Child,
-    base: String,
+    node: NodePeer,
     cert: Vec<u8>,
-    http: reqwest::Client,
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Peer {
+    type Target = NodePeer;
+    fn deref(&self) -> &NodePeer {
+        &self.node
     }
 }
 
@@ -76,47 +64,24 @@ impl Peer {
             30,
         )
         .unwrap();
-        let mut child = Command::new("node")
-            .current_dir(interop_dir())
-            .arg("--dns-result-order=ipv4first")
-            .arg("js/wallet-verifier.mjs")
-            .env("ISSUER_JWKS_URL", format!("{}/jwks", p.issuer))
-            .env("VCT", issuer::demo::CLASSROOM_PASS_VCT)
-            .env("CERT_DER", jose::b64::encode_std(&cert.der))
-            .env("CERT_KEY_JWK", cert.private_jwk.to_json().as_str())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node must be installed");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("the peer verifier did not start: {line:?}"))
-            .parse()
-            .unwrap();
+        let node = NodePeer::start(
+            "js/wallet-verifier.mjs",
+            "localhost",
+            &[
+                ("ISSUER_JWKS_URL", format!("{}/jwks", p.issuer)),
+                ("VCT", issuer::demo::CLASSROOM_PASS_VCT.to_owned()),
+                ("CERT_DER", jose::b64::encode_std(&cert.der)),
+                ("CERT_KEY_JWK", cert.private_jwk.to_json().to_string()),
+            ],
+        );
         Peer {
-            child,
-            base: format!("http://localhost:{port}"),
+            node,
             cert: cert.der,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
         }
     }
 
     async fn request(&self, params: Value) -> (String, String) {
-        let r: Value = self
-            .http
-            .post(format!("{}/test/request", self.base))
-            .json(&params)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = self.post("/test/request", &params).await;
         (
             r["id"].as_str().unwrap().to_owned(),
             r["authorization_request"].as_str().unwrap().to_owned(),
@@ -124,14 +89,7 @@ impl Peer {
     }
 
     async fn result(&self, id: &str) -> Value {
-        self.http
-            .get(format!("{}/test/result/{id}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get(&format!("/test/result/{id}")).await
     }
 }
 
