@@ -537,28 +537,68 @@ fn show_secret<S: serde::Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, 
     }
 }
 
-/// `[issuer.cache]` as `config check` prints it: the Redis URL (it may carry a password)
-/// redacted, unset keys left out.
+impl RawCache {
+    /// The checked form, as `store` takes it.
+    pub fn checked(&self) -> Result<store::CacheConfig, ConfigError> {
+        let kind = match self.backend.as_deref() {
+            None => None,
+            Some("memory") => Some(store::CacheKind::Memory),
+            Some("redis") => Some(store::CacheKind::Redis),
+            Some("database") => Some(store::CacheKind::Database),
+            Some(other) => {
+                return Err(out_of_range(
+                    "cache.backend",
+                    format!("{other:?}"),
+                    "memory, redis or database",
+                ));
+            }
+        };
+        let raw = store::RawCacheConfig {
+            backend: kind,
+            redis_url: self.redis_url.clone().map(secrecy::SecretString::from),
+            redis_prefix: self.redis_prefix.clone(),
+            max_entries: self.max_entries,
+            max_bytes: self.max_bytes,
+            max_rate_keys: None,
+        };
+        store::CacheConfig::try_from(raw).map_err(|e| ConfigError::Incompatible {
+            first: "cache.backend".into(),
+            second: "cache.redis_url".into(),
+            reason: match e {
+                store::CacheConfigError::RedisUrlMissing => "backend `redis` needs `redis_url`",
+                store::CacheConfigError::ZeroCap(_) => "memory caps must be positive",
+                _ => "Redis options need backend `redis`, memory caps backend `memory`",
+            },
+        })
+    }
+}
+
+/// `[issuer.cache]` as `config check` prints it: the checked form with its defaults, the
+/// Redis URL (it may carry a password) redacted; as written when it does not check (the
+/// role then refuses to start with the reason).
 fn show_cache<S: serde::Serializer>(c: &RawCache, s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(None)?;
-    let backend = match (&c.backend, &c.redis_url) {
-        (Some(b), _) => b.as_str(),
-        (None, Some(_)) => "redis",
-        (None, None) => "memory",
-    };
-    m.serialize_entry("backend", backend)?;
-    if c.redis_url.is_some() {
-        m.serialize_entry("redis_url", "<redacted>")?;
-    }
-    if let Some(p) = &c.redis_prefix {
-        m.serialize_entry("redis_prefix", p)?;
-    }
-    if let Some(n) = c.max_entries {
-        m.serialize_entry("max_entries", &n)?;
-    }
-    if let Some(n) = c.max_bytes {
-        m.serialize_entry("max_bytes", &n)?;
+    match c.checked() {
+        Ok(store::CacheConfig::Memory(limits)) => {
+            m.serialize_entry("backend", "memory")?;
+            m.serialize_entry("max_entries", &limits.max_entries)?;
+            m.serialize_entry("max_bytes", &limits.max_bytes)?;
+        }
+        Ok(store::CacheConfig::Redis { prefix, .. }) => {
+            m.serialize_entry("backend", "redis")?;
+            m.serialize_entry("redis_url", "<redacted>")?;
+            m.serialize_entry("redis_prefix", &prefix)?;
+        }
+        Ok(store::CacheConfig::Database) => m.serialize_entry("backend", "database")?,
+        Err(_) => {
+            if let Some(backend) = &c.backend {
+                m.serialize_entry("backend", backend)?;
+            }
+            if c.redis_url.is_some() {
+                m.serialize_entry("redis_url", "<redacted>")?;
+            }
+        }
     }
     m.end()
 }
@@ -985,40 +1025,7 @@ impl TryFrom<RawIssuerConfig> for IssuerConfig {
 impl IssuerConfig {
     /// The cache configuration for `store`.
     pub fn cache_config(&self) -> Result<store::CacheConfig, ConfigError> {
-        let kind = match self.cache.backend.as_deref() {
-            None => None,
-            Some("memory") => Some(store::CacheKind::Memory),
-            Some("redis") => Some(store::CacheKind::Redis),
-            Some("database") => Some(store::CacheKind::Database),
-            Some(other) => {
-                return Err(out_of_range(
-                    "cache.backend",
-                    format!("{other:?}"),
-                    "memory, redis or database",
-                ));
-            }
-        };
-        let raw = store::RawCacheConfig {
-            backend: kind,
-            redis_url: self
-                .cache
-                .redis_url
-                .clone()
-                .map(secrecy::SecretString::from),
-            redis_prefix: self.cache.redis_prefix.clone(),
-            max_entries: self.cache.max_entries,
-            max_bytes: self.cache.max_bytes,
-            max_rate_keys: None,
-        };
-        store::CacheConfig::try_from(raw).map_err(|e| ConfigError::Incompatible {
-            first: "cache.backend".into(),
-            second: "cache.redis_url".into(),
-            reason: match e {
-                store::CacheConfigError::RedisUrlMissing => "backend `redis` needs `redis_url`",
-                store::CacheConfigError::ZeroCap(_) => "memory caps must be positive",
-                _ => "Redis options need backend `redis`, memory caps backend `memory`",
-            },
-        })
+        self.cache.checked()
     }
 
     /// The longest credential lifetime of any configuration.
@@ -1043,6 +1050,11 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         let c = parse("").unwrap();
+        let shown = toml::to_string(&c).unwrap();
+        assert!(
+            shown.contains("[cache]\nbackend = \"memory\"\nmax_entries = 100000\n"),
+            "{shown}"
+        );
         assert_eq!(c.keys.rotation_period, Duration::from_secs(86_400));
         assert_eq!(c.keys.retention, Duration::from_secs(172_800));
         assert_eq!(c.tx_code_max_attempts, 3);
