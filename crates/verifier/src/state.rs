@@ -19,7 +19,9 @@ use crate::seal::Sealer;
 use crate::secret::Secret;
 use crate::status::StatusChecker;
 use crate::transaction::{StoreError, TransactionStore};
-use crate::trust::{CachingFetcher, TrustError, TrustedIssuer, keys_from_jwks};
+use crate::trust::{
+    CachingFetcher, TrustError, TrustedIssuer, check_metadata_issuers, keys_from_jwks,
+};
 
 /// Everything the state needs from outside.
 pub struct Dependencies {
@@ -143,9 +145,17 @@ impl State {
             Arc::clone(&deps.clock),
             std::time::Duration::from_secs(300),
         );
+        // Plain http reaches loopback only when the outbound client allows it; an issuer
+        // whose metadata lives there is refused now rather than at every presentation.
+        let loopback = deps.http.settings().policy != service::http::AddressPolicy::PublicOnly;
+        check_metadata_issuers(&config.issuers, loopback)?;
         let mut issuers = BTreeMap::new();
         for (name, c) in &config.issuers {
-            issuers.insert(name.clone(), Arc::new(build_issuer(name, c, skew).await?));
+            let mut issuer = build_issuer(name, c, skew).await?;
+            if loopback {
+                issuer = issuer.with_loopback_http_metadata();
+            }
+            issuers.insert(name.clone(), Arc::new(issuer));
         }
         let mut policies = BTreeMap::new();
         for (name, p) in &config.policies {
@@ -413,5 +423,6 @@ fn build_policy(
         kb_max_age: p.kb_max_age.as_secs(),
         success_redirect: p.success_redirect.clone(),
         require_status: p.require_status,
+        flow: p.flow,
     }
 }
