@@ -189,6 +189,51 @@ fn issue10_config_check_mode_issuer_gives_the_serve_verdict() {
     both_refuse("issuer", &config, "issuer.keys.kek");
 }
 
+/// A configuration `serve --mode=verifier` starts with (no signing key: only the
+/// `redirect_uri` prefix); `extra` goes into `[verifier]`.
+fn plain_verifier_config(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let text = format!(
+        "data_dir = {data:?}\n\
+         [server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"https://verifier.example\"\n\
+         [verifier]\nrp_token = \"config-check-rp\"\n{extra}\n\
+         [verifier.issuers.school]\niss = \"https://issuer.example\"\nmetadata = true\n\
+         [verifier.policies.pass]\ntrusted_issuers = [\"school\"]\n\
+         dcql_query = {{ credentials = [{{ id = \"pass\", format = \"dc+sd-jwt\", meta = {{ vct_values = [\"urn:example:pass\"] }} }}] }}\n",
+        data = dir.join("data").display().to_string(),
+        port = free_port(),
+    );
+    let path = dir.join("plain-verifier.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn issue10_config_check_mode_verifier_and_attester_give_the_serve_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = plain_verifier_config(dir.path(), "");
+    check("verifier", &good).unwrap();
+    serve("verifier", &good).unwrap();
+
+    // An x509 prefix with no certificate to carry it.
+    let config = plain_verifier_config(dir.path(), "client_id_prefix = \"x509_hash\"");
+    both_refuse("verifier", &config, "verifier.certificate");
+    // A certificate without the key that signs with it.
+    let config = plain_verifier_config(dir.path(), "certificate = \"verifier.pem\"");
+    both_refuse("verifier", &config, "verifier.signing_key");
+
+    // The attester alone needs its A-Key configured.
+    let attester = dir.path().join("attester.toml");
+    std::fs::write(
+        &attester,
+        format!(
+            "data_dir = {:?}\n[server]\npublic_url = \"https://attester.example\"\n",
+            dir.path().join("data").display().to_string()
+        ),
+    )
+    .unwrap();
+    both_refuse("attester", &attester, "attester.pkcs11");
+}
+
 /// A verifier trusting an issuer found through JWT VC Issuer Metadata of a loopback
 /// `http://` identifier; `allow_loopback` is written when given.
 fn verifier_config(dir: &Path, allow_loopback: Option<bool>) -> std::path::PathBuf {

@@ -53,7 +53,11 @@ pub(crate) fn run(command: Command) -> anyhow::Result<()> {
             println!(
                 "# effective configuration: defaults, then the file, then SYMBOLON_* variables"
             );
-            if !modes.is_empty() {
+            if modes.is_empty() {
+                println!(
+                    "# the roles' start-up checks were not run: add --mode=<role> as for serve"
+                );
+            } else {
                 let names: Vec<&str> = modes.iter().map(|r| r.name()).collect();
                 println!(
                     "# start-up checks of --mode={} passed (databases, tokens and secret files are not opened)",

@@ -88,7 +88,10 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
         .status_list
         .allow_loopback
         .unwrap_or(ctx.allow_http_loopback);
-    verifier::trust::check_metadata_issuers(&config.issuers, loopback)?;
+    // Under `--mode=all` without any key, a key and certificate are generated at start.
+    let has_certificate = config.certificate.is_some()
+        || (ctx.all && config.signing_key.is_none() && config.signing_key_pkcs11.is_none());
+    verifier::check_config(&config, has_certificate, loopback)?;
     Ok(Checked {
         config,
         demo,
