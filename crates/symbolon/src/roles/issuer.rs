@@ -26,6 +26,10 @@ use service::RoleService;
 use crate::mode::RoleContext;
 use crate::roles::{random_b64, secret_file};
 
+/// Why the issuer does not start with software keys and no KEK.
+const MISSING_KEK: &str =
+    "`issuer.keys.kek` is required: software signing keys are stored sealed under it";
+
 /// What the start-up checks of the issuer decided, before anything is opened or created.
 pub(crate) struct Checked {
     /// `[issuer]`, or the embedded defaults, with the demo configuration added.
@@ -76,9 +80,7 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
     // Under `--mode=all` a missing KEK is generated at start; alone it must be configured.
     let kek = config.keys.kek.is_some() || ctx.all;
     if matches!(config.keys.backend, KeyBackend::Software) && !kek {
-        anyhow::bail!(
-            "`issuer.keys.kek` is required: software signing keys are stored sealed under it"
-        );
+        anyhow::bail!(MISSING_KEK);
     }
     issuer::check_config(&config, kek)?;
     Ok(Checked {
@@ -138,11 +140,9 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         (None, false) => None,
     };
     let key_store = match &config.keys.backend {
-        KeyBackend::Software => KeyStore::Software(kek.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "`issuer.keys.kek` is required: software signing keys are stored sealed under it"
-            )
-        })?),
+        KeyBackend::Software => {
+            KeyStore::Software(kek.clone().ok_or_else(|| anyhow::anyhow!(MISSING_KEK))?)
+        }
         KeyBackend::Pkcs11(p) => KeyStore::Pkcs11 {
             token: keys::pkcs11::Pkcs11Token::open(p)
                 .context("cannot open the issuer's PKCS#11 token")?,
