@@ -57,7 +57,7 @@ pub use errors::{Failure, Rejection};
 pub use random::{ManualClock, Random, SystemRandom};
 pub use secret::Secret;
 pub use signing::{DEFAULT_PKCS11_LABEL_PREFIX, KeyStore, SigningKeys};
-pub use state::{Dependencies, StartError, State};
+pub use state::{Dependencies, StartError, State, check_config};
 pub use trust::TrustSources;
 
 /// The issuer's routes, relative to its identifier.

@@ -161,6 +161,21 @@ async fn encryption_key(
         .with_kid(kid))
 }
 
+/// The start-up checks of [`State::new`] that need only the configuration and whether a
+/// KEK is available: `symbolon config check --mode=issuer` runs them without opening the
+/// database, so it refuses what `serve` would refuse.
+pub fn check_config(config: &IssuerConfig, has_kek: bool) -> Result<(), StartError> {
+    if config.credentials.is_empty() {
+        return Err(StartError::Config(
+            "no credential configuration: add [issuer.credentials.<id>] (or run with --mode=all for the demo)".into(),
+        ));
+    }
+    if config.encryption.enabled && !has_kek {
+        return Err(StartError::EncryptionWithoutKek);
+    }
+    Ok(())
+}
+
 impl State {
     /// Builds the state: migrations, keys, metadata.
     pub async fn new(deps: Dependencies) -> Result<Arc<State>, StartError> {
@@ -175,11 +190,7 @@ impl State {
             clock,
             random,
         } = deps;
-        if config.credentials.is_empty() {
-            return Err(StartError::Config(
-                "no credential configuration: add [issuer.credentials.<id>] (or run with --mode=all for the demo)".into(),
-            ));
-        }
+        check_config(&config, kek.is_some())?;
         crate::db::migrate(&database).await?;
         let now = clock.now();
         let encryption_key = match (config.encryption.enabled, &kek) {

@@ -100,6 +100,7 @@ pub struct KeyResolver {
     x5c: Option<Arc<dyn ChainValidator>>,
     x5c_loose_issuer: bool,
     metadata: bool,
+    metadata_http_loopback: bool,
 }
 
 impl std::fmt::Debug for KeyResolver {
@@ -140,6 +141,15 @@ impl KeyResolver {
     #[must_use]
     pub fn with_issuer_metadata(mut self) -> Self {
         self.metadata = true;
+        self
+    }
+    /// Also fetches the metadata of an `http://` issuer on a loopback host (and a loopback
+    /// `http://` `jwks_uri` in it), for an issuer and verifier on one machine (tests, the
+    /// one-command demo). SD-JWT VC §3 wants https; the caller's fetcher must itself be
+    /// limited to loopback for plain http, so nothing leaves the machine unencrypted.
+    #[must_use]
+    pub fn with_loopback_http_metadata(mut self) -> Self {
+        self.metadata_http_loopback = true;
         self
     }
 
@@ -263,9 +273,14 @@ impl KeyResolver {
                     .get("iss")
                     .and_then(Value::as_str)
                     .ok_or(ResolveError::IssuerMissing)?;
-                issuer_metadata_key(fetcher, iss, header.kid())
-                    .await
-                    .map(Resolved::from)
+                issuer_metadata_key_in(
+                    fetcher,
+                    iss,
+                    header.kid(),
+                    Scheme::allowed(self.metadata_http_loopback),
+                )
+                .await
+                .map(Resolved::from)
             }
         }
     }
@@ -282,12 +297,53 @@ fn issuer_in_leaf(iss: &str, leaf: &LeafInfo) -> bool {
     })
 }
 
-/// Checks that `iss` is an https URL with a host and no query, fragment or userinfo
-/// (SD-JWT VC §3) and returns the text after `https://`.
-fn https_identifier(iss: &str) -> Result<&str, ResolveError> {
-    let rest = iss
-        .strip_prefix("https://")
-        .ok_or(ResolveError::InvalidIssuerUrl("scheme must be https"))?;
+/// Which URL schemes an issuer identifier (and the `jwks_uri` of its metadata) may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scheme {
+    /// `https://` only (SD-JWT VC §3).
+    Https,
+    /// `https://`, or `http://` to a loopback host.
+    HttpsOrLoopbackHttp,
+}
+
+impl Scheme {
+    fn allowed(http_loopback: bool) -> Self {
+        if http_loopback {
+            Scheme::HttpsOrLoopbackHttp
+        } else {
+            Scheme::Https
+        }
+    }
+
+    /// `url`'s scheme is acceptable: https, or http to a loopback host when allowed.
+    fn accepts(self, url: &url::Url) -> bool {
+        match url.scheme() {
+            "https" => true,
+            "http" => self == Scheme::HttpsOrLoopbackHttp && is_loopback_host(url),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `url` names a loopback host: `localhost`, 127.0.0.0/8 or `::1`.
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Checks that `iss` is an https URL (or a loopback http URL when `scheme` allows it)
+/// with a host and no query, fragment or userinfo (SD-JWT VC §3) and returns the scheme
+/// with `://` and the text after it.
+fn issuer_identifier(iss: &str, scheme: Scheme) -> Result<(&'static str, &str), ResolveError> {
+    let (prefix, rest) = match (iss.strip_prefix("https://"), iss.strip_prefix("http://")) {
+        (Some(rest), _) => ("https://", rest),
+        (None, Some(rest)) if scheme == Scheme::HttpsOrLoopbackHttp => ("http://", rest),
+        _ => return Err(ResolveError::InvalidIssuerUrl("scheme must be https")),
+    };
     if iss.contains(['?', '#']) {
         return Err(ResolveError::InvalidIssuerUrl("query or fragment"));
     }
@@ -305,14 +361,29 @@ fn https_identifier(iss: &str) -> Result<&str, ResolveError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(ResolveError::InvalidIssuerUrl("userinfo"));
     }
-    Ok(rest)
+    if !scheme.accepts(&url) {
+        return Err(ResolveError::InvalidIssuerUrl(
+            "scheme must be https (http only to a loopback host)",
+        ));
+    }
+    Ok((prefix, rest))
 }
 
 /// The JWT VC Issuer Metadata URL for `iss` (SD-JWT VC §3): a trailing `/` is removed and
 /// `/.well-known/jwt-vc-issuer` goes between the host (and port) and the path, which are
 /// otherwise kept exactly as written.
 pub fn metadata_url(iss: &str) -> Result<String, ResolveError> {
-    let rest = https_identifier(iss)?;
+    metadata_url_in(iss, Scheme::Https)
+}
+
+/// [`metadata_url`], also for an `http://` issuer on a loopback host (see
+/// [`KeyResolver::with_loopback_http_metadata`]).
+pub fn loopback_metadata_url(iss: &str) -> Result<String, ResolveError> {
+    metadata_url_in(iss, Scheme::HttpsOrLoopbackHttp)
+}
+
+fn metadata_url_in(iss: &str, scheme: Scheme) -> Result<String, ResolveError> {
+    let (prefix, rest) = issuer_identifier(iss, scheme)?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (
             rest.get(..i).unwrap_or_default(),
@@ -322,7 +393,7 @@ pub fn metadata_url(iss: &str) -> Result<String, ResolveError> {
     };
     let path = path.strip_suffix('/').unwrap_or(path);
     Ok(format!(
-        "https://{authority}/.well-known/jwt-vc-issuer{path}"
+        "{prefix}{authority}/.well-known/jwt-vc-issuer{path}"
     ))
 }
 
@@ -347,7 +418,15 @@ pub async fn issuer_metadata_keys<F: Fetcher>(
     fetcher: &F,
     iss: &str,
 ) -> Result<Vec<Map<String, Value>>, ResolveError> {
-    let url = metadata_url(iss)?;
+    issuer_metadata_keys_in(fetcher, iss, Scheme::Https).await
+}
+
+async fn issuer_metadata_keys_in<F: Fetcher>(
+    fetcher: &F,
+    iss: &str,
+    scheme: Scheme,
+) -> Result<Vec<Map<String, Value>>, ResolveError> {
+    let url = metadata_url_in(iss, scheme)?;
     let meta = fetch_json(fetcher, &url, "JWT VC Issuer Metadata").await?;
     match meta.get("issuer") {
         Some(Value::String(s)) if s == iss => {}
@@ -365,8 +444,7 @@ pub async fn issuer_metadata_keys<F: Fetcher>(
         (Some(Value::Object(set)), None) => set.clone(),
         (Some(_), None) => return Err(ResolveError::MalformedDocument("JWK Set")),
         (None, Some(Value::String(uri))) => {
-            let ok =
-                url::Url::parse(uri).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
+            let ok = url::Url::parse(uri).is_ok_and(|u| scheme.accepts(&u) && u.host().is_some());
             if !ok {
                 return Err(ResolveError::InvalidJwksUri);
             }
@@ -393,7 +471,16 @@ pub async fn issuer_metadata_key<F: Fetcher>(
     iss: &str,
     kid: Option<&str>,
 ) -> Result<ResolvedKey, ResolveError> {
-    let keys = issuer_metadata_keys(fetcher, iss).await?;
+    issuer_metadata_key_in(fetcher, iss, kid, Scheme::Https).await
+}
+
+async fn issuer_metadata_key_in<F: Fetcher>(
+    fetcher: &F,
+    iss: &str,
+    kid: Option<&str>,
+    scheme: Scheme,
+) -> Result<ResolvedKey, ResolveError> {
+    let keys = issuer_metadata_keys_in(fetcher, iss, scheme).await?;
     let key = match kid {
         Some(kid) => {
             let o = keys
@@ -447,6 +534,43 @@ mod tests {
             metadata_url("https://example.com:8443/").unwrap(),
             "https://example.com:8443/.well-known/jwt-vc-issuer"
         );
+    }
+
+    #[test]
+    fn issue10_loopback_http_issuer_metadata_url_only_when_allowed() {
+        assert_eq!(
+            loopback_metadata_url("http://127.0.0.1:8080/issuer").unwrap(),
+            "http://127.0.0.1:8080/.well-known/jwt-vc-issuer/issuer"
+        );
+        assert_eq!(
+            loopback_metadata_url("http://localhost:9/").unwrap(),
+            "http://localhost:9/.well-known/jwt-vc-issuer"
+        );
+        assert_eq!(
+            loopback_metadata_url("http://[::1]:8080").unwrap(),
+            "http://[::1]:8080/.well-known/jwt-vc-issuer"
+        );
+        assert_eq!(
+            loopback_metadata_url("https://example.com/t").unwrap(),
+            "https://example.com/.well-known/jwt-vc-issuer/t"
+        );
+        for iss in [
+            "http://example.com",
+            "http://10.0.0.1:8080",
+            "http://127.0.0.1:8080/?a=1",
+            "http://user@127.0.0.1/",
+            "ftp://127.0.0.1/",
+        ] {
+            assert!(
+                matches!(
+                    loopback_metadata_url(iss),
+                    Err(ResolveError::InvalidIssuerUrl(_))
+                ),
+                "{iss}"
+            );
+        }
+        // Without the opt-in, http stays refused even on loopback.
+        assert!(metadata_url("http://127.0.0.1:8080").is_err());
     }
 
     #[test]

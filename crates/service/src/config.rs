@@ -244,7 +244,36 @@ pub mod show {
 
     /// Writes a duration in the same human syntax the config accepts.
     pub fn duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
+        s.serialize_str(&human_duration(*d))
+    }
+
+    /// A duration as whole days, hours, minutes, seconds and sub-second units, largest
+    /// first (`365d`, `1h 30m`, `1s 500ms`, `0s`). `humantime::format_duration` counts in
+    /// its own months (30.44 days) and years (365.25 days), which turns a configured
+    /// `365d` into `11months 30days 3h 50m 24s`; these units are exact, so what is printed
+    /// reads like what was written and parses back to the same value.
+    pub fn human_duration(d: Duration) -> String {
+        let secs = d.as_secs();
+        let nanos = d.subsec_nanos();
+        let parts = [
+            (secs / 86_400, "d"),
+            (secs % 86_400 / 3_600, "h"),
+            (secs % 3_600 / 60, "m"),
+            (secs % 60, "s"),
+            (u64::from(nanos / 1_000_000), "ms"),
+            (u64::from(nanos % 1_000_000 / 1_000), "us"),
+            (u64::from(nanos % 1_000), "ns"),
+        ];
+        let text: Vec<String> = parts
+            .iter()
+            .filter(|(n, _)| *n != 0)
+            .map(|(n, unit)| format!("{n}{unit}"))
+            .collect();
+        if text.is_empty() {
+            "0s".to_owned()
+        } else {
+            text.join(" ")
+        }
     }
 
     /// Writes `"<redacted>"` in place of a secret: secret types do not implement
@@ -256,6 +285,37 @@ pub mod show {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn issue10_config_check_prints_365d_as_365d() {
+        use std::time::Duration;
+
+        use super::show::human_duration;
+        let day = 86_400;
+        for (secs, text) in [
+            (365 * day, "365d"),
+            (30 * day, "30d"),
+            (day, "1d"),
+            (90 * 60, "1h 30m"),
+            (300, "5m"),
+            (30, "30s"),
+            (0, "0s"),
+            (day + 3_600 + 60 + 1, "1d 1h 1m 1s"),
+        ] {
+            assert_eq!(human_duration(Duration::from_secs(secs)), text);
+        }
+        assert_eq!(human_duration(Duration::from_millis(1_500)), "1s 500ms");
+        assert_eq!(human_duration(Duration::from_nanos(1_001)), "1us 1ns");
+        // What is printed is accepted back by the config and means the same duration.
+        for d in [
+            Duration::from_secs(365 * day),
+            Duration::from_secs(366 * day + 7),
+            Duration::from_millis(86_400_001),
+            Duration::from_nanos(123_456_789_012),
+        ] {
+            assert_eq!(super::duration("k", &human_duration(d)).unwrap(), d);
+        }
+    }
+
     #[test]
     fn secret_compares_in_constant_time_and_redacts() {
         let s = super::Secret::new("admin-token".into());

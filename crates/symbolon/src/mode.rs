@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use service::{Mount, RoleService};
 
 use crate::config::Config;
@@ -131,6 +132,49 @@ pub(crate) const IMPLEMENTED: &[(Role, BuildRole)] = &[
         Box::pin(crate::roles::issuer::build(ctx))
     }),
 ];
+
+/// A role's start-up checks on the configuration alone (see [`check`]).
+pub(crate) type CheckRole = fn(&RoleContext) -> anyhow::Result<()>;
+
+/// The start-up checks of each role in [`IMPLEMENTED`]: the first thing its builder runs,
+/// so `config check --mode` and `serve` refuse the same configurations.
+pub(crate) const CHECKS: &[(Role, CheckRole)] = &[
+    (Role::Verifier, |ctx| {
+        crate::roles::verifier::check(ctx).map(drop)
+    }),
+    (Role::Attester, |ctx| {
+        crate::roles::attester::check(ctx).map(drop)
+    }),
+    (Role::Issuer, |ctx| {
+        crate::roles::issuer::check(ctx).map(drop)
+    }),
+];
+
+/// Loads the configuration and plans the `--mode` list exactly as `serve` does (including
+/// the listen address of a role served alone).
+pub(crate) fn load(
+    file: Option<&std::path::Path>,
+    modes: &[Role],
+) -> anyhow::Result<(Config, Plan)> {
+    let mut config = crate::config::load(file, std::env::vars_os())?;
+    let plan = plan(modes)?;
+    config.server.default_listen_for(plan.only_role());
+    Ok((config, plan))
+}
+
+/// `serve`'s verdict on the configuration for `plan`, without serving: each role's
+/// context (its public URL) and its [`CHECKS`], with the same errors `serve` gives. What
+/// needs the outside world is not tried: databases, Redis, PKCS#11 tokens, secret and key
+/// files, and the files `--mode=all` generates.
+pub(crate) fn check(config: &Arc<Config>, plan: &Plan) -> anyhow::Result<()> {
+    for (role, _) in &plan.roles {
+        let ctx = RoleContext::new(config, plan, *role)?;
+        if let Some((_, check)) = CHECKS.iter().find(|(r, _)| r == role) {
+            check(&ctx).with_context(|| format!("cannot start role `{}`", role.name()))?;
+        }
+    }
+    Ok(())
+}
 
 type Registry = [(Role, BuildRole)];
 
@@ -376,6 +420,18 @@ pub(crate) mod tests {
         assert_eq!(plan.mount, Mount::Nested);
         let roles: Vec<Role> = plan.roles.iter().map(|(r, _)| *r).collect();
         assert_eq!(roles, [Role::Verifier, Role::Issuer]);
+    }
+
+    #[test]
+    fn issue10_every_implemented_role_has_start_up_checks() {
+        for (role, _) in IMPLEMENTED {
+            assert!(
+                CHECKS.iter().any(|(r, _)| r == role),
+                "`config check --mode={}` would skip the role's checks",
+                role.name()
+            );
+        }
+        assert_eq!(CHECKS.len(), IMPLEMENTED.len());
     }
 
     #[test]

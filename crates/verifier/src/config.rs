@@ -16,6 +16,7 @@ use serde_json::Value;
 use service::config::{ConfigError, duration, positive_duration, show};
 
 use crate::secret::Secret;
+use crate::transaction::Flow;
 
 /// The vct of the demo "IMMERSE classroom pass" the issuer serves under `--mode=all`.
 pub const CLASSROOM_PASS_VCT: &str = "urn:symbolon:immerse:classroom-pass:1";
@@ -188,6 +189,8 @@ pub struct RawPolicyConfig {
     pub success_redirect: Option<String>,
     /// Refuse credentials that carry no status reference.
     pub require_status: bool,
+    /// The flow of transactions that name none: `cross_device` (default) or `same_device`.
+    pub flow: Option<String>,
 }
 
 /// The typed `[verifier]` section.
@@ -362,6 +365,13 @@ pub struct PolicyConfig {
     pub success_redirect: Option<String>,
     /// Status reference required.
     pub require_status: bool,
+    /// Flow of transactions that name none.
+    #[serde(serialize_with = "show_flow")]
+    pub flow: Flow,
+}
+
+fn show_flow<S: Serializer>(v: &Flow, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v.name())
 }
 
 fn show_secret<S: Serializer>(v: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
@@ -561,6 +571,18 @@ impl TryFrom<RawVerifierConfig> for VerifierConfig {
                     reason: "JWT VC Issuer Metadata is fetched from the issuer identifier",
                 });
             }
+            // SD-JWT VC §3: the metadata is at `https://<host>/.well-known/jwt-vc-issuer…`
+            // of `iss`. A loopback `http://` issuer is accepted here and checked at start
+            // against `status_list.allow_loopback`, whose default depends on the mode.
+            if let (true, Some(iss)) = (r.metadata, &r.iss)
+                && sd_jwt::resolve::loopback_metadata_url(iss).is_err()
+            {
+                return Err(ConfigError::OutOfRange {
+                    key: at("iss"),
+                    value: format!("{iss:?}"),
+                    expected: "with `metadata = true`, an https URL without query, fragment or userinfo (http only to a loopback host, with `status_list.allow_loopback`)",
+                });
+            }
             issuers.insert(
                 name.clone(),
                 IssuerConfig {
@@ -742,6 +764,24 @@ fn parse_policy(
             });
         }
     }
+    let flow = match r.flow.as_deref() {
+        None => Flow::CrossDevice,
+        Some(f) => Flow::from_name(f).ok_or_else(|| ConfigError::OutOfRange {
+            key: at("flow"),
+            value: format!("{f:?}"),
+            expected: "`cross_device` or `same_device`",
+        })?,
+    };
+    // A same-device result is handed out only for the response code that the wallet's
+    // redirect brings back to the browser (OpenID4VP §13.3); without a redirect the
+    // code never reaches the RP and no transaction could ever deliver its claims.
+    if flow == Flow::SameDevice && r.success_redirect.is_none() {
+        return Err(ConfigError::Incompatible {
+            first: at("flow"),
+            second: at("success_redirect"),
+            reason: "a same-device policy needs `success_redirect`: the result is handed out only for the response_code the wallet's redirect brings back to the browser",
+        });
+    }
     Ok(PolicyConfig {
         description: r.description,
         dcql_query,
@@ -750,6 +790,7 @@ fn parse_policy(
         kb_max_age,
         success_redirect: r.success_redirect,
         require_status: r.require_status,
+        flow,
     })
 }
 
@@ -799,6 +840,7 @@ pub fn add_classroom_policy(
         kb_max_age: None,
         success_redirect,
         require_status: false,
+        flow: None,
     };
     let policy = parse_policy(CLASSROOM_POLICY, raw, config.kb_max_age, &config.issuers)?;
     config.policies.insert(CLASSROOM_POLICY.to_owned(), policy);
@@ -902,6 +944,60 @@ mod tests {
             VerifierConfig::try_from(raw),
             Err(ConfigError::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn issue10_rejects_a_same_device_policy_without_success_redirect() {
+        let mut p = classroom();
+        p.flow = Some("same_device".into());
+        let e = VerifierConfig::try_from(raw_with_policy(p.clone())).unwrap_err();
+        let ConfigError::Incompatible { first, second, .. } = &e else {
+            panic!("{e}");
+        };
+        assert_eq!(
+            (first.as_str(), second.as_str()),
+            (
+                "policies.classroom.flow",
+                "policies.classroom.success_redirect"
+            )
+        );
+        p.success_redirect = Some("https://rp.example/done".into());
+        let c = VerifierConfig::try_from(raw_with_policy(p)).unwrap();
+        assert_eq!(c.policies["classroom"].flow, Flow::SameDevice);
+        // The default stays cross-device, which needs no redirect.
+        let c = VerifierConfig::try_from(raw_with_policy(classroom())).unwrap();
+        assert_eq!(c.policies["classroom"].flow, Flow::CrossDevice);
+        let mut p = classroom();
+        p.flow = Some("same-device".into());
+        let e = VerifierConfig::try_from(raw_with_policy(p)).unwrap_err();
+        assert_eq!(e.key(), "policies.classroom.flow");
+    }
+
+    #[test]
+    fn issue10_rejects_metadata_from_an_iss_that_cannot_serve_it() {
+        for iss in [
+            "http://issuer.example",
+            "http://10.0.0.1:8080",
+            "https://issuer.example/?tenant=1",
+            "issuer.example",
+        ] {
+            let mut raw = raw_with_policy(classroom());
+            if let Some(school) = raw.issuers.get_mut("school") {
+                school.iss = Some(iss.into());
+            }
+            let e = VerifierConfig::try_from(raw).unwrap_err();
+            assert_eq!(e.key(), "issuers.school.iss", "{iss}");
+        }
+        // A loopback http issuer parses; whether it may be used depends on the mode
+        // (checked at start, see `trust::check_metadata_issuers`).
+        let mut raw = raw_with_policy(classroom());
+        if let Some(school) = raw.issuers.get_mut("school") {
+            school.iss = Some("http://127.0.0.1:8080/issuer".into());
+        }
+        let c = VerifierConfig::try_from(raw).unwrap();
+        assert!(crate::trust::check_metadata_issuers(&c.issuers, true).is_ok());
+        let e = crate::trust::check_metadata_issuers(&c.issuers, false).unwrap_err();
+        assert!(e.to_string().contains("allow_loopback"), "{e}");
     }
 
     #[test]

@@ -126,11 +126,19 @@ pub async fn create(state: &State, req: CreateRequest) -> Result<Created, ApiErr
             .ok_or_else(|| invalid("request_uri_method must be get or post"))?,
     };
     let flow = match req.flow.as_deref() {
-        None => Flow::CrossDevice,
+        None => policy.flow,
         Some(f) => {
             Flow::from_name(f).ok_or_else(|| invalid("flow must be cross_device or same_device"))?
         }
     };
+    // The same check as for a same-device policy at config time: without a redirect the
+    // response code never reaches the RP, so the transaction could never deliver claims.
+    if flow == Flow::SameDevice && redirect_base(state, policy).is_none() {
+        return Err(invalid(format!(
+            "flow same_device needs a success_redirect, and policy {:?} has none",
+            policy.name
+        )));
+    }
 
     let random = state.random();
     let id = token(random).map_err(|e| internal(&e))?;
@@ -497,16 +505,24 @@ async fn response_inner(state: &State, body: &[u8]) -> Result<ResponseOutcome, R
     {
         return Ok(O::Rejected(r));
     }
-    let redirect_uri = match (&policy.success_redirect, code) {
+    let redirect_uri = match (redirect_base(state, policy), code) {
         (Some(base), Some(code)) => Some(format!("{base}#response_code={code}")),
-        (None, Some(code))
-            if state.settings().demo && policy.name == crate::config::CLASSROOM_POLICY =>
-        {
-            Some(format!("{}/demo#response_code={code}", state.base_url()))
-        }
         _ => None,
     };
     Ok(O::Accepted(ResponseUriReply { redirect_uri }))
+}
+
+/// Where the wallet sends the holder's browser after answering a transaction of `policy`
+/// (`#response_code=…` is appended): its `success_redirect`, or the demo page for the
+/// demo policy.
+fn redirect_base(state: &State, policy: &Policy) -> Option<String> {
+    match &policy.success_redirect {
+        Some(base) => Some(base.clone()),
+        None if state.settings().demo && policy.name == crate::config::CLASSROOM_POLICY => {
+            Some(format!("{}/demo", state.base_url()))
+        }
+        None => None,
+    }
 }
 
 /// The JSON view of a transaction for the RP. `code` is the `response_code` when the RP

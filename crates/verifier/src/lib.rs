@@ -43,4 +43,4 @@ pub mod trust;
 pub mod verify;
 
 pub use routes::router;
-pub use state::{Dependencies, State};
+pub use state::{BuildError, Dependencies, State, check_config};

@@ -27,6 +27,8 @@ pub struct Policy {
     pub success_redirect: Option<String>,
     /// Credentials without a status reference are refused.
     pub require_status: bool,
+    /// The flow of transactions that name none.
+    pub flow: crate::transaction::Flow,
 }
 
 impl Policy {

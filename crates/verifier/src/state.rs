@@ -19,7 +19,9 @@ use crate::seal::Sealer;
 use crate::secret::Secret;
 use crate::status::StatusChecker;
 use crate::transaction::{StoreError, TransactionStore};
-use crate::trust::{CachingFetcher, TrustError, TrustedIssuer, keys_from_jwks};
+use crate::trust::{
+    CachingFetcher, TrustError, TrustedIssuer, check_metadata_issuers, keys_from_jwks,
+};
 
 /// Everything the state needs from outside.
 pub struct Dependencies {
@@ -127,6 +129,39 @@ fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// The start-up checks of [`State::new`] that need only the configuration: whether a
+/// request signing certificate will be there, and whether plain http may reach loopback.
+/// `symbolon config check --mode=verifier` runs them without opening anything, so it
+/// refuses what `serve` would refuse. (Files — JWKS, anchors, keys, the certificate — are
+/// read and checked by [`State::new`] only.)
+pub fn check_config(
+    config: &VerifierConfig,
+    has_certificate: bool,
+    loopback: bool,
+) -> Result<(), BuildError> {
+    check_metadata_issuers(&config.issuers, loopback)?;
+    for (name, c) in &config.issuers {
+        if let Some(set) = &c.jwks {
+            keys_from_jwks(set).map_err(|reason| TrustError::Jwks {
+                name: name.clone(),
+                reason,
+            })?;
+        }
+    }
+    if let Some(p @ (ClientIdPrefix::X509SanDns | ClientIdPrefix::X509Hash)) =
+        config.client_id_prefix
+        && !has_certificate
+    {
+        return Err(BuildError::NoCertificate(p.name()));
+    }
+    if let Some(d) = &config.default_policy
+        && !config.policies.contains_key(d)
+    {
+        return Err(BuildError::UnknownPolicy(d.clone()));
+    }
+    Ok(())
+}
+
 impl State {
     /// Builds the state for the role served at `base_url` (no trailing slash). `demo`
     /// is the resolved demo switch (the binary turns it on under `--mode=all`).
@@ -143,9 +178,17 @@ impl State {
             Arc::clone(&deps.clock),
             std::time::Duration::from_secs(300),
         );
+        // Plain http reaches loopback only when the outbound client allows it; an issuer
+        // whose metadata lives there is refused now rather than at every presentation.
+        let loopback = deps.http.settings().policy != service::http::AddressPolicy::PublicOnly;
+        check_config(&config, !deps.certificate_chain.is_empty(), loopback)?;
         let mut issuers = BTreeMap::new();
         for (name, c) in &config.issuers {
-            issuers.insert(name.clone(), Arc::new(build_issuer(name, c, skew).await?));
+            let mut issuer = build_issuer(name, c, skew).await?;
+            if loopback {
+                issuer = issuer.with_loopback_http_metadata();
+            }
+            issuers.insert(name.clone(), Arc::new(issuer));
         }
         let mut policies = BTreeMap::new();
         for (name, p) in &config.policies {
@@ -413,5 +456,6 @@ fn build_policy(
         kb_max_age: p.kb_max_age.as_secs(),
         success_redirect: p.success_redirect.clone(),
         require_status: p.require_status,
+        flow: p.flow,
     }
 }

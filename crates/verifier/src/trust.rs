@@ -54,6 +54,39 @@ pub enum TrustError {
         /// The parse error.
         source: jose::X5cError,
     },
+    /// `metadata = true` with a loopback `http://` `iss` while plain http to loopback is not
+    /// allowed: every retrieval would be refused, so no presentation could ever verify.
+    #[error(
+        "issuer {name}: `metadata = true` with the http issuer {iss:?}: JWT VC Issuer Metadata is fetched over https, or over http from a loopback host only with `verifier.status_list.allow_loopback` (default: `server.allow_http_loopback`, true under --mode=all)"
+    )]
+    MetadataOverHttp {
+        /// The entry.
+        name: String,
+        /// Its `iss`.
+        iss: String,
+    },
+}
+
+/// Checks, for every issuer entry fetching JWT VC Issuer Metadata, that its `iss` can be
+/// retrieved under `loopback` (plain http to loopback allowed): an https `iss` always, a
+/// loopback `http://` one only when allowed. The configuration parser already refused any
+/// other `iss`; this is the part that depends on the mode being served.
+pub fn check_metadata_issuers<'a>(
+    issuers: impl IntoIterator<Item = (&'a String, &'a crate::config::IssuerConfig)>,
+    loopback: bool,
+) -> Result<(), TrustError> {
+    for (name, c) in issuers {
+        if let (true, Some(iss)) = (c.metadata, &c.iss)
+            && !loopback
+            && sd_jwt::resolve::metadata_url(iss).is_err()
+        {
+            return Err(TrustError::MetadataOverHttp {
+                name: name.clone(),
+                iss: iss.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parses a JWK Set into verification keys (every key must be a usable public key).
@@ -128,6 +161,24 @@ impl TrustedIssuer {
         if metadata {
             base = base.with_issuer_metadata();
         }
+        TrustedIssuer::from_resolver(name, iss, base, jwks_uri, skew)
+    }
+
+    /// Also fetches JWT VC Issuer Metadata of a loopback `http://` `iss` (see
+    /// [`check_metadata_issuers`]); the outbound client must then allow loopback.
+    #[must_use]
+    pub fn with_loopback_http_metadata(self) -> Self {
+        let base = self.base.with_loopback_http_metadata();
+        TrustedIssuer::from_resolver(self.name, self.iss, base, self.jwks_uri, self.skew)
+    }
+
+    fn from_resolver(
+        name: String,
+        iss: Option<String>,
+        base: KeyResolver,
+        jwks_uri: Option<String>,
+        skew: u64,
+    ) -> Self {
         let verifier = jwks_uri
             .is_none()
             .then(|| VcVerifier::new(base.clone(), ALGORITHMS).with_skew(skew));

@@ -191,6 +191,48 @@ async fn same_device_results_need_the_response_code() {
     assert_eq!(again.error(), "invalid_grant");
 }
 
+#[tokio::test]
+async fn issue10_rejects_a_same_device_transaction_without_a_success_redirect() {
+    // Without the demo, whose page the demo policy would redirect to.
+    let h = harness(Setup {
+        success_redirect: None,
+        demo: false,
+        ..Setup::default()
+    })
+    .await;
+    let a = h
+        .rp(
+            "POST",
+            "/transactions",
+            Some(json!({"flow": "same_device"})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    assert_eq!(a.error(), "invalid_request");
+    let description = a.json()["error_description"].as_str().unwrap().to_owned();
+    assert!(description.contains("success_redirect"), "{description}");
+    // Cross-device transactions of that policy need no redirect and still work.
+    let a = h.rp("POST", "/transactions", Some(json!({}))).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+}
+
+#[tokio::test]
+async fn issue10_metadata_of_a_loopback_http_issuer_verifies_when_loopback_is_allowed() {
+    // The harness's outbound client allows loopback, as `status_list.allow_loopback`
+    // (or `--mode=all`) does: the issuer's keys come from its metadata over plain http.
+    let h = harness(Setup {
+        issuer_metadata: true,
+        ..Setup::default()
+    })
+    .await;
+    assert!(h.issuer.iss.starts_with("http://127.0.0.1:"));
+    let v = succeeds(&h, json!({}), None).await;
+    assert_eq!(
+        v["claims"]["classroom_pass"][0]["iss"],
+        h.issuer.iss.as_str()
+    );
+}
+
 // --- Rejections of presentations: the transaction fails with the reason ---------------
 
 async fn rejected(

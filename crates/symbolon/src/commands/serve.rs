@@ -11,7 +11,7 @@ use service::app::metrics_router;
 use service::{AppBuilder, Shutdown, serve_with_shutdown, shutdown_signal};
 use tokio::net::TcpListener;
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::mode::{self, Plan, Role, RoleContext};
 
 /// `symbolon serve`.
@@ -36,9 +36,7 @@ pub(crate) struct Args {
 
 /// Runs `serve`.
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = config::load(args.config.as_deref(), std::env::vars_os())?;
-    let plan = mode::plan(&args.mode)?;
-    config.server.default_listen_for(plan.only_role());
+    let (config, plan) = mode::load(args.config.as_deref(), &args.mode)?;
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -126,7 +124,7 @@ mod tests {
 
     fn config(vars: &[(&str, &str)]) -> Arc<Config> {
         let env = vars.iter().map(|(k, v)| ((*k).into(), (*v).into()));
-        Arc::new(config::load(None, env).unwrap())
+        Arc::new(crate::config::load(None, env).unwrap())
     }
 
     async fn status(app: &Router, path: &str) -> StatusCode {

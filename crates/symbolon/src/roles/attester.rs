@@ -56,6 +56,9 @@ fn in_cluster_api_url() -> String {
     }
 }
 
+/// Why the attester does not start alone without a configured A-Key.
+const MISSING_KEY: &str = "`attester.pkcs11` is required: the A-Key lives in a PKCS#11 token (or set `attester.software_key` for a development attester)";
+
 fn open_key(
     config: &AttesterConfig,
     ctx: &RoleContext,
@@ -98,24 +101,37 @@ fn open_key(
             .context("cannot load the embedded A-Key")?;
             Ok(Arc::new(signer))
         }
-        None => anyhow::bail!(
-            "`attester.pkcs11` is required: the A-Key lives in a PKCS#11 token (or set `attester.software_key` for a development attester)"
-        ),
+        None => anyhow::bail!(MISSING_KEY),
     }
 }
 
-/// Builds the attester role.
-pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
+/// The attester's start-up checks that need only the configuration: `serve` runs them
+/// first and `config check --mode` runs them alone. Nothing is opened or created here (no
+/// token, key file, database or directory). Returns the attester identifier.
+pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<String> {
     let config = ctx.config.attester.clone().unwrap_or_default();
-    let dir = ctx.config.data_dir.join("attester");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-
     let identifier = config
         .identifier
         .clone()
         .unwrap_or_else(|| ctx.base_url.clone());
     let identifier =
         service::config::public_url("attester.identifier", &identifier, ctx.allow_http_loopback)?;
+    if config.key.is_none() && !ctx.all {
+        anyhow::bail!(MISSING_KEY);
+    }
+    config
+        .cache
+        .to_store()
+        .map_err(|e| e.in_section("attester"))?;
+    Ok(identifier)
+}
+
+/// Builds the attester role.
+pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
+    let identifier = check(&ctx)?;
+    let config = ctx.config.attester.clone().unwrap_or_default();
+    let dir = ctx.config.data_dir.join("attester");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
 
     let signer = open_key(&config, &ctx, &dir)?;
     let chain = match &config.certificate {

@@ -12,6 +12,7 @@
 //! policy also accepts `dev` evidence and software attester keys (there is no Kubernetes or
 //! TPM in a one-command demo).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,15 +26,30 @@ use service::RoleService;
 use crate::mode::RoleContext;
 use crate::roles::{random_b64, secret_file};
 
-/// Builds the issuer role.
-pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
+/// Why the issuer does not start with software keys and no KEK.
+const MISSING_KEK: &str =
+    "`issuer.keys.kek` is required: software signing keys are stored sealed under it";
+
+/// What the start-up checks of the issuer decided, before anything is opened or created.
+pub(crate) struct Checked {
+    /// `[issuer]`, or the embedded defaults, with the demo configuration added.
+    config: IssuerConfig,
+    /// The attester JWK Set file the trust reads.
+    jwks_file: Option<PathBuf>,
+    /// The Credential Issuer Identifier.
+    identifier: String,
+}
+
+/// The issuer's start-up checks that need only the configuration: `serve` runs them first
+/// and `config check --mode` runs them alone, so both give the same verdict. Nothing is
+/// opened, created or generated here (no database, token, KEK or admin token file).
+pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
     let explicit = ctx.config.issuer.is_some();
     let mut config = match &ctx.config.issuer {
         Some(c) => c.clone(),
         None => IssuerConfig::try_from(RawIssuerConfig::default())
             .map_err(|e| e.in_section("issuer"))?,
     };
-    let dir = ctx.config.data_dir.join("issuer");
     if config.demo.unwrap_or(ctx.all) {
         issuer::demo::add_classroom_pass(&mut config);
     }
@@ -59,6 +75,29 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         .unwrap_or_else(|| ctx.base_url.clone());
     let identifier =
         service::config::public_url("issuer.identifier", &identifier, ctx.allow_http_loopback)?;
+
+    config.cache_config().map_err(|e| e.in_section("issuer"))?;
+    // Under `--mode=all` a missing KEK is generated at start; alone it must be configured.
+    let kek = config.keys.kek.is_some() || ctx.all;
+    if matches!(config.keys.backend, KeyBackend::Software) && !kek {
+        anyhow::bail!(MISSING_KEK);
+    }
+    issuer::check_config(&config, kek)?;
+    Ok(Checked {
+        config,
+        jwks_file,
+        identifier,
+    })
+}
+
+/// Builds the issuer role.
+pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
+    let Checked {
+        mut config,
+        jwks_file,
+        identifier,
+    } = check(&ctx)?;
+    let dir = ctx.config.data_dir.join("issuer");
 
     if config.admin_token.is_none() {
         if ctx.all {
@@ -101,11 +140,9 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         (None, false) => None,
     };
     let key_store = match &config.keys.backend {
-        KeyBackend::Software => KeyStore::Software(kek.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "`issuer.keys.kek` is required: software signing keys are stored sealed under it"
-            )
-        })?),
+        KeyBackend::Software => {
+            KeyStore::Software(kek.clone().ok_or_else(|| anyhow::anyhow!(MISSING_KEK))?)
+        }
         KeyBackend::Pkcs11(p) => KeyStore::Pkcs11 {
             token: keys::pkcs11::Pkcs11Token::open(p)
                 .context("cannot open the issuer's PKCS#11 token")?,

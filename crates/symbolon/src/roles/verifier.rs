@@ -47,8 +47,23 @@ fn now() -> i64 {
     SystemClock.now()
 }
 
-/// Builds the verifier role.
-pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
+/// Why the verifier does not start with a certificate but no key.
+const CERTIFICATE_WITHOUT_KEY: &str = "`verifier.certificate` is set without `verifier.signing_key` or `verifier.signing_key_pkcs11`: the certificate's key is needed to sign requests";
+
+/// What the start-up checks of the verifier decided, before anything is opened.
+pub(crate) struct Checked {
+    /// `[verifier]`, or the defaults, with the demo policy added.
+    config: VerifierConfig,
+    /// The demo is served.
+    demo: bool,
+    /// Plain http to loopback is allowed for outbound retrievals.
+    loopback: bool,
+}
+
+/// The verifier's start-up checks that need only the configuration: `serve` runs them
+/// first and `config check --mode` runs them alone. Nothing is read, opened or generated
+/// here (no key file, token or database).
+pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
     let mut config = match &ctx.config.verifier {
         Some(c) => c.clone(),
         None => VerifierConfig::try_from(RawVerifierConfig::default())
@@ -56,9 +71,41 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
     };
     let demo = config.demo.unwrap_or(ctx.all);
     if demo {
-        add_classroom_policy(&mut config, "local-issuer", local_issuer(&ctx), None)
+        add_classroom_policy(&mut config, "local-issuer", local_issuer(ctx), None)
             .map_err(|e| e.in_section("verifier"))?;
     }
+    if config.certificate.is_some()
+        && config.signing_key.is_none()
+        && config.signing_key_pkcs11.is_none()
+    {
+        anyhow::bail!(CERTIFICATE_WITHOUT_KEY);
+    }
+    config
+        .cache
+        .to_store()
+        .map_err(|e| e.in_section("verifier"))?;
+    let loopback = config
+        .status_list
+        .allow_loopback
+        .unwrap_or(ctx.allow_http_loopback);
+    // Under `--mode=all` without any key, a key and certificate are generated at start.
+    let has_certificate = config.certificate.is_some()
+        || (ctx.all && config.signing_key.is_none() && config.signing_key_pkcs11.is_none());
+    verifier::check_config(&config, has_certificate, loopback)?;
+    Ok(Checked {
+        config,
+        demo,
+        loopback,
+    })
+}
+
+/// Builds the verifier role.
+pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
+    let Checked {
+        config,
+        demo,
+        loopback,
+    } = check(&ctx)?;
     if config.rp_token.is_none() {
         tracing::warn!("verifier.rp_token is not set: the RP API refuses every call");
     }
@@ -93,9 +140,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
                 .unwrap_or_default();
             (Arc::new(signer), chain)
         }
-        (None, None, Some(_)) => anyhow::bail!(
-            "`verifier.certificate` is set without `verifier.signing_key` or `verifier.signing_key_pkcs11`: the certificate's key is needed to sign requests"
-        ),
+        (None, None, Some(_)) => anyhow::bail!(CERTIFICATE_WITHOUT_KEY),
         (None, None, None) if ctx.all => {
             let mut names = vec![host.clone()];
             if host != "localhost" {
@@ -162,10 +207,6 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
     .await
     .context("cannot open the verifier's cache")?;
 
-    let loopback = config
-        .status_list
-        .allow_loopback
-        .unwrap_or(ctx.allow_http_loopback);
     let http = GuardedClient::new(HttpSettings {
         policy: if loopback {
             AddressPolicy::AllowLoopback

@@ -178,6 +178,25 @@ pub async fn serve_status_list(issuer: &Issuer) -> (String, Arc<std::sync::atomi
     (uri, hits)
 }
 
+/// Serves the JWT VC Issuer Metadata of an issuer at `http://127.0.0.1:<port>` (SD-JWT VC
+/// §3: `/.well-known/jwt-vc-issuer`) with `issuer`'s keys; returns that identifier.
+pub async fn serve_issuer_metadata(issuer: &Issuer) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let iss = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let metadata = json!({"issuer": iss, "jwks": issuer.jwks()}).to_string();
+    let app = axum::Router::new().route(
+        "/.well-known/jwt-vc-issuer",
+        axum::routing::get(move || {
+            let metadata = metadata.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], metadata) }
+        }),
+    );
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    iss
+}
+
 /// Where transactions and response codes live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backends {
@@ -197,6 +216,11 @@ pub struct Setup {
     pub require_status: bool,
     pub kb_max_age: Option<String>,
     pub success_redirect: Option<String>,
+    /// The trusted issuer is found through JWT VC Issuer Metadata served over plain http
+    /// on loopback (its `iss` is `http://127.0.0.1:<port>`), not an inline JWKS.
+    pub issuer_metadata: bool,
+    /// The demo is on (its page is where the demo policy redirects to by default).
+    pub demo: bool,
 }
 
 impl Default for Setup {
@@ -208,6 +232,8 @@ impl Default for Setup {
             require_status: false,
             kb_max_age: None,
             success_redirect: Some("https://rp.example/classroom".into()),
+            issuer_metadata: false,
+            demo: true,
         }
     }
 }
@@ -233,14 +259,20 @@ pub fn verifier_config(setup: &Setup, issuer: &Issuer) -> VerifierConfig {
         enc_values: setup.enc_values.clone(),
         ..RawVerifierConfig::default()
     };
-    raw.issuers.insert(
-        "school".into(),
+    let school = if setup.issuer_metadata {
+        RawIssuerConfig {
+            iss: Some(issuer.iss.clone()),
+            metadata: true,
+            ..RawIssuerConfig::default()
+        }
+    } else {
         RawIssuerConfig {
             iss: Some(issuer.iss.clone()),
             jwks: Some(issuer.jwks()),
             ..RawIssuerConfig::default()
-        },
-    );
+        }
+    };
+    raw.issuers.insert("school".into(), school);
     raw.policies.insert(
         "immersive-classroom".into(),
         RawPolicyConfig {
@@ -251,6 +283,7 @@ pub fn verifier_config(setup: &Setup, issuer: &Issuer) -> VerifierConfig {
             kb_max_age: setup.kb_max_age.clone(),
             success_redirect: setup.success_redirect.clone(),
             require_status: setup.require_status,
+            flow: None,
         },
     );
     raw.default_policy = Some("immersive-classroom".into());
@@ -290,7 +323,10 @@ async fn build(
     } else {
         NOW
     };
-    let issuer = Issuer::at("issuer-1", start);
+    let mut issuer = Issuer::at("issuer-1", start);
+    if setup.issuer_metadata {
+        issuer.iss = serve_issuer_metadata(&issuer).await;
+    }
     let (list_uri, list_hits) = serve_status_list(&issuer).await;
     let config = verifier_config(&setup, &issuer);
     let clock = Arc::new(TestClock(AtomicI64::new(start)));
@@ -352,7 +388,7 @@ async fn build(
         sealer: Sealer::generate(&SystemRandom).unwrap(),
         single_use,
     };
-    let state = Arc::new(State::new(config, base, true, deps).await.unwrap());
+    let state = Arc::new(State::new(config, base, setup.demo, deps).await.unwrap());
     let router = verifier::router(Arc::clone(&state));
     if let Some(listener) = listener {
         let app = router.clone();
