@@ -138,3 +138,120 @@ async fn issue10_wallet_satisfies_attestation_binding_and_dpop_together() {
     let seen = run(&p).await;
     assert_eq!(successes(&seen).len(), 3, "{seen:?}");
 }
+
+/// A fake issuer whose AS metadata offers DPoP when `offer_dpop`, and whose token endpoint
+/// answers with `token` (status, extra headers, body); counts token requests and records
+/// whether each carried a `DPoP` proof.
+async fn fake_issuer(
+    offer_dpop: bool,
+    token: (u16, Vec<(&'static str, &'static str)>, serde_json::Value),
+    seen: Arc<Mutex<Vec<bool>>>,
+) -> String {
+    use axum::routing::{get, post};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let metadata = json!({
+        "credential_issuer": base,
+        "credential_endpoint": format!("{base}/credential"),
+        "credential_configurations_supported": {"pass": {
+            "format": "dc+sd-jwt", "vct": "urn:t",
+            "cryptographic_binding_methods_supported": ["jwk"],
+            "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": ["ES256"]}}
+        }}
+    });
+    let mut as_meta = json!({"issuer": base, "token_endpoint": format!("{base}/token")});
+    if offer_dpop {
+        as_meta["dpop_signing_alg_values_supported"] = json!(["ES256"]);
+    }
+    let json_route = |v: serde_json::Value| get(move || async move { axum::Json(v) });
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-credential-issuer",
+            json_route(metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            json_route(as_meta),
+        )
+        .route(
+            "/token",
+            post(move |headers: axum::http::HeaderMap| {
+                let seen = Arc::clone(&seen);
+                let (status, extra, body) = token.clone();
+                async move {
+                    seen.lock().unwrap().push(headers.contains_key("DPoP"));
+                    let mut r = axum::response::IntoResponse::into_response((
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        axum::Json(body),
+                    ));
+                    for (k, v) in extra {
+                        r.headers_mut()
+                            .insert(k, axum::http::HeaderValue::from_static(v));
+                    }
+                    r
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+async fn accept_from(p: &Platform, base: &str) -> wallet::IssuanceError {
+    let mut settings = p.settings();
+    settings.prefer_signed_metadata = false;
+    let w = p.wallet_with(settings);
+    let offer = json!({"credential_issuer": base, "credential_configuration_ids": ["pass"],
+        "grants": {oid4vci::PRE_AUTHORIZED_CODE_GRANT: {"pre-authorized_code": "c"}}});
+    let uri = format!(
+        "openid-credential-offer://?credential_offer={}",
+        url::form_urlencoded::byte_serialize(offer.to_string().as_bytes()).collect::<String>()
+    );
+    let pending = w.resolve_offer(&uri).await.unwrap();
+    w.accept(&pending, None, &[&holder()]).await.unwrap_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_wallet_retries_use_dpop_nonce_only_once() {
+    // A server that answers `use_dpop_nonce` forever gets one retry, not a loop.
+    let p = platform("").await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let base = fake_issuer(
+        true,
+        (
+            400,
+            vec![("DPoP-Nonce", "n-1")],
+            json!({"error": "use_dpop_nonce"}),
+        ),
+        Arc::clone(&seen),
+    )
+    .await;
+    let err = accept_from(&p, &base).await;
+    assert!(
+        matches!(&err, wallet::IssuanceError::Peer(wallet::PeerError::Refused { error: Some(e), .. }) if e == "use_dpop_nonce"),
+        "{err}"
+    );
+    assert_eq!(*seen.lock().unwrap(), [true, true]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_wallet_rejects_a_dpop_token_it_did_not_ask_for() {
+    // DPoP not offered, no proof sent, yet `token_type: DPoP`: the wallet cannot use it.
+    let p = platform("").await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let base = fake_issuer(
+        false,
+        (
+            200,
+            vec![],
+            json!({"access_token": "t", "token_type": "DPoP"}),
+        ),
+        Arc::clone(&seen),
+    )
+    .await;
+    let err = accept_from(&p, &base).await;
+    assert!(
+        matches!(err, wallet::IssuanceError::UnexpectedDpopToken),
+        "{err}"
+    );
+    assert_eq!(*seen.lock().unwrap(), [false]);
+}
