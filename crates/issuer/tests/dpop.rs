@@ -19,7 +19,9 @@ use common::*;
 use jose::{Algorithm, Signer, SoftwareSigner};
 use oid4vci::DpopClaims;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use store::Backend;
+use store::testing::TestDatabase;
 
 async fn with(b: Backend, config: &str) -> Harness {
     let mut o = Options::new(b);
@@ -554,6 +556,88 @@ async fn issue10_rejects_resource_request_with_malformed_authorization(b: Backen
         www_authenticate(&r)
     );
     assert_eq!(h.issued().await, 0);
+}
+
+/// Two replicas over one PostgreSQL database and one Redis, DPoP nonces demanded: a token
+/// bound at A is honoured at B (the binding is in the database, not only in A's cache), a
+/// nonce A handed out is good at B once, and a proof `jti` used at A is refused at B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_dpop_binding_nonces_and_jti_hold_across_replicas() {
+    let database = Arc::new(TestDatabase::new(Backend::Postgres).await.unwrap());
+    let cache = Cache::Redis(format!(
+        "{}:",
+        store::testing::unique_name("issuer_dpop_").unwrap()
+    ));
+    let config = "[dpop]\nrequire_nonce = true";
+    let mut o = Options::new(Backend::Postgres);
+    o.database = Some(Arc::clone(&database));
+    o.cache = cache.clone();
+    o.config = config.into();
+    let a = Harness::start(o).await;
+    let mut o = Options::new(Backend::Postgres);
+    o.database = Some(database);
+    o.cache = cache;
+    o.config = config.into();
+    o.attester = Some(clone_signer(&a.attester));
+    o.kek = Some(a.kek);
+    o.clock = Some(a.clock.clone());
+    let b = Harness::start(o).await;
+
+    let w = a.wallet();
+    let key = dpop_key();
+    let code = a.simple_offer().await;
+    let r = token(&a, &w, &code, &[&proof(&key, &a, "/token", None, None)]).await;
+    r.assert_error(400, "use_dpop_nonce");
+    let n = dpop_nonce(&r).unwrap();
+    // A's nonce, used at B.
+    let r = token(&b, &w, &code, &[&proof(&key, &b, "/token", None, Some(&n))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let at = r.json()["access_token"].as_str().unwrap().to_owned();
+    let n_b = dpop_nonce(&r).unwrap();
+    // B's nonce and token at A: the binding is known there; the proof is accepted once.
+    let p = proof(&key, &a, "/credential", Some(&at), Some(&n_b));
+    let body = a.request_body(&w).await;
+    let r = resource(&a, "/credential", &format!("DPoP {at}"), Some(&p), body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let next = dpop_nonce(&r).unwrap();
+    // The same proof at B: its nonce is spent (use_dpop_nonce); with a fresh nonce but the
+    // same jti, the replay is refused.
+    let body = b.request_body(&w).await;
+    let r = resource(
+        &b,
+        "/credential",
+        &format!("DPoP {at}"),
+        Some(&p),
+        body.clone(),
+    )
+    .await;
+    r.assert_error(401, "use_dpop_nonce");
+    let replay = DpopClaims {
+        jti: serde_json::from_slice::<Value>(
+            &jose::b64::decode(p.split('.').nth(1).unwrap()).unwrap(),
+        )
+        .unwrap()["jti"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        htm: "POST".into(),
+        htu: format!("{ISSUER}/credential"),
+        iat: b.now(),
+        access_token: Some(at.clone()),
+        nonce: Some(next),
+    }
+    .sign(&key)
+    .unwrap();
+    let r = resource(
+        &b,
+        "/credential",
+        &format!("DPoP {at}"),
+        Some(&replay),
+        body,
+    )
+    .await;
+    r.assert_error(401, "invalid_dpop_proof");
+    assert_eq!(a.issued().await, 1);
 }
 
 both_backends!(
