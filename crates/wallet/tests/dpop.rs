@@ -12,6 +12,8 @@
 )]
 
 mod common;
+#[path = "../../../interop/rust/node_peer.rs"]
+mod node_peer;
 
 use common::*;
 use oid4vci::NotificationEvent;
@@ -254,4 +256,52 @@ async fn issue10_wallet_rejects_a_dpop_token_it_did_not_ask_for() {
         "{err}"
     );
     assert_eq!(*seen.lock().unwrap(), [false]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_wallet_uses_dpop_with_the_oid4vc_ts_issuer_that_requires_it() {
+    // A third-party authorization and resource server (`interop/js/wallet-issuer.mjs`,
+    // `@openid4vc/oauth2` 0.4.6) that requires DPoP: its library verifies the wallet's token
+    // request proof, binds the token to that key (`cnf.jkt`) and checks the proofs at the
+    // credential and notification endpoints. Needs `npm ci` in `interop/`.
+    let p = platform("").await;
+    let peer = node_peer::NodePeer::start(
+        "js/wallet-issuer.mjs",
+        "127.0.0.1",
+        &[
+            (
+                "ATTESTER_JWKS_URL",
+                format!("{}/attester/.well-known/jwks.json", p.base),
+            ),
+            ("DPOP_REQUIRED", "1".to_owned()),
+        ],
+    );
+    let w = p.wallet();
+    let uri = peer.post("/test/offer", &json!({})).await["offer_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pending = w.resolve_offer(&uri).await.unwrap();
+    let holder = holder();
+    let issued = w.accept(&pending, None, &[&holder]).await.unwrap();
+    w.notify(
+        &issued.notifications[0],
+        NotificationEvent::CredentialAccepted,
+        None,
+    )
+    .await
+    .unwrap();
+    let events = peer.get("/test/events").await;
+    assert!(
+        events["tokens"][0]["dpop_jkt"].is_string(),
+        "the peer bound the token: {events}"
+    );
+    assert_eq!(
+        events["resources"],
+        json!([
+            {"path": "/credential", "scheme": "DPoP"},
+            {"path": "/notification", "scheme": "DPoP"}
+        ]),
+        "{events}"
+    );
 }
