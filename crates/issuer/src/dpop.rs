@@ -122,6 +122,14 @@ impl TryFrom<RawDpop> for DpopConfig {
                 });
             }
         };
+        if mode == DpopMode::Off && raw.require_nonce {
+            // Silently ignoring it would leave an operator believing nonces are demanded.
+            return Err(ConfigError::Incompatible {
+                first: "dpop.mode".into(),
+                second: "dpop.require_nonce".into(),
+                reason: "DPoP nonces need DPoP: mode `off` uses no proofs",
+            });
+        }
         Ok(DpopConfig {
             mode,
             algorithms: crate::config::algorithms("dpop.algorithms", &raw.algorithms)?,
@@ -404,6 +412,39 @@ impl Dpop {
                     other => other,
                 })
             }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<DpopConfig, ConfigError> {
+        DpopConfig::try_from(toml::from_str::<RawDpop>(text).unwrap())
+    }
+
+    #[test]
+    fn issue10_dpop_defaults_offer_dpop_without_nonces() {
+        let c = parse("").unwrap();
+        assert_eq!(c.mode, DpopMode::Offered);
+        assert_eq!(c.algorithms, [Algorithm::Es256]);
+        assert!(!c.require_nonce);
+    }
+
+    #[test]
+    fn issue10_rejects_bad_dpop_settings_naming_the_key() {
+        for (text, key) in [
+            ("mode = \"maybe\"", "dpop.mode"),
+            ("algorithms = []", "dpop.algorithms"),
+            ("algorithms = [\"HS256\"]", "dpop.algorithms"),
+            ("proof_max_age = \"0s\"", "dpop.proof_max_age"),
+            ("nonce_ttl = \"soon\"", "dpop.nonce_ttl"),
+            ("mode = \"off\"\nrequire_nonce = true", "dpop.require_nonce"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
         }
     }
 }
