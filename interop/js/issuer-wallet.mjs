@@ -3,13 +3,21 @@
 // issuer, and the credential it receives is verified with @sd-jwt/sd-jwt-vc (signature with
 // the key from the issuer's JWT VC Issuer Metadata, and status through the status list).
 //
+// The library is used as any wallet would use it, through its public API and callbacks
+// only: no wrapped `fetch`, no extra headers. Client authentication (the attestation and
+// its PoP) is the library's own `clientAuthentication` callback, which it calls at the
+// token endpoint; at the credential and notification endpoints it sends the access token
+// (Bearer, or DPoP with its own proofs and `DPoP-Nonce` retries when given a `dpop` signer).
+//
 // Driven by crates/issuer/tests/interop.rs. Input (environment):
 //   OFFER_URI      the openid-credential-offer:// URI from the admin API
 //   TX_CODE        the transaction code, when the offer has one
 //   ATTESTER_JWK   private JWK of an attester the issuer trusts (a test key)
 //   CLIENT_ID      the wallet's client_id (attestation `sub`)
-// Output: one JSON line on stdout {credential, claims, status: {uri, idx}, notification}.
-// Any failure exits non-zero with the reason on stderr.
+//   DPOP           `auto` (default): use DPoP when the AS metadata offers it
+//                  (`dpop_signing_alg_values_supported`); `never`: do not, even then
+// Output: one JSON line on stdout {credential, claims, status: {uri, idx}, notification,
+// token_type, dpop}. Any failure exits non-zero with the reason on stderr.
 
 import * as nodeCrypto from 'node:crypto';
 import {
@@ -32,6 +40,8 @@ const OFFER_URI = need('OFFER_URI');
 const CLIENT_ID = need('CLIENT_ID');
 const ATTESTER_JWK = JSON.parse(need('ATTESTER_JWK'));
 const TX_CODE = process.env.TX_CODE || undefined;
+const DPOP = process.env.DPOP || 'auto';
+if (!['auto', 'never'].includes(DPOP)) throw new Error('DPOP must be auto or never');
 
 const pub = ({ d, ...rest }) => rest;
 const b64u = (s) => Buffer.from(s).toString('base64url');
@@ -39,7 +49,8 @@ const newKey = () => nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' 
 
 const instanceJwk = newKey(); // client instance key (attestation cnf, PoPs)
 const holderJwk = newKey();   // holder key (proof, credential cnf)
-const privateByX = new Map([instanceJwk, holderJwk, ATTESTER_JWK].map((k) => [k.x, nodeCrypto.createPrivateKey({ key: k, format: 'jwk' })]));
+const dpopJwk = newKey();     // DPoP key (token binding), when DPoP is used
+const privateByX = new Map([instanceJwk, holderJwk, dpopJwk, ATTESTER_JWK].map((k) => [k.x, nodeCrypto.createPrivateKey({ key: k, format: 'jwk' })]));
 const sign = (key, input) => nodeCrypto.sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
 const verifyWith = (jwk, input, signature) => nodeCrypto.verify('sha256', Buffer.from(input),
   { key: nodeCrypto.createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'));
@@ -75,39 +86,38 @@ const clientAttestationJwt = await createClientAttestationJwt({
   callbacks: baseCallbacks,
 });
 
-let credentialIssuer;
 const clientAuthentication = clientAuthenticationClientAttestationJwt({ clientAttestationJwt, callbacks: baseCallbacks });
-// The access token is bound to the instance key: requests to the credential and
-// notification endpoints carry the attestation and a fresh PoP, as at the token endpoint.
-const boundFetch = async (input, init = {}) => {
-  const url = String(input instanceof Request ? input.url : input);
-  if (credentialIssuer && (url === credentialIssuer + '/credential' || url === credentialIssuer + '/notification')) {
-    const headers = new Headers(init.headers);
-    await clientAuthentication({ url, method: 'POST', headers, body: {}, authorizationServerMetadata: { issuer: credentialIssuer } });
-    init = { ...init, headers };
-  }
-  return fetch(input, init);
-};
-const callbacks = { ...baseCallbacks, fetch: boundFetch, clientAuthentication };
+const callbacks = { ...baseCallbacks, clientAuthentication };
 
 const client = new Openid4vciClient({ callbacks });
 const offer = await client.resolveCredentialOffer(OFFER_URI);
-credentialIssuer = offer.credential_issuer;
 const issuerMetadata = await client.resolveIssuerMetadata(offer.credential_issuer);
 const configurationId = offer.credential_configuration_ids[0];
 
-const { accessTokenResponse } = await client.retrievePreAuthorizedCodeAccessTokenFromOffer({
+// DPoP as a wallet decides it: offered by the authorization server, with an algorithm we have.
+const dpopAlgs = issuerMetadata.authorizationServers?.[0]?.dpop_signing_alg_values_supported ?? [];
+const useDpop = DPOP === 'auto' && dpopAlgs.includes('ES256');
+const dpopSigner = { method: 'jwk', alg: 'ES256', publicJwk: pub(dpopJwk) };
+
+const tokenResult = await client.retrievePreAuthorizedCodeAccessTokenFromOffer({
   credentialOffer: offer, issuerMetadata, txCode: TX_CODE,
+  dpop: useDpop ? { signer: dpopSigner } : undefined,
 });
+const { accessTokenResponse } = tokenResult;
+if (accessTokenResponse.token_type !== (useDpop ? 'DPoP' : 'Bearer')) {
+  throw new Error('token_type ' + accessTokenResponse.token_type);
+}
 if ('c_nonce' in accessTokenResponse) throw new Error('OpenID4VCI 1.0 token responses carry no c_nonce');
 const { c_nonce } = await client.requestNonce({ issuerMetadata });
 const { jwt: proof } = await client.createCredentialRequestJwtProof({
   issuerMetadata, credentialConfigurationId: configurationId, nonce: c_nonce, issuedAt: new Date(),
   signer: { method: 'jwk', alg: 'ES256', publicJwk: pub(holderJwk) },
 });
-const { credentialResponse } = await client.retrieveCredentials({
+// The library carries the latest DPoP nonce from response to request (`dpop.nonce`).
+const { credentialResponse, dpop: credentialDpop } = await client.retrieveCredentials({
   issuerMetadata, accessToken: accessTokenResponse.access_token, credentialConfigurationId: configurationId,
   proofs: { jwt: [proof] },
+  dpop: useDpop ? { signer: dpopSigner, nonce: tokenResult.dpop?.nonce } : undefined,
 });
 const credential = credentialResponse.credentials[0].credential;
 
@@ -143,6 +153,7 @@ const statusNow = list.getStatus(claims.status.status_list.idx);
 await client.sendNotification({
   issuerMetadata, accessToken: accessTokenResponse.access_token,
   notification: { notificationId: credentialResponse.notification_id, event: 'credential_accepted' },
+  dpop: useDpop ? { signer: dpopSigner, nonce: credentialDpop?.nonce } : undefined,
 });
 
 console.log(JSON.stringify({
@@ -150,4 +161,6 @@ console.log(JSON.stringify({
   claims,
   status: { ...claims.status.status_list, value: statusNow },
   notification: credentialResponse.notification_id,
+  token_type: accessTokenResponse.token_type,
+  dpop: useDpop,
 }));

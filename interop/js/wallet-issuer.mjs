@@ -7,9 +7,13 @@
 //   ATTESTER_JWKS_URL  a Symbolon attester's /.well-known/jwks.json, fetched once at start:
 //                      client attestations must be signed by one of these keys (by kid)
 //   TRUST_NOBODY       when set, trust a freshly generated key instead (every attestation fails)
+//   DPOP_REQUIRED      when set, advertise DPoP (ES256) and require it: the token request must
+//                      carry a DPoP proof (the token is bound to its key) and the credential and
+//                      notification requests `Authorization: DPoP` with a proof by that key
 // It listens on 127.0.0.1 (a free port) and prints `READY <port>`; it serves until killed.
 // Test-only endpoints: POST /test/offer {tx_code?} → {offer_uri}; GET /test/events →
-// {tokens: [{client_id, iss, environment}], issued: [{cnf_jwk}], notifications: [body]}.
+// {tokens: [{client_id, iss, environment, dpop_jkt}], issued: [{cnf_jwk}], notifications: [body],
+//  resources: [{path, scheme}]}.
 // Protocol errors are the libraries' OAuth error responses.
 // No attestation challenge: @openid4vc/oauth2 0.4.6 has no challenge endpoint and its
 // token-request verification checks the PoP without an expected nonce.
@@ -28,6 +32,7 @@ import { digest, generateSalt } from '@sd-jwt/crypto-nodejs';
 setGlobalConfig({ allowInsecureUrls: true });
 
 const CONFIG_ID = 'interop_pass';
+const DPOP_REQUIRED = Boolean(process.env.DPOP_REQUIRED);
 const VCT = 'https://interop.example/vct/pass';
 
 const pub = ({ d, ...rest }) => rest;
@@ -117,6 +122,7 @@ function metadata() {
     issuer: BASE, token_endpoint: `${BASE}/token`, jwks_uri: `${BASE}/jwks.json`,
     'pre-authorized_grant_anonymous_access_supported': true,
     token_endpoint_auth_methods_supported: ['attest_jwt_client_auth'],
+    ...(DPOP_REQUIRED ? { dpop_signing_alg_values_supported: ['ES256'] } : {}),
   });
   const ci = issuer.createCredentialIssuerMetadata({
     credential_issuer: BASE,
@@ -157,7 +163,7 @@ const sdjwt = new SDJwtVcInstance({
 const codes = new Map(); // pre-authorized code -> { txCode }
 const nonces = new Set();
 const notificationIds = new Set();
-const events = { tokens: [], issued: [], notifications: [] };
+const events = { tokens: [], issued: [], notifications: [], resources: [] };
 
 const toHeaders = (req) => {
   const h = new Headers();
@@ -189,28 +195,33 @@ async function token(req, body) {
   const code = parsed.grant.preAuthorizedCode;
   const entry = codes.get(code);
   if (!entry) throw new Oauth2ServerErrorResponseError({ error: 'invalid_grant', error_description: 'unknown or used pre-authorized code' });
-  const { clientAttestation } = await authorizationServer.verifyPreAuthorizedCodeAccessTokenRequest({
+  const { clientAttestation, dpop } = await authorizationServer.verifyPreAuthorizedCodeAccessTokenRequest({
     authorizationServerMetadata: issuerMetadata.authorizationServers[0], grant: parsed.grant,
     accessTokenRequest: parsed.accessTokenRequest, expectedPreAuthorizedCode: code,
     expectedTxCode: entry.txCode, request,
     clientAttestation: { ...parsed.clientAttestation, required: true },
+    dpop: DPOP_REQUIRED ? { ...parsed.dpop, required: true, allowedSigningAlgs: ['ES256'] } : undefined,
   });
   codes.delete(code);
   const payload = clientAttestation.clientAttestation.payload;
-  events.tokens.push({ client_id: payload.sub, iss: payload.iss, environment: payload.environment });
+  events.tokens.push({ client_id: payload.sub, iss: payload.iss, environment: payload.environment, dpop_jkt: dpop?.jwkThumbprint });
   return authorizationServer.createAccessTokenResponse({
     audience: BASE, authorizationServer: BASE, subject: code, expiresInSeconds: 300,
     signer: { method: 'jwk', alg: 'ES256', publicJwk: pub(accessTokenJwk) },
-    clientId: payload.sub,
+    clientId: payload.sub, dpop,
   });
 }
 
 async function bearer(req, path) {
-  return resourceServer.verifyResourceRequest({
+  // With DPoP required, the library checks the scheme, the proof (htm, htu, ath) and that its
+  // key is the token's `cnf.jkt`.
+  const verified = await resourceServer.verifyResourceRequest({
     authorizationServers: issuerMetadata.authorizationServers, resourceServer: BASE,
     request: { method: 'POST', url: `${BASE}${path}`, headers: toHeaders(req) },
-    allowedAuthenticationSchemes: ['Bearer'],
+    allowedAuthenticationSchemes: DPOP_REQUIRED ? ['DPoP'] : ['Bearer'],
   });
+  events.resources.push({ path, scheme: verified.scheme });
+  return verified;
 }
 
 async function credential(req, body) {

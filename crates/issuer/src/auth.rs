@@ -1,6 +1,6 @@
-//! Who is calling: Attestation-Based Client Authentication at `/token`, the binding of the
-//! access token to the client instance key at `/credential` and `/notification`, and the
-//! admin bearer token.
+//! Who is calling: Attestation-Based Client Authentication at `/token`, the optional binding
+//! of the access token to the client instance key at `/credential` and `/notification`, and
+//! the admin bearer token.
 //!
 //! **Client authentication** (`/token`): exactly one `OAuth-Client-Attestation` and one
 //! `OAuth-Client-Attestation-PoP` header; the attestation signed by a trusted attester and
@@ -12,12 +12,14 @@
 //! check, so a request refused by those leaves no trace; at `/token` they run before the
 //! code is touched, so a replayed PoP cannot probe pre-authorized or transaction codes.
 //!
-//! **Token binding** (`/credential`, `/notification`): the access token records the SHA-256
-//! thumbprint (RFC 7638) of the attestation's `cnf` key. A request presenting it must also
-//! carry the client attestation and a fresh PoP signed by that same key, with `aud` = the
-//! issuer identifier and an unused `jti` — the same headers as at `/token`. A stolen access
-//! token is useless without the client instance key. (DPoP is not used: it would add a
-//! second key and proof format; the attestation PoP already proves the key.)
+//! **Token binding to the attestation** (`/credential`, `/notification`), a stricter policy
+//! than OpenID4VCI, off by default (`[issuer.attestation] bind_access_token`): the access
+//! token records the SHA-256 thumbprint (RFC 7638) of the attestation's `cnf` key, and a
+//! request presenting it must also carry the client attestation and a fresh PoP signed by
+//! that same key, with `aud` = the issuer identifier and an unused `jti` — the same headers
+//! as at `/token`. Standard OpenID4VCI 1.0 wallets send only the access token there, so
+//! this policy shuts them out; sender-constrained tokens the standard way are DPoP (see
+//! [`crate::dpop`]), which works with both.
 
 use crate::errors::{HandlerError, Rejection};
 use crate::secret::Secret;
@@ -353,25 +355,5 @@ pub(crate) fn admin(headers: &HeaderMap, token: Option<&Secret>) -> Result<(), R
     match (token, presented) {
         (Some(t), Some(p)) if t.matches(p) => Ok(()),
         _ => Err(Rejection::new(ErrorCode::InvalidToken).describe("admin bearer token required")),
-    }
-}
-
-/// The bearer access token of a resource request (RFC 6750 §2.1).
-pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, Rejection> {
-    let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
-    let value = match (values.next(), values.next()) {
-        (Some(v), None) => v.to_str().ok(),
-        _ => None,
-    };
-    let token = value.and_then(|v| {
-        let (scheme, rest) = v.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-    });
-    match token {
-        Some(t) if !t.is_empty() => Ok(t),
-        _ => {
-            Err(Rejection::new(ErrorCode::InvalidToken)
-                .describe("a Bearer access token is required"))
-        }
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct RedeemJob {
     pub(crate) jkt: String,
     pub(crate) cnf_jwk: String,
     pub(crate) attestation_hash: String,
+    /// Empty for a bearer token (NULL in the row).
+    pub(crate) dpop_jkt: String,
 }
 
 impl RedeemJob {
@@ -47,6 +49,7 @@ impl RedeemJob {
             jkt: r.jkt.to_owned(),
             cnf_jwk: r.cnf_jwk.to_owned(),
             attestation_hash: r.attestation_hash.to_owned(),
+            dpop_jkt: r.dpop_jkt.unwrap_or_default().to_owned(),
         }
     }
 }
@@ -184,15 +187,16 @@ async fn redeem_batch(
     let sql = format!(
         "UPDATE issuer_offers SET redeemed_at = v.column1, token_hash = v.column2,
              token_expires_at = v.column3, client_id = v.column4, jkt = v.column5,
-             cnf_jwk = v.column6, attestation_hash = v.column7
+             cnf_jwk = v.column6, attestation_hash = v.column7,
+             dpop_jkt = NULLIF(v.column10, '')
          FROM (VALUES {}) AS v
          WHERE issuer_offers.code_hash = v.column8 AND issuer_offers.redeemed_at IS NULL
              AND issuer_offers.expires_at > v.column1 AND issuer_offers.tx_attempts < v.column9
              AND issuer_offers.tx_code_hash IS NULL
          RETURNING issuer_offers.token_hash, issuer_offers.id, issuer_offers.configuration_ids,
              issuer_offers.claims, issuer_offers.token_expires_at, issuer_offers.client_id,
-             issuer_offers.jkt",
-        placeholders(jobs.len(), 9)
+             issuer_offers.jkt, issuer_offers.dpop_jkt",
+        placeholders(jobs.len(), 10)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for j in jobs {
@@ -205,7 +209,8 @@ async fn redeem_batch(
             .bind(j.cnf_jwk.as_str())
             .bind(j.attestation_hash.as_str())
             .bind(j.code_hash.as_str())
-            .bind(j.max_attempts);
+            .bind(j.max_attempts)
+            .bind(j.dpop_jkt.as_str());
     }
     let rows = q.fetch_all(db.pool()).await?;
     rows.iter()
@@ -219,6 +224,7 @@ async fn redeem_batch(
                     token_expires_at: r.try_get(4)?,
                     client_id: r.try_get(5)?,
                     jkt: r.try_get(6)?,
+                    dpop_jkt: r.try_get(7)?,
                 },
             ))
         })

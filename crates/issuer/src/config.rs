@@ -51,6 +51,8 @@ pub struct RawIssuerConfig {
     pub keys: RawKeys,
     /// `[issuer.attestation]`: which client attestations `/token` accepts.
     pub attestation: RawAttestation,
+    /// `[issuer.dpop]`: DPoP-bound access tokens (RFC 9449).
+    pub dpop: crate::dpop::RawDpop,
     /// `[issuer.status_list]`.
     pub status_list: RawStatusList,
     /// `[issuer.encryption]`: credential request/response encryption.
@@ -77,6 +79,7 @@ impl Default for RawIssuerConfig {
             cache: RawCache::default(),
             keys: RawKeys::default(),
             attestation: RawAttestation::default(),
+            dpop: crate::dpop::RawDpop::default(),
             status_list: RawStatusList::default(),
             encryption: RawEncryption::default(),
             credentials: BTreeMap::new(),
@@ -174,6 +177,9 @@ pub struct RawAttestation {
     pub require_environment: Option<bool>,
     /// Claims (JSON pointer → accepted values) every attestation must carry.
     pub required_claims: BTreeMap<String, Vec<Value>>,
+    /// Stricter than OpenID4VCI: bind the access token to the client instance key and
+    /// demand the attestation and a fresh PoP at `/credential` and `/notification` too.
+    pub bind_access_token: bool,
 }
 
 impl Default for RawAttestation {
@@ -191,6 +197,7 @@ impl Default for RawAttestation {
             key_protection: vec!["pkcs11".into(), "tpm".into()],
             require_environment: None,
             required_claims: BTreeMap::new(),
+            bind_access_token: false,
         }
     }
 }
@@ -405,6 +412,8 @@ pub struct AttestationConfig {
     pub require_environment: Option<bool>,
     /// Required claims.
     pub required_claims: BTreeMap<String, Vec<Value>>,
+    /// Attestation and PoP demanded at the resources too.
+    pub bind_access_token: bool,
 }
 
 /// Typed `[issuer.status_list]`.
@@ -522,6 +531,8 @@ pub struct IssuerConfig {
     pub keys: KeysConfig,
     /// Attestation trust and policy.
     pub attestation: AttestationConfig,
+    /// DPoP.
+    pub dpop: crate::dpop::DpopConfig,
     /// Status lists.
     pub status_list: StatusListConfig,
     /// Encryption.
@@ -623,7 +634,7 @@ fn show_alg<S: serde::Serializer>(a: &Algorithm, s: S) -> Result<S::Ok, S::Error
     s.serialize_str(a.name())
 }
 
-fn show_algs<S: serde::Serializer>(a: &[Algorithm], s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn show_algs<S: serde::Serializer>(a: &[Algorithm], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(a.iter().map(|a| a.name()))
 }
 
@@ -643,7 +654,7 @@ fn out_of_range(key: &str, value: impl std::fmt::Display, expected: &'static str
     }
 }
 
-fn algorithms(key: &str, names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
+pub(crate) fn algorithms(key: &str, names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
     if names.is_empty() {
         return Err(out_of_range(
             key,
@@ -789,6 +800,7 @@ impl TryFrom<RawAttestation> for AttestationConfig {
             key_protection: protections(&raw.key_protection)?,
             require_environment: raw.require_environment,
             required_claims: raw.required_claims,
+            bind_access_token: raw.bind_access_token,
         })
     }
 }
@@ -1015,6 +1027,7 @@ impl TryFrom<RawIssuerConfig> for IssuerConfig {
             cache: raw.cache,
             keys: KeysConfig::try_from(raw.keys)?,
             attestation: AttestationConfig::try_from(raw.attestation)?,
+            dpop: crate::dpop::DpopConfig::try_from(raw.dpop)?,
             status_list: StatusListConfig::try_from(raw.status_list)?,
             encryption: EncryptionConfig::try_from(raw.encryption)?,
             credentials,

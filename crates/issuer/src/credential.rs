@@ -2,8 +2,11 @@
 //! `batch_size`.
 //!
 //! Checks, in order, each answered with the code the spec names:
-//! 1. the bearer access token (`invalid_token`, 401) and the proof that the caller holds
-//!    the client instance key it is bound to (see [`crate::auth`]);
+//! 1. the access token (`invalid_token`, 401): as `Bearer`, or as `DPoP` with a proof by
+//!    the key it is bound to (`invalid_dpop_proof`, `use_dpop_nonce`, 401 with
+//!    `WWW-Authenticate: DPoP`; see [`crate::dpop`]); and, only under the stricter
+//!    `[issuer.attestation] bind_access_token` policy, the client attestation and a fresh
+//!    PoP by the client instance key (see [`crate::auth`]);
 //! 2. the body: JSON, or a JWE (`application/jwt`) decrypted with the issuer's key
 //!    agreement key; `credential_response_encryption` is accepted only inside an encrypted
 //!    request (§8.2) and must name an offered `enc` (`invalid_encryption_parameters`);
@@ -20,9 +23,10 @@
 //! for a batch. A row whose status entry another replica took meanwhile makes the issuer
 //! draw again; any failure rolls back, so nothing is issued and no index is consumed.
 
-use crate::auth::{bearer, sha256_b64};
+use crate::auth::sha256_b64;
 use crate::db::{self, NewCredential, TokenRow};
-use crate::errors::{Failure, HandlerResult, Rejection};
+use crate::dpop::{Scheme, presented_token};
+use crate::errors::{Failure, HandlerError, HandlerResult, Rejection};
 use crate::metadata::disclosable;
 use crate::nonce::NONCE_NAMESPACE;
 use crate::random::{Salts, token};
@@ -53,29 +57,54 @@ pub(crate) fn lookup<'a>(claims: &'a Map<String, Value>, path: &[String]) -> Opt
     Some(value)
 }
 
-/// The token row for a bearer access token, if live.
-pub(crate) async fn access_token(
+/// Who may use a resource (`path`: `/credential` or `/notification`): the live token row
+/// of the presented access token, after the DPoP checks its binding calls for and, under
+/// `bind_access_token`, the client attestation and PoP.
+pub(crate) async fn authorize(
     state: &State,
     headers: &HeaderMap,
+    path: &str,
 ) -> HandlerResult<Arc<TokenRow>> {
-    let presented = bearer(headers)?;
+    let (scheme, presented) = presented_token(headers)
+        .map_err(|r| r.at_resource(state.dpop.challenge(Scheme::Bearer)))?;
+    let unauthorized = |text: &'static str| -> HandlerError {
+        Rejection::new(ErrorCode::InvalidToken)
+            .describe(text)
+            .at_resource(state.dpop.challenge(scheme))
+            .into()
+    };
     let hash = sha256_b64(presented.as_bytes());
     let now = state.now();
     let row = match state.tokens.get(&hash) {
         Some(r) => r,
         None => {
-            let row = db::token(state.db.pool(), &hash).await?.ok_or_else(|| {
-                Rejection::new(ErrorCode::InvalidToken).describe("unknown access token")
-            })?;
+            let row = db::token(state.db.pool(), &hash)
+                .await?
+                .ok_or_else(|| unauthorized("unknown access token"))?;
             let row = Arc::new(row);
             state.tokens.insert(hash, Arc::clone(&row), now);
             row
         }
     };
     if row.token_expires_at <= now {
-        return Err(Rejection::new(ErrorCode::InvalidToken)
-            .describe("the access token has expired")
-            .into());
+        return Err(unauthorized("the access token has expired"));
+    }
+    state
+        .dpop
+        .resource(
+            headers,
+            scheme,
+            presented,
+            row.dpop_jkt.as_deref(),
+            &format!("{}{path}", state.settings.identifier),
+            state.clock.as_ref(),
+        )
+        .await?;
+    if state.config.attestation.bind_access_token {
+        state
+            .auth
+            .prove_binding(headers, &row.jkt, &row.client_id, state.clock.as_ref())
+            .await?;
     }
     Ok(row)
 }
@@ -148,18 +177,23 @@ fn parse_request(
     }
 }
 
-/// `POST /credential`.
+/// `POST /credential`. Every answer carries the next `DPoP-Nonce` when DPoP nonces are
+/// demanded (a refusal after the proof was accepted has consumed the previous one).
 pub(crate) async fn credential_endpoint(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> HandlerResult<Response> {
-    let grant = access_token(&state, &headers).await?;
-    state
-        .auth
-        .prove_binding(&headers, &grant.jkt, &grant.client_id, state.clock.as_ref())
-        .await?;
-    let request = parse_request(&state, &headers, &body)?;
+) -> Response {
+    let response = match issue(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    state.dpop.attach_nonce(response).await
+}
+
+async fn issue(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
+    let grant = authorize(state, headers, "/credential").await?;
+    let request = parse_request(state, headers, body)?;
 
     let configuration_id = match &request.target {
         CredentialTarget::Identifier(_) => {

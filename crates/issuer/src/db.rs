@@ -13,6 +13,10 @@
 //!   replicas agree on one), sealed under the KEK or living in a PKCS#11 token.
 //! - `issuer_encryption_keys`: the key agreement key for encrypted credential requests.
 //!
+//! An access token lives on its offer's row: its hash, expiry, client, the thumbprint of the
+//! client instance key (`jkt`, from the attestation) and, when it is DPoP-bound, the
+//! thumbprint of the DPoP key (`dpop_jkt`, RFC 9449 `cnf.jkt`; NULL for a bearer token).
+//!
 //! SQL follows the portable rules of the `store` crate: `$n` placeholders, `BIGINT` times
 //! in Unix seconds, bytes through per-backend migrations.
 
@@ -125,6 +129,11 @@ pub const MIGRATIONS: &[Migration] = &[
              created_at BIGINT NOT NULL
          );",
     ),
+    Migration::portable(
+        4,
+        "dpop-bound access tokens",
+        "ALTER TABLE issuer_offers ADD COLUMN dpop_jkt TEXT;",
+    ),
 ];
 
 /// Applies the migrations.
@@ -224,6 +233,8 @@ pub(crate) struct Redemption<'a> {
     pub(crate) jkt: &'a str,
     pub(crate) cnf_jwk: &'a str,
     pub(crate) attestation_hash: &'a str,
+    /// Thumbprint of the DPoP key the token is bound to; `None`: a bearer token.
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 /// Redeems the code and records the access token in one statement: succeeds for exactly
@@ -239,7 +250,8 @@ pub(crate) async fn redeem(
 ) -> Result<Option<TokenRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE issuer_offers SET redeemed_at = $1, token_hash = $2, token_expires_at = $3,
-             client_id = $4, jkt = $5, cnf_jwk = $6, attestation_hash = $7
+             client_id = $4, jkt = $5, cnf_jwk = $6, attestation_hash = $7,
+             dpop_jkt = NULLIF($10, '')
          WHERE code_hash = $8 AND redeemed_at IS NULL AND expires_at > $1
              AND tx_attempts < $9
          RETURNING {TOKEN_COLUMNS}"
@@ -253,6 +265,7 @@ pub(crate) async fn redeem(
     .bind(r.attestation_hash)
     .bind(code_hash)
     .bind(max_attempts)
+    .bind(r.dpop_jkt.unwrap_or_default())
     .fetch_optional(pool)
     .await
 }
@@ -279,9 +292,11 @@ pub(crate) struct TokenRow {
     pub(crate) token_expires_at: i64,
     pub(crate) client_id: String,
     pub(crate) jkt: String,
+    pub(crate) dpop_jkt: Option<String>,
 }
 
-const TOKEN_COLUMNS: &str = "id, configuration_ids, claims, token_expires_at, client_id, jkt";
+const TOKEN_COLUMNS: &str =
+    "id, configuration_ids, claims, token_expires_at, client_id, jkt, dpop_jkt";
 
 pub(crate) async fn token(
     pool: &AnyPool,

@@ -4,7 +4,10 @@
 //!   `invalid_nonce`, `use_attestation_challenge`, …), its HTTP status from
 //!   [`ErrorCode::http_status`], `Cache-Control: no-store`, and the headers some codes need
 //!   (`WWW-Authenticate` for `invalid_token`, RFC 6750 §3; a fresh
-//!   `OAuth-Client-Attestation-Challenge` for `use_attestation_challenge`, ABCA §7.4).
+//!   `OAuth-Client-Attestation-Challenge` for `use_attestation_challenge`, ABCA §7.4; a
+//!   fresh `DPoP-Nonce` for `use_dpop_nonce`, RFC 9449 §8). At a protected resource the
+//!   DPoP codes are 401 with `WWW-Authenticate: DPoP error=…` (RFC 9449 §7.1, §9), set
+//!   with [`Rejection::at_resource`].
 //! - [`Failure`]: the server could not do its part (database, cache, keys, randomness).
 //!   Logged with its cause; the client gets `server_error`, or `temporarily_unavailable`
 //!   when a dependency is unreachable ("could not check" is never "invalid").
@@ -20,6 +23,9 @@ pub struct Rejection {
     code: ErrorCode,
     description: Option<Cow<'static, str>>,
     challenge: Option<String>,
+    dpop_nonce: Option<String>,
+    /// The `WWW-Authenticate` challenge scheme and parameters, at a protected resource.
+    resource: Option<Cow<'static, str>>,
 }
 
 impl Rejection {
@@ -29,6 +35,8 @@ impl Rejection {
             code,
             description: None,
             challenge: None,
+            dpop_nonce: None,
+            resource: None,
         }
     }
 
@@ -46,6 +54,23 @@ impl Rejection {
         self
     }
 
+    /// With a fresh DPoP nonce in the `DPoP-Nonce` response header.
+    #[must_use]
+    pub fn with_dpop_nonce(mut self, nonce: String) -> Self {
+        self.dpop_nonce = Some(nonce);
+        self
+    }
+
+    /// Answered by a protected resource: 401 (for the codes RFC 6750 §3.1 and RFC 9449
+    /// §7.1 give that status) with `WWW-Authenticate: <scheme> error="<code>"<params>`;
+    /// `scheme_and_params` is `Bearer` or `DPoP algs="ES256"` (no input, ever: it goes into
+    /// a header).
+    #[must_use]
+    pub fn at_resource(mut self, scheme_and_params: impl Into<Cow<'static, str>>) -> Self {
+        self.resource = Some(scheme_and_params.into());
+        self
+    }
+
     /// The code.
     pub fn code(&self) -> ErrorCode {
         self.code
@@ -60,17 +85,40 @@ impl From<ErrorCode> for Rejection {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let unauthorized = matches!(
+            self.code,
+            ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce
+        );
+        let status = if self.resource.is_some() && unauthorized {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+        };
         let body = ErrorResponse::new(self.code, self.description.as_deref());
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.code == ErrorCode::InvalidToken {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer error=\"invalid_token\""),
-            );
+        match (&self.resource, self.code) {
+            (Some(scheme), code) => {
+                let (name, params) = scheme.split_once(' ').unwrap_or((scheme, ""));
+                let sep = if params.is_empty() { "" } else { ", " };
+                let value = format!("{name} error=\"{}\"{sep}{params}", code.as_str());
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            (None, ErrorCode::InvalidToken) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            (None, _) => {}
+        }
+        if let Some(n) = self.dpop_nonce
+            && let Ok(v) = HeaderValue::from_str(&n)
+        {
+            headers.insert(oid4vci::DPOP_NONCE_HEADER, v);
         }
         if let Some(c) = self.challenge
             && let Ok(v) = HeaderValue::from_str(&c)

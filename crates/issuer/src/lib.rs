@@ -9,7 +9,7 @@
 //! | `GET /.well-known/openid-credential-issuer` | issuer metadata (JSON; signed with `Accept: application/jwt`) |
 //! | `GET /.well-known/oauth-authorization-server` | AS metadata (`attest_jwt_client_auth`, challenge endpoint) |
 //! | `GET /.well-known/jwt-vc-issuer`, `GET /jwks` | every published signing key |
-//! | `POST /token` | pre-authorized code + `tx_code`, client attestation + PoP |
+//! | `POST /token` | pre-authorized code + `tx_code`, client attestation + PoP, optional (or required) DPoP proof |
 //! | `POST /challenge` | attestation challenge (ABCA §6) |
 //! | `POST /nonce` | single-use `c_nonce` |
 //! | `POST /credential` | SD-JWT VCs, one per proof key, optionally encrypted |
@@ -34,6 +34,7 @@ pub mod credential;
 pub mod db;
 pub mod demo;
 pub mod documents;
+pub mod dpop;
 pub mod errors;
 pub mod maintenance;
 pub mod metadata;

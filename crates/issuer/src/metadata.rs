@@ -174,6 +174,17 @@ pub fn as_metadata(config: &IssuerConfig, endpoints: &Endpoints) -> Authorizatio
         client_attestation_pop_signing_alg_values_supported: Some(algs),
         client_attestation_pop_methods_supported: Some(vec!["attestation_pop_jwt".to_owned()]),
         challenge_endpoint: Some(endpoints.url("/challenge")),
+        // RFC 9449 §5.1: listed only when a token request may carry a DPoP proof.
+        dpop_signing_alg_values_supported: (config.dpop.mode != crate::dpop::DpopMode::Off).then(
+            || {
+                config
+                    .dpop
+                    .algorithms
+                    .iter()
+                    .map(|a| a.name().to_owned())
+                    .collect()
+            },
+        ),
     }
 }
 

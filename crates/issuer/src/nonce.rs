@@ -1,6 +1,7 @@
 //! `POST /nonce` (§7): a fresh, unpredictable `c_nonce` (256 bits), stored once in the
 //! single-use store for `nonce_ttl` and consumed by the credential request that uses it.
-//! `Cache-Control: no-store`. `POST /challenge` (ABCA §6): the same for attestation
+//! `Cache-Control: no-store`; with the next `DPoP-Nonce` when DPoP nonces are demanded
+//! (OpenID4VCI 1.0 §7.2). `POST /challenge` (ABCA §6): the same for attestation
 //! challenges.
 
 use crate::errors::HandlerResult;
@@ -37,7 +38,8 @@ pub(crate) async fn nonce_endpoint(
             state.settings.nonce_ttl,
         )
         .await?;
-    Ok(no_store(NonceResponse { c_nonce }.to_value()))
+    let response = no_store(NonceResponse { c_nonce }.to_value());
+    Ok(state.dpop.attach_nonce(response).await)
 }
 
 /// `POST /challenge`.

@@ -1,9 +1,10 @@
 //! `POST /notification` (§11): the wallet reports what happened to the credentials of one
 //! credential response; the event is recorded on those credentials. The access token must
-//! be the one they were issued under and the caller must prove the key it is bound to, as
-//! at `/credential`. Repeated identical notifications succeed (§11: idempotent).
+//! be the one they were issued under, presented as at `/credential` (bearer, or DPoP with a
+//! proof by its key; the attestation too under `bind_access_token`). Repeated identical
+//! notifications succeed (§11: idempotent).
 
-use crate::credential::access_token;
+use crate::credential::authorize;
 use crate::db;
 use crate::errors::{HandlerResult, Rejection};
 use crate::state::State;
@@ -18,13 +19,17 @@ pub(crate) async fn notification_endpoint(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> HandlerResult<Response> {
-    let grant = access_token(&state, &headers).await?;
-    state
-        .auth
-        .prove_binding(&headers, &grant.jkt, &grant.client_id, state.clock.as_ref())
-        .await?;
-    let request = NotificationRequest::from_json(&body)
+) -> Response {
+    let response = match notify(&state, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    state.dpop.attach_nonce(response).await
+}
+
+async fn notify(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
+    let grant = authorize(state, headers, "/notification").await?;
+    let request = NotificationRequest::from_json(body)
         .map_err(|e| Rejection::new(e.code()).describe(e.to_string()))?;
     let touched = db::record_notification(
         state.db.pool(),

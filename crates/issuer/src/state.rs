@@ -104,6 +104,7 @@ pub struct State {
     pub(crate) keys: SigningKeys,
     pub(crate) encryption_key: Option<EncryptionKey>,
     pub(crate) auth: ClientAuth,
+    pub(crate) dpop: crate::dpop::Dpop,
     pub(crate) status: StatusLists,
     pub(crate) tokens: TokenCache,
     pub(crate) writers: crate::batch::Writers,
@@ -247,6 +248,12 @@ impl State {
             random: Arc::clone(&random),
             verified: crate::auth::AttestationCache::new(16_384),
         };
+        let dpop = crate::dpop::Dpop::new(
+            config.dpop.clone(),
+            skew,
+            Arc::clone(&single_use),
+            Arc::clone(&random),
+        );
         let status = StatusLists::new(
             database.clone(),
             config.status_list.bits,
@@ -291,6 +298,7 @@ impl State {
             keys,
             encryption_key,
             auth,
+            dpop,
             status,
             tokens: TokenCache::new(4096),
             config,

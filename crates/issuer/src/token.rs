@@ -3,18 +3,24 @@
 //!
 //! Order of checks, so that a refused request changes nothing it should not:
 //! 1. the form (`invalid_request`, `unsupported_grant_type`; unknown parameters ignored);
-//! 2. the client attestation and PoP, signatures, claims and policy (`invalid_client`,
+//! 2. the DPoP proof, when DPoP is offered and one is sent or DPoP is required
+//!    (`invalid_dpop_proof`, see [`crate::dpop`]);
+//! 3. the client attestation and PoP, signatures, claims and policy (`invalid_client`,
 //!    `invalid_client_attestation`, `use_fresh_attestation`, `use_attestation_challenge`);
-//! 3. the replay checks: the challenge consumed, the PoP `jti` recorded;
-//! 4. the code: redeemed in one conditional `UPDATE` that also records the access token
+//! 4. the replay checks: the DPoP nonce consumed (`use_dpop_nonce`, with a fresh one) and
+//!    the DPoP `jti` recorded; the attestation challenge consumed, the PoP `jti` recorded;
+//! 5. the code: redeemed in one conditional `UPDATE` that also records the access token
 //!    (`invalid_grant` if unknown, expired, used or dead); an offer with a transaction code
 //!    is read first, and a wrong code (`invalid_grant`) counts one attempt — at
 //!    `tx_code_max_attempts` the code is dead; a missing or unexpected `tx_code` is
 //!    `invalid_request`.
 //!
 //! The access token is 256 random bits, stored as its SHA-256 with the client_id and the
-//! thumbprint of the client instance key; it lives `access_token_ttl` (5 minutes by
-//! default). The response has no `c_nonce` (OpenID4VCI 1.0: wallets use `/nonce`).
+//! thumbprint of the client instance key, and — when the request carried a DPoP proof — the
+//! thumbprint of the DPoP key (`token_type: DPoP`; otherwise `Bearer`, usable as a plain
+//! bearer token unless `[issuer.attestation] bind_access_token` is set). It lives
+//! `access_token_ttl` (5 minutes by default). The response has no `c_nonce` (OpenID4VCI 1.0:
+//! wallets use `/nonce`); it carries the next `DPoP-Nonce` when DPoP nonces are demanded.
 
 use crate::auth::sha256_b64;
 use crate::batch::RedeemJob;
@@ -52,17 +58,30 @@ pub(crate) async fn token_endpoint(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> HandlerResult<Response> {
-    if !is_form(&headers) {
+    let response = issue_token(&state, &headers, &body).await?;
+    Ok(state.dpop.attach_nonce(response).await)
+}
+
+async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
+    if !is_form(headers) {
         return Err(Rejection::new(ErrorCode::InvalidRequest)
             .describe("the token request must be application/x-www-form-urlencoded")
             .into());
     }
-    let request = TokenRequest::from_form(&body)
+    let request = TokenRequest::from_form(body)
         .map_err(|e| Rejection::new(e.code()).describe(e.to_string()))?;
+    let proof = state.dpop.token_proof(
+        headers,
+        &format!("{}/token", state.settings.identifier),
+        state.clock.as_ref(),
+    )?;
     let client = state
         .auth
-        .verify(&headers, request.client_id.as_deref(), state.clock.as_ref())
+        .verify(headers, request.client_id.as_deref(), state.clock.as_ref())
         .await?;
+    if let Some(p) = &proof {
+        state.dpop.commit(p).await?;
+    }
     state.auth.commit(&client, true).await?;
 
     let now = state.now();
@@ -76,6 +95,7 @@ pub(crate) async fn token_endpoint(
         jkt: &client.jkt,
         cnf_jwk: &cnf,
         attestation_hash: &client.attestation_hash,
+        dpop_jkt: proof.as_ref().map(|p| p.jkt()),
     };
     let code_hash = sha256_b64(request.pre_authorized_code.as_bytes());
     let max = state.settings.tx_code_max_attempts;
@@ -147,7 +167,12 @@ pub(crate) async fn token_endpoint(
 
     let response = TokenResponse {
         access_token,
-        token_type: "Bearer".into(),
+        token_type: if proof.is_some() {
+            oid4vci::DPOP_TOKEN_TYPE
+        } else {
+            "Bearer"
+        }
+        .into(),
         expires_in: u64::try_from(state.settings.access_token_ttl).ok(),
         authorization_details: None,
     };

@@ -134,10 +134,21 @@ async fn issues_over_http_with_path_insertion(b: Backend) {
     let r = credential(body).await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_nonce");
-    // Without the binding PoP the token is useless.
+    // The access token alone is a bearer token (OpenID4VCI 1.0): this request gets past
+    // authorization and is refused for its body. (The stricter attestation binding is
+    // tested in rejects_credential.rs.)
     let r = http
         .post(format!("{}/credential", s.base))
         .bearer_auth(&at)
+        .json(&json!({"credential_configuration_id": CONFIG_ID}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_proof");
+    // Without it, nothing.
+    let r = http
+        .post(format!("{}/credential", s.base))
         .json(&json!({"credential_configuration_id": CONFIG_ID}))
         .send()
         .await

@@ -32,6 +32,14 @@ fn request(proofs: Vec<String>) -> Value {
     json!({"credential_configuration_id": CONFIG_ID, "proofs": {"jwt": proofs}})
 }
 
+/// A harness under the stricter policy that binds the access token to the client
+/// attestation (`bind_access_token`): the attestation and a fresh PoP at `/credential`.
+async fn bound(b: Backend) -> Harness {
+    let mut o = Options::new(b);
+    o.config = "[attestation]\nbind_access_token = true".into();
+    Harness::start(o).await
+}
+
 /// Nothing issued; the nonce, if given, still buys one credential.
 async fn nothing_issued(h: &Harness, w: &Wallet, at: &str, nonce: Option<&str>) {
     assert_eq!(h.issued().await, 0, "no credential, no status entry");
@@ -100,7 +108,7 @@ async fn rejects_credential_with_expired_access_token(b: Backend) {
 }
 
 async fn rejects_credential_without_binding_pop(b: Backend) {
-    let h = harness(b).await;
+    let h = bound(b).await;
     let (w, at) = ready(&h).await;
     let n = h.nonce().await;
     let r = h
@@ -119,7 +127,7 @@ async fn rejects_credential_without_binding_pop(b: Backend) {
 }
 
 async fn rejects_credential_with_pop_from_another_instance_key(b: Backend) {
-    let h = harness(b).await;
+    let h = bound(b).await;
     let (w, at) = ready(&h).await;
     // Another genuine wallet instance that stole the access token.
     let thief = h.wallet();
@@ -135,7 +143,7 @@ async fn rejects_credential_with_pop_from_another_instance_key(b: Backend) {
 }
 
 async fn rejects_credential_with_replayed_binding_pop(b: Backend) {
-    let h = harness(b).await;
+    let h = bound(b).await;
     let (w, at) = ready(&h).await;
     let pop = w.pop(h.now());
     let send = |body: Value| {

@@ -1,5 +1,5 @@
 //! The error codes an issuer answers (OpenID4VCI 1.0 §6.3, §8.3.1, §9.3, §11.3, RFC 6749
-//! §5.2, RFC 6750 §3.1, Attestation-Based Client Authentication §7.4) with their HTTP
+//! §5.2, RFC 6750 §3.1, Attestation-Based Client Authentication §7.4, RFC 9449 §5, §7.1, §8) with their HTTP
 //! status, and the error response body both sides read and write.
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,11 @@ pub enum ErrorCode {
     UseFreshAttestation,
     /// `invalid_client_attestation` (ABCA §7.4).
     InvalidClientAttestation,
+    /// `invalid_dpop_proof` (RFC 9449 §5, §7.1): the DPoP proof is missing or invalid.
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8, §9): the proof must carry the server nonce the
+    /// response sends in `DPoP-Nonce`.
+    UseDpopNonce,
     /// `server_error` (RFC 6749 §4.1.2.1).
     ServerError,
     /// `temporarily_unavailable` (RFC 6749 §4.1.2.1).
@@ -59,7 +64,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidClient,
         ErrorCode::InvalidGrant,
@@ -81,6 +86,8 @@ impl ErrorCode {
         ErrorCode::UseAttestationChallenge,
         ErrorCode::UseFreshAttestation,
         ErrorCode::InvalidClientAttestation,
+        ErrorCode::InvalidDpopProof,
+        ErrorCode::UseDpopNonce,
         ErrorCode::ServerError,
         ErrorCode::TemporarilyUnavailable,
     ];
@@ -109,6 +116,8 @@ impl ErrorCode {
             ErrorCode::UseAttestationChallenge => "use_attestation_challenge",
             ErrorCode::UseFreshAttestation => "use_fresh_attestation",
             ErrorCode::InvalidClientAttestation => "invalid_client_attestation",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -126,7 +135,10 @@ impl ErrorCode {
     /// - every other code 400: the token endpoint's codes (RFC 6749 §5.2 lets
     ///   `invalid_client` be 400 when the client did not authenticate through the
     ///   `Authorization` header, which attestation-based clients never do), and the
-    ///   credential, deferred and notification endpoints' codes (§8.3.1.2, §9.3, §11.3).
+    ///   credential, deferred and notification endpoints' codes (§8.3.1.2, §9.3, §11.3);
+    ///   `invalid_dpop_proof` and `use_dpop_nonce` are 400 at the token endpoint (RFC 9449
+    ///   §5, §8) — a protected resource answers them with 401 and `WWW-Authenticate: DPoP`
+    ///   (§7.1, §9), which the resource server sets itself.
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::InvalidToken => 401,

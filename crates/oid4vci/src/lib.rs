@@ -13,6 +13,7 @@
 //! - [`nonce`]: the nonce response (§7);
 //! - [`credential`]: the credential request and response (§8), plain or encrypted (§10),
 //!   with `credential_response_encryption`;
+//! - [`dpop`]: DPoP proofs (RFC 9449): verification for servers, signing for clients;
 //! - [`proof`]: proof JWTs (Appendix F): verification for issuers, signing for wallets;
 //! - [`notification`]: the notification request (§11);
 //! - [`error`]: every error code with its HTTP status, and the error body.
@@ -21,6 +22,7 @@
 //! `client-attestation`; SD-JWT VC issuance from `sd-jwt`.
 
 pub mod credential;
+pub mod dpop;
 pub mod error;
 mod json;
 pub mod metadata;
@@ -33,6 +35,10 @@ pub mod token;
 pub use credential::{
     CredentialRequest, CredentialRequestError, CredentialResponse, CredentialResponseError,
     CredentialTarget, JWT_MEDIA_TYPE, Proofs, ResponseEncryption,
+};
+pub use dpop::{
+    DPOP_HEADER, DPOP_NONCE_HEADER, DPOP_SCHEME, DPOP_TOKEN_TYPE, DpopClaims, DpopError,
+    DpopPolicy, DpopRequest, VerifiedDpop, verify_dpop,
 };
 pub use error::{ErrorCode, ErrorResponse};
 pub use metadata::{

@@ -456,6 +456,9 @@ pub struct AuthorizationServerMetadata {
     /// ABCA §6: where clients fetch attestation challenges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub challenge_endpoint: Option<String>,
+    /// RFC 9449 §5.1: the DPoP proof algorithms accepted; absent when DPoP is not offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 impl AuthorizationServerMetadata {
@@ -653,6 +656,7 @@ mod tests {
             client_attestation_pop_signing_alg_values_supported: None,
             client_attestation_pop_methods_supported: None,
             challenge_endpoint: None,
+            dpop_signing_alg_values_supported: None,
         };
         let text = m.to_value().to_string();
         assert!(text.contains(r#""pre-authorized_grant_anonymous_access_supported":false"#));

@@ -38,5 +38,8 @@ fn the_demo_ends_with_every_expected_outcome() {
     assert!(!stdout.contains('✘'), "{stdout}");
     // What crossed the wire is shown: attestation headers, the token and the response.
     assert!(stdout.contains("OAuth-Client-Attestation-PoP:"));
+    // The demo issuer offers DPoP and the wallet uses it (issue 10).
+    assert!(stdout.contains("DPoP:"), "{stdout}");
+    assert!(stdout.contains("Authorization: DPoP "), "{stdout}");
     assert!(stdout.contains("POST http://localhost:"));
 }

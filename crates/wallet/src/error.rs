@@ -182,6 +182,12 @@ pub enum IssuanceError {
         #[source]
         source: CredentialCheck,
     },
+    /// The random generator failed (a DPoP proof `jti`).
+    #[error("the random generator failed")]
+    Random,
+    /// The token endpoint answered `token_type: DPoP` to a request without a DPoP proof.
+    #[error("the issuer bound the access token to a DPoP key this wallet did not offer")]
+    UnexpectedDpopToken,
 }
 
 /// A presentation flow failed; nothing was sent unless the variant says so.

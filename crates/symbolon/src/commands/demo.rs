@@ -58,7 +58,7 @@ fn observer(verbose: bool) -> wallet::Observer {
     Arc::new(move |e: &Exchange| {
         println!("    → {} {}  ({})", e.method, e.url, e.what);
         for (k, v) in &e.request_headers {
-            if k.starts_with("OAuth-Client-Attestation") || k == "Authorization" {
+            if k.starts_with("OAuth-Client-Attestation") || k == "Authorization" || k == "DPoP" {
                 println!("        {k}: {}", abbreviate(v, verbose));
             }
         }

@@ -2,19 +2,30 @@
 //! notifications afterwards.
 //!
 //! Every call to the token, credential and notification endpoints carries the client
-//! attestation and a fresh PoP (`aud` = the server's identifier): Symbolon's issuer binds
-//! the access token to the CI-Key and asks for the same proof at `/credential` and
-//! `/notification`; other issuers ignore the headers where they do not need them.
+//! attestation and a fresh PoP (`aud` = the server's identifier): the token endpoint
+//! authenticates the wallet instance with them, and an issuer under the stricter policy of
+//! binding the access token to the CI-Key (Symbolon's `bind_access_token`) asks for the same
+//! proof at `/credential` and `/notification`; other issuers ignore the headers where they
+//! do not need them.
+//!
+//! When the authorization server offers DPoP (`dpop_signing_alg_values_supported`, RFC
+//! 9449), the flow uses it: a fresh DPoP key per accepted offer, a proof with every request
+//! to the token, credential and notification endpoints (`ath` with the access token), the
+//! token presented as `Authorization: DPoP` when the server bound it (`token_type: DPoP`),
+//! the latest `DPoP-Nonce` the server sent carried in the next proof, and one retry on
+//! `use_dpop_nonce`.
 
 use attester::client::{challenge_from, fetch_challenge};
 use jose::jwe::{DecryptPolicy, Enc, EncryptionKey};
-use jose::{Curve, PublicJwk, Signer};
+use jose::{Algorithm, Curve, PublicJwk, Signer, SoftwareSigner};
 use oid4vci::credential::JWT_MEDIA_TYPE;
 use oid4vci::{
-    CredentialRequest, CredentialResponse, CredentialTarget, NonceResponse, NotificationEvent,
-    NotificationRequest, ProofClaims, Proofs, ResponseEncryption, TokenRequest, TokenResponse,
+    CredentialRequest, CredentialResponse, CredentialTarget, DPOP_HEADER, DPOP_NONCE_HEADER,
+    DPOP_TOKEN_TYPE, DpopClaims, NonceResponse, NotificationEvent, NotificationRequest,
+    ProofClaims, Proofs, ResponseEncryption, TokenRequest, TokenResponse,
 };
 use service::http::Fetched;
+use std::sync::{Arc, Mutex};
 
 use super::PendingOffer;
 use crate::Wallet;
@@ -25,14 +36,77 @@ use crate::net::{Outgoing, refused};
 const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 
-/// An access token (a bearer credential): redacted in `Debug`, wiped on drop.
+/// An access token: redacted in `Debug`, wiped on drop; DPoP-bound or a bearer token.
 #[derive(Clone)]
-pub struct AccessToken(zeroize::Zeroizing<String>);
+pub struct AccessToken {
+    value: zeroize::Zeroizing<String>,
+    dpop_bound: bool,
+}
 
 impl std::fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AccessToken(<redacted>)")
     }
+}
+
+/// DPoP for one accepted offer: the key (private: redacted `Debug`, zeroized) and the
+/// latest `DPoP-Nonce` the server sent.
+pub(crate) struct DpopSession {
+    key: SoftwareSigner,
+    nonce: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for DpopSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DpopSession(<redacted>)")
+    }
+}
+
+impl DpopSession {
+    /// A session when the server offers an algorithm this wallet signs with (ES256 first).
+    fn offered(algs: Option<&[String]>) -> Result<Option<Arc<DpopSession>>, IssuanceError> {
+        let Some(algs) = algs else {
+            return Ok(None);
+        };
+        let Some(alg) = [Algorithm::Es256, Algorithm::Es384, Algorithm::Ed25519]
+            .into_iter()
+            .find(|a| algs.iter().any(|n| n == a.name()))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(DpopSession {
+            key: SoftwareSigner::generate(alg)?,
+            nonce: Mutex::new(None),
+        })))
+    }
+
+    fn nonce(&self) -> Option<String> {
+        self.nonce.lock().ok().and_then(|n| n.clone())
+    }
+
+    /// Keeps the server's latest nonce (RFC 9449 §8.2: any response may carry one).
+    fn remember(&self, fetched: &Fetched) {
+        let fresh = fetched
+            .headers
+            .get(DPOP_NONCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 512);
+        if let (Some(n), Ok(mut slot)) = (fresh, self.nonce.lock()) {
+            *slot = Some(n.to_owned());
+        }
+    }
+}
+
+/// Whether a refusal asks for a (new) DPoP nonce: `use_dpop_nonce` in the body (token
+/// endpoint) or in a `WWW-Authenticate: DPoP` challenge (protected resource).
+fn wants_dpop_nonce(fetched: &Fetched, code: Option<&str>) -> bool {
+    code == Some("use_dpop_nonce")
+        || fetched
+            .headers
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("error=\"use_dpop_nonce\""))
 }
 
 /// What a notification needs: the endpoint, the id the issuer gave, and the token.
@@ -45,6 +119,7 @@ pub struct NotificationHandle {
     /// The credential issuer identifier (the PoP audience).
     pub audience: String,
     token: AccessToken,
+    dpop: Option<Arc<DpopSession>>,
 }
 
 /// One verified credential.
@@ -135,9 +210,11 @@ impl Wallet {
         }))
     }
 
-    /// POSTs with the client attestation and a fresh PoP for `audience`, answering one
-    /// `use_attestation_challenge` (challenge from the response header or the challenge
-    /// endpoint) and one `use_fresh_attestation`. Returns the answer, whatever its status.
+    /// POSTs with the client attestation and a fresh PoP for `audience` — and a DPoP proof
+    /// when `dpop` is given —, answering one `use_attestation_challenge` (challenge from the
+    /// response header or the challenge endpoint), one `use_fresh_attestation` and one
+    /// `use_dpop_nonce`. Returns the answer, whatever its status.
+    #[allow(clippy::too_many_arguments)]
     async fn attested_post(
         &self,
         what: &'static str,
@@ -146,10 +223,12 @@ impl Wallet {
         body: (&'static str, String),
         bearer: Option<&AccessToken>,
         challenge_endpoint: Option<&str>,
+        dpop: Option<&DpopSession>,
     ) -> Result<Fetched, IssuanceError> {
         let mut challenge: Option<String> = None;
         let mut refreshed = false;
         let mut challenged = false;
+        let mut renonced = false;
         loop {
             let headers = self
                 .attestation
@@ -161,14 +240,41 @@ impl Wallet {
                     headers.attestation.to_string(),
                 )
                 .header(client_attestation::POP_HEADER, headers.pop);
+            // A DPoP-bound token goes with a proof; at the token endpoint (no token yet) the
+            // proof asks for the binding.
+            let proving = match (dpop, bearer) {
+                (Some(d), None) => Some(d),
+                (Some(d), Some(t)) if t.dpop_bound => Some(d),
+                _ => None,
+            };
+            if let Some(d) = proving {
+                let proof = DpopClaims {
+                    jti: self.token(16).map_err(|_| IssuanceError::Random)?,
+                    htm: "POST".into(),
+                    htu: url.to_owned(),
+                    iat: self.now(),
+                    access_token: bearer.map(|t| t.value.to_string()),
+                    nonce: d.nonce(),
+                }
+                .sign(&d.key)?;
+                out = out.header(DPOP_HEADER, proof);
+            }
             if let Some(t) = bearer {
-                out = out.header("Authorization", format!("Bearer {}", t.0.as_str()));
+                let scheme = if t.dpop_bound { "DPoP" } else { "Bearer" };
+                out = out.header("Authorization", format!("{scheme} {}", t.value.as_str()));
             }
             let fetched = self.net.send(out).await?;
+            if let Some(d) = dpop {
+                d.remember(&fetched);
+            }
             if fetched.status.is_success() {
                 return Ok(fetched);
             }
             let error = refused(what, &fetched);
+            if proving.is_some() && !renonced && wants_dpop_nonce(&fetched, error.error_code()) {
+                renonced = true;
+                continue;
+            }
             match error.error_code() {
                 Some("use_attestation_challenge") if !challenged => {
                     challenged = true;
@@ -246,6 +352,7 @@ impl Wallet {
             tx_code.map(str::to_owned),
         )
         .to_form();
+        let dpop = DpopSession::offered(as_meta.dpop_signing_alg_values_supported.as_deref())?;
         let fetched = self
             .attested_post(
                 "token endpoint",
@@ -254,6 +361,7 @@ impl Wallet {
                 (FORM, form),
                 None,
                 as_meta.challenge_endpoint.as_deref(),
+                dpop.as_deref(),
             )
             .await?;
         if !fetched.status.is_success() {
@@ -261,7 +369,16 @@ impl Wallet {
         }
         let token = TokenResponse::from_json(&fetched.body)
             .map_err(|_| IssuanceError::Response("token"))?;
-        let access = AccessToken(zeroize::Zeroizing::new(token.access_token));
+        // RFC 9449 §5: `DPoP` means bound; a server may answer `Bearer` to a proof it
+        // chose not to bind, and the token is then used as a bearer token.
+        let dpop_bound = token.token_type.eq_ignore_ascii_case(DPOP_TOKEN_TYPE);
+        if dpop_bound && dpop.is_none() {
+            return Err(IssuanceError::UnexpectedDpopToken);
+        }
+        let access = AccessToken {
+            value: zeroize::Zeroizing::new(token.access_token),
+            dpop_bound,
+        };
 
         let holder_keys: Vec<PublicJwk> = holders.iter().map(|h| h.public_jwk().clone()).collect();
         let mut issued = Issued {
@@ -278,7 +395,7 @@ impl Wallet {
                 .and_then(|c| c.vct.clone())
                 .unwrap_or_default();
             let (texts, notification_id, encrypted) = self
-                .request_credential(pending, id, holders, &access)
+                .request_credential(pending, id, holders, &access, dpop.as_deref())
                 .await?;
             issued.encrypted |= encrypted;
             let handle = match (&pending.metadata.notification_endpoint, notification_id) {
@@ -287,6 +404,7 @@ impl Wallet {
                     notification_id: nid,
                     audience: pending.issuer().to_owned(),
                     token: access.clone(),
+                    dpop: dpop.clone(),
                 }),
                 _ => None,
             };
@@ -328,6 +446,7 @@ impl Wallet {
         configuration_id: &str,
         holders: &[&dyn Signer],
         access: &AccessToken,
+        dpop: Option<&DpopSession>,
     ) -> Result<(Vec<serde_json::Value>, Option<String>, bool), IssuanceError> {
         let meta = &pending.metadata;
         let nonce = match &meta.nonce_endpoint {
@@ -380,6 +499,7 @@ impl Wallet {
                 body,
                 Some(access),
                 pending.authorization_server.challenge_endpoint.as_deref(),
+                dpop,
             )
             .await?;
         if !fetched.status.is_success() {
@@ -440,6 +560,7 @@ impl Wallet {
                 (JSON, body),
                 Some(&handle.token),
                 None,
+                handle.dpop.as_deref(),
             )
             .await?;
         if fetched.status.is_success() {
