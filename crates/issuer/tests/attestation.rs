@@ -367,6 +367,63 @@ async fn issue10_token_error_says_unknown_kid_untrusted_key_or_bad_signature(b: 
     assert_eq!(h.redeemed().await, 0);
 }
 
+/// Collects the events logged on this thread as `message field=value …` lines.
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+struct Line(String);
+
+impl tracing::field::Visit for Line {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = Line(String::new());
+        event.record(&mut line);
+        self.0.lock().unwrap().push(line.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Issue 10 item 3: the operator's log says the same as the client's description.
+#[tokio::test]
+async fn issue10_refused_attestation_reason_is_logged() {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _guard = tracing::subscriber::set_default(Capture(std::sync::Arc::clone(&lines)));
+    let h = harness(Backend::Sqlite).await;
+    let code = h.simple_offer().await;
+    let mut w = h.wallet();
+    let other = SoftwareSigner::generate(jose::Algorithm::Es256)
+        .unwrap()
+        .with_kid("someone-elses-key");
+    w.attestation = attestation_for(
+        &other,
+        &w.instance,
+        h.now(),
+        Some(environment(EvidenceType::Kubernetes, KeyProtection::Pkcs11)),
+    );
+    h.token(&w, &code, None)
+        .await
+        .assert_error(400, "invalid_client_attestation");
+    let logged = lines.lock().unwrap().join("\n");
+    assert!(
+        logged.contains("client attestation refused")
+            && logged.contains("unknown kid `someone-elses-key`"),
+        "{logged}"
+    );
+}
+
 both_backends!(
     issue10_attestation_with_kid_and_x5c_chain_to_an_anchor_is_accepted,
     issue10_token_error_says_unknown_kid_untrusted_key_or_bad_signature,
