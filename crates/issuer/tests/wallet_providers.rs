@@ -146,19 +146,20 @@ async fn issue10_rejects_wallet_provider_attestation_outside_its_policy(b: Backe
         assert!(d.contains("wallet provider `acme-wallet`"), "{d}");
         assert!(d.contains(needle), "{needle:?} not in {d:?}");
     }
-    // A provider-signed attestation that claims Symbolon's environment does not get the
-    // Symbolon attester's policy: the provider's own still applies.
+    // A provider-signed attestation that claims a Symbolon environment the Symbolon
+    // attester's policy would accept does not get that policy: the provider's own still
+    // applies (and wants `/wallet_name`).
     let mut w = h.wallet();
     w.attestation = provider_attestation(
         &h,
         &provider,
         &w,
-        "https://other.example/client",
+        CLIENT_ID,
         json!({"environment": {"evidence": "tpm", "key_protection": "pkcs11"}}),
     );
-    h.token(&w, &code, None)
-        .await
-        .assert_error(400, "invalid_client_attestation");
+    let r = h.token(&w, &code, None).await;
+    r.assert_error(400, "invalid_client_attestation");
+    assert!(r.text().contains("claim `/wallet_name`"), "{}", r.text());
     assert_eq!(h.redeemed().await, 0);
 }
 
