@@ -4,7 +4,11 @@
 //
 // Driven by crates/attester/tests/interop.rs. Input (environment):
 //   ATTESTER_JWKS_URL  the attester's /.well-known/jwks.json (fetched once at start: the
-//                      only keys trusted for client attestations)
+//                      only keys trusted for client attestations, by kid), and/or
+//   ATTESTER_ANCHORS   a PEM file of trust anchors: an attestation carrying `x5c` is
+//                      trusted when its chain (each certificate issued and signed by the
+//                      next, all within validity) ends at or under one of them — what a
+//                      generic issuer without the attester's JWKS does
 //   AS_ISSUER          this authorization server's issuer identifier (the PoP `aud`)
 //   CODE               the one pre-authorized code it accepts
 // It listens on 127.0.0.1 (a free port) and prints `READY <port>` on stdout; POST /token
@@ -13,6 +17,7 @@
 // It serves until killed.
 
 import http from 'node:http';
+import fs from 'node:fs';
 import * as nodeCrypto from 'node:crypto';
 import {
   Oauth2AuthorizationServer, Oauth2ServerErrorResponseError, preAuthorizedCodeGrantIdentifier,
@@ -26,19 +31,44 @@ const need = (name) => {
   if (!v) throw new Error(`${name} is not set`);
   return v;
 };
-const JWKS_URL = need('ATTESTER_JWKS_URL');
+const JWKS_URL = process.env.ATTESTER_JWKS_URL;
+const ANCHORS = process.env.ATTESTER_ANCHORS;
+if (!JWKS_URL && !ANCHORS) throw new Error('ATTESTER_JWKS_URL or ATTESTER_ANCHORS is required');
 const AS_ISSUER = need('AS_ISSUER');
 const CODE = need('CODE');
 
 // Trust: exactly the attester's published keys, by kid.
-const jwks = await (await fetch(JWKS_URL)).json();
 const trusted = new Map();
-for (const k of jwks.keys ?? []) {
-  if (!k.kid || k.d) throw new Error('attester JWKS must hold public keys with kid');
-  const { x5c, ...jwk } = k;
-  trusted.set(k.kid, { jwk, key: nodeCrypto.createPublicKey({ key: jwk, format: 'jwk' }) });
+if (JWKS_URL) {
+  const jwks = await (await fetch(JWKS_URL)).json();
+  for (const k of jwks.keys ?? []) {
+    if (!k.kid || k.d) throw new Error('attester JWKS must hold public keys with kid');
+    const { x5c, ...jwk } = k;
+    trusted.set(k.kid, { jwk, key: nodeCrypto.createPublicKey({ key: jwk, format: 'jwk' }) });
+  }
+  if (trusted.size === 0) throw new Error('attester JWKS has no keys');
 }
-if (trusted.size === 0) throw new Error('attester JWKS has no keys');
+// And/or: X.509 trust anchors for x5c attestations.
+const anchors = ANCHORS
+  ? (fs.readFileSync(ANCHORS, 'utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [])
+    .map((pem) => new nodeCrypto.X509Certificate(pem))
+  : [];
+if (ANCHORS && anchors.length === 0) throw new Error('ATTESTER_ANCHORS holds no certificate');
+
+// The leaf key of an x5c chain that leads to an anchor, or null.
+const anchoredLeafKey = (x5c) => {
+  if (!Array.isArray(x5c) || x5c.length === 0) return null;
+  const certs = x5c.map((c) => new nodeCrypto.X509Certificate(Buffer.from(c, 'base64')));
+  const now = new Date();
+  if (certs.some((c) => new Date(c.validFrom) > now || new Date(c.validTo) < now)) return null;
+  for (let i = 0; i + 1 < certs.length; i++) {
+    if (!certs[i].checkIssued(certs[i + 1]) || !certs[i].verify(certs[i + 1].publicKey)) return null;
+  }
+  const top = certs[certs.length - 1];
+  const anchored = anchors.some((a) => a.fingerprint256 === top.fingerprint256
+    || (top.checkIssued(a) && top.verify(a.publicKey)));
+  return anchored ? certs[0].publicKey : null;
+};
 
 const accessTokenJwk = nodeCrypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
 const accessTokenKey = nodeCrypto.createPrivateKey({ key: accessTokenJwk, format: 'jwk' });
@@ -63,6 +93,12 @@ const callbacks = {
   },
   verifyJwt: async (signer, { compact }) => {
     if (signer.alg !== 'ES256') return { verified: false };
+    if (signer.method === 'x5c') {
+      // The client attestation with a certificate chain: trusted through the anchors only.
+      const key = anchoredLeafKey(signer.x5c);
+      if (!key) return { verified: false };
+      return verifyEs256(key, compact) ? { verified: true, signerJwk: key.export({ format: 'jwk' }) } : { verified: false };
+    }
     if (signer.method === 'custom') {
       // The client attestation: its kid must name a trusted attester key.
       const t = trusted.get(signer.kid);

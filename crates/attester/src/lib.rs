@@ -13,11 +13,12 @@
 //!    record ([`audit`]) and only then signs ([`flow`]).
 //!
 //! Modules: [`config`] (the `[attester]` section), [`akey`] (the signing key and its public
-//! documents), [`state`] (injected dependencies), [`readiness`], [`client`] (the wallet side:
+//! documents), [`certificate`] (a self-signed certificate or a CSR signed by the A-Key), [`state`] (injected dependencies), [`readiness`], [`client`] (the wallet side:
 //! CI-Key, cached attestation, fresh PoPs). See `docs/attester.md`.
 
 pub mod akey;
 pub mod audit;
+pub mod certificate;
 pub mod client;
 pub mod config;
 pub mod error;

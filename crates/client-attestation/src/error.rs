@@ -3,11 +3,42 @@
 /// A client attestation or its PoP was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AttestationError {
-    /// The attestation JWT is malformed, uses a disallowed algorithm or `typ`, or its
-    /// signature does not verify.
+    /// The attestation JWT is malformed or uses a disallowed algorithm or `typ`.
     #[error("client attestation JWT: {0}")]
     Attestation(jose::Error),
-    /// No configured attester has a key for this attestation (`iss`/`kid` unknown).
+    /// The attestation names (`kid`) a key no trusted attester has: the key is unknown
+    /// here, which says nothing about the signature.
+    #[error(
+        "client attestation: unknown kid `{kid}`: no trusted attester key has this key id (trust the attester's key or certificate chain)"
+    )]
+    UnknownKid {
+        /// `kid` of the attestation header.
+        kid: String,
+    },
+    /// The attestation names a trusted attester key (`kid`), but its signature does not
+    /// verify under that key: the JWT was altered, or signed by another key with that id.
+    #[error(
+        "client attestation: bad signature: it does not verify under the trusted attester key `{kid}`"
+    )]
+    BadSignature {
+        /// The trusted key it names.
+        kid: String,
+    },
+    /// The attestation names no key, and no trusted attester key verifies it: it was signed
+    /// by a key this server does not trust (or altered). `proven` when the key it carries
+    /// in its own header (`jwk`) verifies the signature, so the signature itself is fine.
+    #[error(
+        "client attestation: untrusted key: {tried} trusted attester key(s) tried, none verifies its signature{}",
+        proven_by(.thumbprint.as_deref())
+    )]
+    UntrustedKey {
+        /// How many trusted keys were tried.
+        tried: usize,
+        /// RFC 7638 thumbprint of the header `jwk` when that key verifies the signature.
+        thumbprint: Option<String>,
+    },
+    /// The key that would verify this attestation belongs to attesters with another
+    /// identifier than the attestation's `iss`.
     #[error("client attestation is not signed by a trusted attester (iss {iss:?}, kid {kid:?})")]
     UntrustedAttester {
         /// `iss` of the attestation, if any.
@@ -66,6 +97,9 @@ impl AttestationError {
             }
             AttestationError::AttestationTime(_) => "use_fresh_attestation",
             AttestationError::Attestation(_)
+            | AttestationError::UnknownKid { .. }
+            | AttestationError::BadSignature { .. }
+            | AttestationError::UntrustedKey { .. }
             | AttestationError::UntrustedAttester { .. }
             | AttestationError::AttestationClaim(_)
             | AttestationError::Cnf(_)
@@ -78,5 +112,14 @@ impl AttestationError {
             | AttestationError::ClientIdMismatch
             | AttestationError::Replay => "invalid_client",
         }
+    }
+}
+
+fn proven_by(thumbprint: Option<&str>) -> String {
+    match thumbprint {
+        Some(t) => {
+            format!("; it is validly signed by key {t} (its `jwk` header), which is not trusted")
+        }
+        None => String::new(),
     }
 }

@@ -20,7 +20,7 @@ mod verify;
 
 pub use claims::{AttestationClaims, Environment, EvidenceType, KeyProtection, PopClaims};
 pub use error::AttestationError;
-pub use policy::{EnvironmentPolicy, PolicyViolation};
+pub use policy::{EnvironmentPolicy, PolicyViolation, WalletProviderPolicy};
 pub use verify::{
     AttestationVerifier, TrustedAttester, VerifiedAttestation, VerifiedClientAttestation,
 };

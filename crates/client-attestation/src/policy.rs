@@ -1,5 +1,8 @@
-//! A server's policy over the environment claims of an attestation: which evidence types
-//! and attester key protections it accepts, and claims that must have given values.
+//! A server's policy over the claims of an attestation. Attestations from Symbolon's own
+//! attester carry `environment` claims ([`EnvironmentPolicy`]: which evidence types and
+//! attester key protections are accepted, and claims that must have given values); those
+//! from a third-party wallet provider do not, and get that provider's own policy
+//! ([`WalletProviderPolicy`]: accepted client_ids and required claims).
 
 use crate::claims::{Environment, EvidenceType, KeyProtection};
 use serde_json::{Map, Value};
@@ -19,6 +22,9 @@ pub enum PolicyViolation {
     /// The attester (`iss`) is not allowed for this server.
     #[error("attester `{0}` is not accepted")]
     Attester(String),
+    /// The client_id (attestation `sub`) is not among those accepted from this attester.
+    #[error("client_id `{0}` is not accepted from this attester")]
+    ClientId(String),
     /// A required claim (JSON pointer into the attestation claims) is absent or has a value
     /// outside the allowed set.
     #[error("claim `{pointer}` must be one of the configured values")]
@@ -26,6 +32,53 @@ pub enum PolicyViolation {
         /// JSON pointer (RFC 6901) into the attestation claims.
         pointer: String,
     },
+}
+
+/// Claims (JSON pointer → accepted values) every attestation must carry.
+fn required_claims(
+    claims: &Map<String, Value>,
+    required: &[(String, Vec<Value>)],
+) -> Result<(), PolicyViolation> {
+    if required.is_empty() {
+        return Ok(());
+    }
+    let whole = Value::Object(claims.clone());
+    for (pointer, allowed) in required {
+        match whole.pointer(pointer) {
+            Some(v) if allowed.contains(v) => {}
+            _ => {
+                return Err(PolicyViolation::Claim {
+                    pointer: pointer.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The policy over attestations from a third-party wallet provider: they carry no
+/// Symbolon `environment` claim, so what the server can require is who the client is and
+/// the provider's own claims (e.g. `/wallet_name`, `/status`).
+#[derive(Clone, Debug, Default)]
+pub struct WalletProviderPolicy {
+    /// Accepted client_ids (attestation `sub`); empty accepts any the provider attests.
+    pub client_ids: Vec<String>,
+    /// Claims that must be present with one of the listed values (JSON pointer → values).
+    pub required: Vec<(String, Vec<Value>)>,
+}
+
+impl WalletProviderPolicy {
+    /// Evaluates the policy over verified attestation claims whose `sub` is `client_id`.
+    pub fn evaluate(
+        &self,
+        client_id: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<(), PolicyViolation> {
+        if !self.client_ids.is_empty() && !self.client_ids.iter().any(|c| c == client_id) {
+            return Err(PolicyViolation::ClientId(client_id.to_owned()));
+        }
+        required_claims(claims, &self.required)
+    }
 }
 
 /// The policy. An empty list of evidence types or key protections accepts none: policies
@@ -72,17 +125,7 @@ impl EnvironmentPolicy {
         if !self.key_protection.contains(&env.key_protection) {
             return Err(PolicyViolation::KeyProtection(env.key_protection.as_str()));
         }
-        let whole = Value::Object(claims.clone());
-        for (pointer, allowed) in &self.required {
-            match whole.pointer(pointer) {
-                Some(v) if allowed.contains(v) => {}
-                _ => {
-                    return Err(PolicyViolation::Claim {
-                        pointer: pointer.clone(),
-                    });
-                }
-            }
-        }
+        required_claims(claims, &self.required)?;
         Ok(env)
     }
 }

@@ -40,6 +40,9 @@ pub struct VerifiedClientAttestation {
     pub client_id: String,
     /// The attester's `iss`, when present.
     pub attester: Option<String>,
+    /// Index in [`AttestationVerifier::attesters`] of the attester whose key verified it:
+    /// which trust entry, and so which policy, applies.
+    pub trusted_by: usize,
     /// The client instance key.
     pub cnf: PublicJwk,
     /// All attestation claims.
@@ -66,6 +69,9 @@ pub struct VerifiedAttestation {
     pub client_id: String,
     /// The attester's `iss`, when present.
     pub attester: Option<String>,
+    /// Index in [`AttestationVerifier::attesters`] of the attester whose key verified it:
+    /// which trust entry, and so which policy, applies.
+    pub trusted_by: usize,
     /// The client instance key.
     pub cnf: PublicJwk,
     /// `cnf`, parsed for verification.
@@ -74,6 +80,16 @@ pub struct VerifiedAttestation {
     pub claims: Map<String, Value>,
     /// Attestation expiry.
     pub exp: i64,
+}
+
+/// A `kid` from the request as it may appear in a message and the log: escaped (no line
+/// breaks or quotes from the sender) and bounded.
+fn shown(kid: &str) -> String {
+    let mut out: String = kid.chars().take(64).flat_map(char::escape_debug).collect();
+    if kid.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn attestation_time(e: ClaimError) -> AttestationError {
@@ -103,16 +119,67 @@ fn opt_str<'a>(
 }
 
 impl AttestationVerifier {
-    fn candidate_keys<'a>(&'a self, iss: Option<&str>, kid: Option<&str>) -> Vec<&'a VerifyingKey> {
-        self.attesters
+    /// The trusted keys that may have signed an attestation with this `iss` and `kid`, with
+    /// the index of their attester, or why there are none. A key without a `kid` (e.g. the
+    /// leaf key of an `x5c` chain) is a candidate whatever `kid` the attestation names.
+    fn candidate_keys<'a>(
+        &'a self,
+        iss: Option<&str>,
+        kid: Option<&str>,
+    ) -> Result<Vec<(usize, &'a VerifyingKey)>, AttestationError> {
+        let named: Vec<(usize, &TrustedAttester, &VerifyingKey)> = self
+            .attesters
             .iter()
-            .filter(|a| match (&a.issuer, iss) {
+            .enumerate()
+            .flat_map(|(i, a)| a.keys.iter().map(move |k| (i, a, k)))
+            .filter(|(_, _, k)| kid.is_none() || k.jwk().kid().is_none() || k.jwk().kid() == kid)
+            .collect();
+        if let Some(kid) = kid
+            && named.is_empty()
+        {
+            return Err(AttestationError::UnknownKid { kid: shown(kid) });
+        }
+        let keys: Vec<(usize, &VerifyingKey)> = named
+            .iter()
+            .filter(|(_, a, _)| match (&a.issuer, iss) {
                 (Some(expected), Some(iss)) => expected == iss,
                 _ => true,
             })
-            .flat_map(|a| a.keys.iter())
-            .filter(|k| kid.is_none() || k.jwk().kid() == kid)
-            .collect()
+            .map(|(i, _, k)| (*i, *k))
+            .collect();
+        if keys.is_empty() && !named.is_empty() {
+            return Err(AttestationError::UntrustedAttester {
+                iss: iss.map(str::to_owned),
+                kid: kid.map(str::to_owned),
+            });
+        }
+        Ok(keys)
+    }
+
+    /// Why no candidate key verified `jws`: a key it names by `kid` is trusted, so the
+    /// signature is bad; it names an unknown `kid`; or it names none and is signed by an
+    /// untrusted key — proven when the `jwk` in its own header verifies it.
+    fn no_key_verified(
+        jws: &CompactJws,
+        policy: &JwsPolicy<'_>,
+        keys: &[(usize, &VerifyingKey)],
+    ) -> AttestationError {
+        if let Some(kid) = jws.header().kid() {
+            return if keys.iter().any(|(_, k)| k.jwk().kid() == Some(kid)) {
+                AttestationError::BadSignature { kid: shown(kid) }
+            } else {
+                AttestationError::UnknownKid { kid: shown(kid) }
+            };
+        }
+        let thumbprint = jws.header().jwk().and_then(|jwk| {
+            let key = VerifyingKey::from_jwk(jwk).ok()?;
+            jws.clone().verify(&key, policy).ok()?;
+            Some(jwk.thumbprint())
+        });
+        AttestationError::UntrustedKey {
+            tried: keys.len(),
+            thumbprint,
+        }
     }
 
     /// Verifies the `OAuth-Client-Attestation` and `OAuth-Client-Attestation-PoP` values;
@@ -145,26 +212,11 @@ impl AttestationVerifier {
             .claims_unverified()
             .map_err(AttestationError::Attestation)?;
         let iss = opt_str(&unverified, "iss", AttestationError::AttestationClaim)?;
-        let kid = jws.header().kid();
-        let keys = self.candidate_keys(iss, kid);
-        if keys.is_empty() {
-            return Err(AttestationError::UntrustedAttester {
-                iss: iss.map(str::to_owned),
-                kid: kid.map(str::to_owned),
-            });
-        }
-        let mut verified = None;
-        let mut last_err = jose::Error::InvalidSignature;
-        for key in keys {
-            match jws.clone().verify(key, &policy) {
-                Ok(v) => {
-                    verified = Some(v);
-                    break;
-                }
-                Err(e) => last_err = e,
-            }
-        }
-        let verified = verified.ok_or(AttestationError::Attestation(last_err))?;
+        let keys = self.candidate_keys(iss, jws.header().kid())?;
+        let (trusted_by, verified) = keys
+            .iter()
+            .find_map(|(i, key)| jws.clone().verify(key, &policy).ok().map(|v| (*i, v)))
+            .ok_or_else(|| Self::no_key_verified(&jws, &policy, &keys))?;
         let claims = verified.claims().map_err(AttestationError::Attestation)?;
 
         let sub = match claims.get("sub") {
@@ -191,6 +243,7 @@ impl AttestationVerifier {
         Ok(VerifiedAttestation {
             client_id: sub,
             attester: iss.map(str::to_owned),
+            trusted_by,
             cnf,
             cnf_key,
             claims,
@@ -260,6 +313,7 @@ impl AttestationVerifier {
         Ok(VerifiedClientAttestation {
             client_id: sub.clone(),
             attester: attestation.attester.clone(),
+            trusted_by: attestation.trusted_by,
             cnf: attestation.cnf.clone(),
             exp: attestation.exp,
             claims: attestation.claims.clone(),

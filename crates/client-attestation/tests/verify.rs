@@ -128,11 +128,10 @@ fn rejects_attestation_from_untrusted_key() {
         .verifier
         .verify(&att, &pop(AUD).sign(&f.ci).unwrap(), None, &FixedClock(NOW))
         .unwrap_err();
+    // Issue 10 item 3: it names the trusted key `a1`, so this is a bad signature (was the
+    // generic `Attestation(InvalidSignature)`).
     assert!(
-        matches!(
-            e,
-            AttestationError::Attestation(jose::Error::InvalidSignature)
-        ),
+        matches!(e, AttestationError::BadSignature { ref kid } if kid == "a1"),
         "{e}"
     );
     assert_eq!(e.oauth_error(), "invalid_client_attestation");
@@ -149,8 +148,9 @@ fn rejects_unknown_kid_and_wrong_issuer() {
         .verifier
         .verify(&att, &pop(AUD).sign(&f.ci).unwrap(), None, &FixedClock(NOW))
         .unwrap_err();
+    // Issue 10 item 3: an unknown `kid` is said to be one (was `UntrustedAttester`).
     assert!(
-        matches!(e, AttestationError::UntrustedAttester { .. }),
+        matches!(e, AttestationError::UnknownKid { ref kid } if kid == "zz"),
         "{e}"
     );
     let mut a = attestation(&f);
@@ -504,4 +504,112 @@ fn a_verified_attestation_checks_later_pops_until_it_expires() {
         .unwrap_err();
     assert!(matches!(e, AttestationError::AttestationTime(_)), "{e}");
     assert_eq!(e.oauth_error(), "use_fresh_attestation");
+}
+
+/// Issue 10 item 3: each of the three reasons a signature check fails is named, in the
+/// message the issuer sends as `error_description` and logs.
+#[test]
+fn issue10_attestation_error_says_untrusted_key_unknown_kid_or_bad_signature() {
+    let f = fixture();
+    let pop = pop(AUD).sign(&f.ci).unwrap();
+    let check = |att: &str| {
+        f.verifier
+            .verify(att, &pop, None, &FixedClock(NOW))
+            .unwrap_err()
+    };
+
+    // A well-signed attestation from a key nobody trusts, naming no kid but carrying its
+    // key: the signature is fine, the key is not trusted.
+    let stranger = SoftwareSigner::generate(Algorithm::Es256).unwrap();
+    let att = HeaderBuilder::new()
+        .typ(ATTESTATION_TYP)
+        .jwk(stranger.public_jwk())
+        .sign(
+            Value::Object(attestation(&f).to_object())
+                .to_string()
+                .as_bytes(),
+            &stranger,
+        )
+        .unwrap();
+    let e = check(&att);
+    let thumbprint = stranger.public_jwk().thumbprint();
+    assert!(
+        matches!(e, AttestationError::UntrustedKey { tried: 1, thumbprint: Some(ref t) } if *t == thumbprint),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(text.contains("untrusted key"), "{text}");
+    assert!(text.contains(&thumbprint), "{text}");
+    assert!(!text.contains("signature is invalid"), "{text}");
+    assert_eq!(e.oauth_error(), "invalid_client_attestation");
+
+    // Without kid or jwk: still an untrusted key, without the proof.
+    let att = attestation(&f).sign(&stranger, None).unwrap();
+    let e = check(&att);
+    assert!(
+        matches!(
+            e,
+            AttestationError::UntrustedKey {
+                tried: 1,
+                thumbprint: None
+            }
+        ),
+        "{e}"
+    );
+
+    // An unknown kid.
+    let named = SoftwareSigner::generate(Algorithm::Es256)
+        .unwrap()
+        .with_kid("other-attester-key");
+    let e = check(&attestation(&f).sign(&named, None).unwrap());
+    assert!(
+        e.to_string().contains("unknown kid `other-attester-key`"),
+        "{e}"
+    );
+
+    // The trusted key's kid, but the payload was altered after signing: bad signature.
+    let att = attestation(&f).sign(&f.attester, None).unwrap();
+    let mut parts: Vec<&str> = att.split('.').collect();
+    let mut altered = attestation(&f);
+    altered.client_id = "someone-else".into();
+    let payload = jose::b64::encode(Value::Object(altered.to_object()).to_string());
+    parts[1] = &payload;
+    let e = check(&parts.join("."));
+    assert!(
+        matches!(e, AttestationError::BadSignature { ref kid } if kid == "a1"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("bad signature"), "{e}");
+}
+
+/// Issue 10 item 2: the verified attestation says which trusted attester's key verified
+/// it, so the caller applies that entry's policy.
+#[test]
+fn issue10_verified_attestation_names_the_trust_entry_whose_key_verified_it() {
+    let f = fixture();
+    let provider = SoftwareSigner::generate(Algorithm::Es256)
+        .unwrap()
+        .with_kid("wp-1");
+    let mut v = f.verifier.clone();
+    v.attesters.push(TrustedAttester {
+        issuer: None,
+        keys: vec![VerifyingKey::from_jwk(provider.public_jwk()).unwrap()],
+    });
+    let pop = pop(AUD).sign(&f.ci).unwrap();
+    let ours = attestation(&f).sign(&f.attester, None).unwrap();
+    assert_eq!(
+        v.verify(&ours, &pop, None, &FixedClock(NOW))
+            .unwrap()
+            .trusted_by,
+        0
+    );
+    let mut a = attestation(&f);
+    a.issuer = None;
+    let theirs = a.sign(&provider, None).unwrap();
+    assert_eq!(
+        v.verify(&theirs, &pop, None, &FixedClock(NOW))
+            .unwrap()
+            .trusted_by,
+        1
+    );
 }

@@ -27,6 +27,7 @@ use crate::trust::Trust;
 use axum::http::HeaderMap;
 use client_attestation::{
     AttestationError, EnvironmentPolicy, VerifiedAttestation, VerifiedClientAttestation,
+    WalletProviderPolicy,
 };
 use jose::{Clock, PublicJwk};
 use oid4vci::ErrorCode;
@@ -41,15 +42,19 @@ pub(crate) const JTI_NAMESPACE: &str = "issuer.pop_jti";
 /// Namespace of attestation challenges.
 pub(crate) const CHALLENGE_NAMESPACE: &str = "issuer.attestation_challenge";
 
-/// The policy over attestations beyond their signatures.
+/// The policy over attestations beyond their signatures. Which part applies depends on
+/// the trust entry whose key verified the attestation: the Symbolon attester's
+/// (`environment`, `require_environment`, `client_ids`) or a wallet provider's own.
 #[derive(Clone, Debug)]
 pub struct ClientPolicy {
-    /// Environment claims policy.
+    /// Environment claims policy (Symbolon attester).
     pub environment: EnvironmentPolicy,
-    /// Refuse attestations without an `environment` claim.
+    /// Refuse attestations without an `environment` claim (Symbolon attester).
     pub require_environment: bool,
-    /// Accepted client_ids; empty accepts any.
+    /// Accepted client_ids (Symbolon attester); empty accepts any.
     pub client_ids: Vec<String>,
+    /// Each third-party wallet provider's policy: trust entry `1 + i`.
+    pub wallet_providers: Vec<WalletProviderPolicy>,
     /// Demand a server-issued challenge in each PoP at `/token`.
     pub require_challenge: bool,
     /// Challenge lifetime.
@@ -195,8 +200,11 @@ impl ClientAuth {
         let verifier = match self.trust.verifier_for(attestation, now) {
             None => return Err(crate::errors::Failure::TrustNotLoaded.into()),
             Some(Err(e)) => {
+                tracing::info!(reason = %e, "client attestation refused: x5c chain not trusted");
                 return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
-                    .describe(format!("attestation certificate chain: {e}"))
+                    .describe(format!(
+                        "client attestation: untrusted certificate chain: no trusted anchor takes its x5c ({e})"
+                    ))
                     .into());
             }
             Some(Ok(v)) => v,
@@ -230,11 +238,32 @@ impl ClientAuth {
 
     fn reject(&self, e: &AttestationError) -> HandlerError {
         let code = ErrorCode::from_name(e.oauth_error()).unwrap_or(ErrorCode::InvalidClient);
+        // Which of untrusted key, unknown kid or bad signature (and every other reason) is
+        // in the message, for the operator as for the client developer.
+        tracing::info!(error = code.as_str(), reason = %e, "client attestation refused");
         Rejection::new(code).describe(e.to_string()).into()
     }
 
-    /// The client_id allow-list and the environment policy, on a verified attestation.
+    /// The policy of the trust entry whose key verified the attestation: a wallet
+    /// provider's own, or the Symbolon attester's client_id allow-list and environment
+    /// policy.
     fn check_policy(&self, a: &VerifiedAttestation) -> Result<(), HandlerError> {
+        if let Some(i) = a.trusted_by.checked_sub(1) {
+            let name = self.trust.entry_name(a.trusted_by);
+            let Some(policy) = self.policy.wallet_providers.get(i) else {
+                return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
+                    .describe("no policy for this attester")
+                    .into());
+            };
+            return policy.evaluate(&a.client_id, &a.claims).map_err(|v| {
+                tracing::info!(provider = name, reason = %v, "client attestation refused by wallet provider policy");
+                Rejection::new(ErrorCode::InvalidClientAttestation)
+                    .describe(format!(
+                        "client attestation refused by the policy for wallet provider `{name}`: {v}"
+                    ))
+                    .into()
+            });
+        }
         if !self.policy.client_ids.is_empty() && !self.policy.client_ids.contains(&a.client_id) {
             return Err(Rejection::new(ErrorCode::InvalidClient)
                 .describe("this client_id is not accepted")

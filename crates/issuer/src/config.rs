@@ -180,6 +180,27 @@ pub struct RawAttestation {
     /// Stricter than OpenID4VCI: bind the access token to the client instance key and
     /// demand the attestation and a fresh PoP at `/credential` and `/notification` too.
     pub bind_access_token: bool,
+    /// `[[issuer.attestation.wallet_providers]]`: third-party wallet providers, each with
+    /// its own keys or anchors and its own policy (the keys above are Symbolon attesters).
+    pub wallet_providers: Vec<RawWalletProvider>,
+}
+
+/// `[[issuer.attestation.wallet_providers]]` as written: one third-party wallet provider.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawWalletProvider {
+    /// Names the provider in logs and error descriptions.
+    pub name: String,
+    /// The provider's public keys: a JWK or JWK Set file.
+    pub jwks_file: Option<String>,
+    /// PEM trust anchors for the provider's `x5c` attestations.
+    pub x509_anchors: Option<String>,
+    /// Expected `iss` of its attestations, when they carry one.
+    pub issuer: Option<String>,
+    /// Accepted client_ids (attestation `sub`); empty accepts any.
+    pub client_ids: Vec<String>,
+    /// Claims (JSON pointer → accepted values) its attestations must carry.
+    pub required_claims: BTreeMap<String, Vec<Value>>,
 }
 
 impl Default for RawAttestation {
@@ -198,6 +219,7 @@ impl Default for RawAttestation {
             require_environment: None,
             required_claims: BTreeMap::new(),
             bind_access_token: false,
+            wallet_providers: Vec::new(),
         }
     }
 }
@@ -414,6 +436,25 @@ pub struct AttestationConfig {
     pub required_claims: BTreeMap<String, Vec<Value>>,
     /// Attestation and PoP demanded at the resources too.
     pub bind_access_token: bool,
+    /// Third-party wallet providers, in configuration order.
+    pub wallet_providers: Vec<WalletProviderConfig>,
+}
+
+/// Typed `[[issuer.attestation.wallet_providers]]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WalletProviderConfig {
+    /// Name in logs and error descriptions.
+    pub name: String,
+    /// JWK/JWKS file.
+    pub jwks_file: Option<PathBuf>,
+    /// X.509 anchors file.
+    pub x509_anchors: Option<PathBuf>,
+    /// Expected `iss`.
+    pub issuer: Option<String>,
+    /// Accepted client_ids.
+    pub client_ids: Vec<String>,
+    /// Required claims.
+    pub required_claims: BTreeMap<String, Vec<Value>>,
 }
 
 /// Typed `[issuer.status_list]`.
@@ -778,14 +819,18 @@ impl TryFrom<RawAttestation> for AttestationConfig {
     type Error = ConfigError;
 
     fn try_from(raw: RawAttestation) -> Result<Self, ConfigError> {
-        for pointer in raw.required_claims.keys() {
-            if !pointer.starts_with('/') {
+        pointers("attestation.required_claims", &raw.required_claims)?;
+        let mut wallet_providers: Vec<WalletProviderConfig> = Vec::new();
+        for p in raw.wallet_providers {
+            let p = WalletProviderConfig::try_from(p)?;
+            if wallet_providers.iter().any(|q| q.name == p.name) {
                 return Err(out_of_range(
-                    "attestation.required_claims",
-                    format!("{pointer:?}"),
-                    "JSON pointers such as \"/environment/region\"",
+                    "attestation.wallet_providers.name",
+                    format!("{:?}", p.name),
+                    "a name no other wallet provider has",
                 ));
             }
+            wallet_providers.push(p);
         }
         Ok(AttestationConfig {
             jwks_file: raw.jwks_file.map(PathBuf::from),
@@ -801,6 +846,51 @@ impl TryFrom<RawAttestation> for AttestationConfig {
             require_environment: raw.require_environment,
             required_claims: raw.required_claims,
             bind_access_token: raw.bind_access_token,
+            wallet_providers,
+        })
+    }
+}
+
+fn pointers(key: &str, claims: &BTreeMap<String, Vec<Value>>) -> Result<(), ConfigError> {
+    for pointer in claims.keys() {
+        if !pointer.starts_with('/') {
+            return Err(out_of_range(
+                key,
+                format!("{pointer:?}"),
+                "JSON pointers such as \"/environment/region\"",
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl TryFrom<RawWalletProvider> for WalletProviderConfig {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawWalletProvider) -> Result<Self, ConfigError> {
+        if raw.name.trim().is_empty() {
+            return Err(ConfigError::Missing {
+                key: "attestation.wallet_providers.name".into(),
+                reason: "each wallet provider is named in logs and error descriptions",
+            });
+        }
+        if raw.jwks_file.is_none() && raw.x509_anchors.is_none() {
+            return Err(ConfigError::Missing {
+                key: "attestation.wallet_providers.jwks_file".into(),
+                reason: "a wallet provider is trusted by its keys (`jwks_file`) or its certificate authorities (`x509_anchors`)",
+            });
+        }
+        pointers(
+            "attestation.wallet_providers.required_claims",
+            &raw.required_claims,
+        )?;
+        Ok(WalletProviderConfig {
+            name: raw.name,
+            jwks_file: raw.jwks_file.map(PathBuf::from),
+            x509_anchors: raw.x509_anchors.map(PathBuf::from),
+            issuer: raw.issuer,
+            client_ids: raw.client_ids,
+            required_claims: raw.required_claims,
         })
     }
 }
@@ -1077,6 +1167,52 @@ mod tests {
         );
         assert_eq!(c.status_list.bits, status_list::Bits::Two);
         assert!(c.encryption.enabled && !c.encryption.response_required);
+    }
+
+    /// Issue 10 item 2: a third-party wallet provider is its own trust entry; what is
+    /// missing from one is named by its key.
+    #[test]
+    fn issue10_wallet_provider_entries_parse_and_errors_name_the_key() {
+        let text = "[[attestation.wallet_providers]]\nname = \"acme\"\njwks_file = \"acme.jwks\"\nissuer = \"https://wp.example\"\nclient_ids = [\"c1\"]\nrequired_claims = { \"/wallet_name\" = [\"Acme\"] }";
+        let raw: RawIssuerConfig = toml::from_str(text).unwrap();
+        let c = IssuerConfig::try_from(raw).unwrap();
+        let p = &c.attestation.wallet_providers[0];
+        assert_eq!(p.name, "acme");
+        assert_eq!(
+            p.jwks_file.as_deref(),
+            Some(std::path::Path::new("acme.jwks"))
+        );
+        assert_eq!(p.client_ids, ["c1"]);
+        // The Symbolon attester's defaults are untouched.
+        assert_eq!(c.attestation.require_environment, None);
+        for (text, key) in [
+            (
+                "[[attestation.wallet_providers]]\nname = \"x\"",
+                "attestation.wallet_providers.jwks_file",
+            ),
+            (
+                "[[attestation.wallet_providers]]\njwks_file = \"k.json\"",
+                "attestation.wallet_providers.name",
+            ),
+            (
+                "[[attestation.wallet_providers]]\nname = \"x\"\njwks_file = \"k.json\"\n[[attestation.wallet_providers]]\nname = \"x\"\njwks_file = \"l.json\"",
+                "attestation.wallet_providers.name",
+            ),
+            (
+                "[[attestation.wallet_providers]]\nname = \"x\"\njwks_file = \"k.json\"\nrequired_claims = { wallet_name = [\"A\"] }",
+                "attestation.wallet_providers.required_claims",
+            ),
+        ] {
+            let raw: RawIssuerConfig = toml::from_str(text).unwrap();
+            let e = IssuerConfig::try_from(raw).unwrap_err();
+            assert!(e.to_string().contains(key), "{key} not in {e}");
+        }
+        assert!(
+            toml::from_str::<RawIssuerConfig>(
+                "[[attestation.wallet_providers]]\nname = \"x\"\nenvironment = true"
+            )
+            .is_err()
+        );
     }
 
     #[test]

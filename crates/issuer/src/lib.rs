@@ -59,7 +59,7 @@ pub use random::{ManualClock, Random, SystemRandom};
 pub use secret::Secret;
 pub use signing::{DEFAULT_PKCS11_LABEL_PREFIX, KeyStore, SigningKeys};
 pub use state::{Dependencies, StartError, State, check_config};
-pub use trust::TrustSources;
+pub use trust::{ProviderSource, TrustSources};
 
 /// The issuer's routes, relative to its identifier.
 pub fn router(state: Arc<State>) -> Router {

@@ -216,6 +216,11 @@ impl State {
         keys.current(now).await?;
         let skew = config.clock_skew.as_secs();
         let attestation = &config.attestation;
+        if trust.wallet_providers.len() != attestation.wallet_providers.len() {
+            return Err(StartError::Config(
+                "the trusted wallet providers differ from `attestation.wallet_providers`: each needs its policy".into(),
+            ));
+        }
         let trust = Trust::new(
             VerifierSettings {
                 audience: identifier.clone(),
@@ -240,6 +245,18 @@ impl State {
                 },
                 require_environment: attestation.require_environment.unwrap_or(true),
                 client_ids: attestation.client_ids.clone(),
+                wallet_providers: attestation
+                    .wallet_providers
+                    .iter()
+                    .map(|p| client_attestation::WalletProviderPolicy {
+                        client_ids: p.client_ids.clone(),
+                        required: p
+                            .required_claims
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    })
+                    .collect(),
                 require_challenge: attestation.require_challenge,
                 challenge_ttl: attestation.challenge_ttl,
                 jti_ttl: attestation.pop_max_age + config.clock_skew * 2,

@@ -1,8 +1,10 @@
 //! Client attestation at `/token` beyond the basics of `rejects_token.rs`: the claim sets of
 //! ABCA draft -07 (what OpenID4VCI 1.0 pins: `iss` in the attestation, `iss` and `exp` in
 //! the PoP) and of the newest drafts (neither), attestations chained to X.509 trust anchors
-//! (`x5c`), and single-use challenges. Every refusal is checked through the real router
-//! with its protocol error code, and leaves the pre-authorized code unredeemed.
+//! (`x5c`), single-use challenges, third-party wallet providers with their own policy, and
+//! error descriptions that say why a signature was not accepted. Every refusal is checked
+//! through the real router with its protocol error code, and leaves the pre-authorized code
+//! unredeemed.
 
 #![allow(
     clippy::unwrap_used,
@@ -281,7 +283,150 @@ async fn rejects_token_with_attestation_chained_to_another_anchor(b: Backend) {
     assert_eq!(h.redeemed().await, 0);
 }
 
+/// Issue 10 item 4: our attester names its key (`kid`) and, with a certificate, sends the
+/// chain (`x5c`). An issuer that trusts the chain's anchor (and not the attester's JWKS)
+/// accepts it: the kid of a key it does not hold must not make it look elsewhere.
+async fn issue10_attestation_with_kid_and_x5c_chain_to_an_anchor_is_accepted(b: Backend) {
+    let trusted = pki("Attester Root");
+    let (h, _dir) = anchored(b, &trusted).await;
+    let leaf = clone_signer(&trusted.leaf).with_kid("a-key-thumbprint");
+    let mut w = h.wallet();
+    w.attestation = attestation_claims(
+        &h,
+        &w.instance,
+        Some("https://attester.example"),
+        environment(EvidenceType::Tpm, KeyProtection::Pkcs11),
+    )
+    .sign(
+        &leaf,
+        Some(&[trusted.leaf_der.clone(), trusted.root_der.clone()]),
+    )
+    .unwrap();
+    let header = jose::CompactJws::parse(&w.attestation).unwrap();
+    assert_eq!(header.header().kid(), Some("a-key-thumbprint"));
+    let code = h.simple_offer().await;
+    let r = h.token(&w, &code, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+/// Issue 10 item 3: the error description says whether the key is unknown (`kid`), not
+/// trusted at all, or trusted with a signature that does not verify, instead of "signature
+/// is invalid" for all three; and a chain to no trusted anchor says so.
+async fn issue10_token_error_says_unknown_kid_untrusted_key_or_bad_signature(b: Backend) {
+    let trusted = pki("Attester Root");
+    let stranger = pki("Unknown Root");
+    let (h, _dir) = anchored(b, &trusted).await;
+    let code = h.simple_offer().await;
+    let env = || environment(EvidenceType::Kubernetes, KeyProtection::Pkcs11);
+    let refused = |r: Reply, needle: &str| {
+        r.assert_error(400, "invalid_client_attestation");
+        let d = r.json()["error_description"].as_str().unwrap().to_owned();
+        assert!(d.contains(needle), "{needle:?} not in {d:?}");
+        assert!(!d.contains("signature is invalid"), "{d}");
+    };
+
+    // Unknown kid.
+    let mut w = h.wallet();
+    let other = SoftwareSigner::generate(jose::Algorithm::Es256)
+        .unwrap()
+        .with_kid("someone-elses-key");
+    w.attestation = attestation_for(&other, &w.instance, h.now(), Some(env()));
+    refused(
+        h.token(&w, &code, None).await,
+        "unknown kid `someone-elses-key`",
+    );
+
+    // No kid, a key nobody trusts (carried in the header, so the signature is provably fine).
+    let unnamed = SoftwareSigner::generate(jose::Algorithm::Es256).unwrap();
+    let claims = attestation_claims(&h, &w.instance, None, env());
+    w.attestation = jose::HeaderBuilder::new()
+        .typ(client_attestation::ATTESTATION_TYP)
+        .jwk(jose::Signer::public_jwk(&unnamed))
+        .sign(
+            serde_json::Value::Object(claims.to_object())
+                .to_string()
+                .as_bytes(),
+            &unnamed,
+        )
+        .unwrap();
+    refused(h.token(&w, &code, None).await, "untrusted key");
+
+    // The trusted attester's kid, another key's signature: a bad signature.
+    let impostor = SoftwareSigner::generate(jose::Algorithm::Es256)
+        .unwrap()
+        .with_kid("attester-1");
+    w.attestation = attestation_for(&impostor, &w.instance, h.now(), Some(env()));
+    refused(h.token(&w, &code, None).await, "bad signature");
+
+    // An x5c chain to an anchor this issuer does not have.
+    w.attestation = chained_attestation(&h, &stranger, &w.instance);
+    refused(
+        h.token(&w, &code, None).await,
+        "untrusted certificate chain",
+    );
+    assert_eq!(h.redeemed().await, 0);
+}
+
+/// Collects the events logged on this thread as `message field=value …` lines.
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+struct Line(String);
+
+impl tracing::field::Visit for Line {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = Line(String::new());
+        event.record(&mut line);
+        self.0.lock().unwrap().push(line.0);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Issue 10 item 3: the operator's log says the same as the client's description.
+#[tokio::test]
+async fn issue10_refused_attestation_reason_is_logged() {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _guard = tracing::subscriber::set_default(Capture(std::sync::Arc::clone(&lines)));
+    let h = harness(Backend::Sqlite).await;
+    let code = h.simple_offer().await;
+    let mut w = h.wallet();
+    let other = SoftwareSigner::generate(jose::Algorithm::Es256)
+        .unwrap()
+        .with_kid("someone-elses-key");
+    w.attestation = attestation_for(
+        &other,
+        &w.instance,
+        h.now(),
+        Some(environment(EvidenceType::Kubernetes, KeyProtection::Pkcs11)),
+    );
+    h.token(&w, &code, None)
+        .await
+        .assert_error(400, "invalid_client_attestation");
+    let logged = lines.lock().unwrap().join("\n");
+    assert!(
+        logged.contains("client attestation refused")
+            && logged.contains("unknown kid `someone-elses-key`"),
+        "{logged}"
+    );
+}
+
 both_backends!(
+    issue10_attestation_with_kid_and_x5c_chain_to_an_anchor_is_accepted,
+    issue10_token_error_says_unknown_kid_untrusted_key_or_bad_signature,
     draft_07_claim_sets_are_accepted,
     newest_draft_claim_sets_are_accepted,
     rejects_token_with_draft_07_pop_naming_another_client,

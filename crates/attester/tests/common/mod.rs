@@ -158,6 +158,9 @@ pub struct Options {
     pub rate: u32,
     pub attestation_ttl: Duration,
     pub certificate: bool,
+    /// A self-signed certificate for the A-Key, signed by it (`symbolon attester gen-cert`),
+    /// valid around the real time, instead of a CA chain.
+    pub self_signed: bool,
     /// Challenges and rate limits in this Redis instead of in process.
     pub redis_url: Option<String>,
 }
@@ -174,6 +177,7 @@ impl Default for Options {
             rate: 1000,
             attestation_ttl: Duration::from_secs(3600),
             certificate: false,
+            self_signed: false,
             redis_url: None,
         }
     }
@@ -275,6 +279,20 @@ impl Harness {
         let chain = if opts.certificate {
             let (leaf, ca) = certificate_for(&akey_jwk);
             vec![leaf, ca]
+        } else if opts.self_signed {
+            let subject = attester::certificate::Subject {
+                common_name: "Symbolon attester".into(),
+                organization: None,
+                dns: vec!["attester.example".into()],
+            };
+            let (der, _) = attester::certificate::self_signed(
+                &*signer,
+                &subject,
+                jose::Clock::now(&jose::SystemClock),
+                30,
+            )
+            .unwrap();
+            vec![der]
         } else {
             Vec::new()
         };

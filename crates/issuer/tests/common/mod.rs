@@ -58,6 +58,8 @@ pub struct Options {
     pub anchors_file: Option<std::path::PathBuf>,
     /// Where signing keys live (default: software keys sealed under the KEK).
     pub key_store: Option<KeyStore>,
+    /// Third-party wallet providers (with `[[attestation.wallet_providers]]` in `config`).
+    pub wallet_providers: Vec<issuer::ProviderSource>,
 }
 
 impl Options {
@@ -74,6 +76,7 @@ impl Options {
             trust_file: None,
             anchors_file: None,
             key_store: None,
+            wallet_providers: Vec::new(),
         }
     }
 }
@@ -146,11 +149,13 @@ impl Harness {
             trust: match o.trust_file {
                 Some(path) => TrustSources {
                     jwks_file: Some(path),
+                    wallet_providers: o.wallet_providers,
                     ..TrustSources::default()
                 },
                 None => TrustSources {
                     keys: vec![attester.public_jwk().clone()],
                     anchors_file: o.anchors_file,
+                    wallet_providers: o.wallet_providers,
                     ..TrustSources::default()
                 },
             },

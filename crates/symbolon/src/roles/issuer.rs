@@ -63,9 +63,12 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
         (None, true) => Some(ctx.config.data_dir.join("attester").join("jwks.json")),
         (None, false) => None,
     };
-    if jwks_file.is_none() && config.attestation.x509_anchors.is_none() {
+    if jwks_file.is_none()
+        && config.attestation.x509_anchors.is_none()
+        && config.attestation.wallet_providers.is_empty()
+    {
         anyhow::bail!(
-            "`issuer.attestation.jwks_file` or `issuer.attestation.x509_anchors` is required: the issuer only serves wallets whose attestation it can check"
+            "`issuer.attestation.jwks_file`, `issuer.attestation.x509_anchors` or an `[[issuer.attestation.wallet_providers]]` entry is required: the issuer only serves wallets whose attestation it can check"
         );
     }
 
@@ -149,11 +152,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
             label_prefix: p.key_label.clone(),
         },
     };
-    let trust = TrustSources {
-        jwks_file,
-        anchors_file: config.attestation.x509_anchors.clone(),
-        keys: Vec::new(),
-    };
+    let trust = TrustSources::from_config(&config.attestation, jwks_file);
     let state = State::new(Dependencies {
         config,
         identifier,
