@@ -1,7 +1,9 @@
 //! The issuer through the real binary: `examples/issuer.toml` passes `config check`, and
 //! two `symbolon serve --mode=issuer` processes sharing one PostgreSQL schema and one Redis
 //! refuse a pre-authorized code, a `c_nonce` and a PoP `jti` the second time, whichever
-//! process sees them — also after one of them restarts — and sign with the same key.
+//! process sees them — also after one of them restarts — and sign with the same key; and
+//! one process in the embedded default (SQLite, no cache section) refuses the same replays
+//! after a restart.
 //!
 //! Needs `TEST_POSTGRES_URL` and `TEST_REDIS_URL` (scripts/test.sh starts both).
 
@@ -249,12 +251,25 @@ impl Client {
     }
 
     async fn credential(&self, r: &Replica, w: &Wallet, at: &str, nonce: &str) -> (u16, Value) {
+        self.credential_with_pop(r, w, at, nonce, &w.pop(&random_hex(16)))
+            .await
+    }
+
+    /// `/credential` with a given attestation PoP (a captured one, for replays).
+    async fn credential_with_pop(
+        &self,
+        r: &Replica,
+        w: &Wallet,
+        at: &str,
+        nonce: &str,
+        pop: &str,
+    ) -> (u16, Value) {
         let resp = self
             .http
             .post(format!("{}/credential", r.url))
             .bearer_auth(at)
             .header(client_attestation::ATTESTATION_HEADER, &w.attestation)
-            .header(client_attestation::POP_HEADER, w.pop(&random_hex(16)))
+            .header(client_attestation::POP_HEADER, pop)
             .json(&json!({"credential_configuration_id": CONFIG_ID, "proofs": {"jwt": [w.proof(nonce)]}}))
             .send()
             .await
@@ -367,4 +382,91 @@ async fn two_issuer_processes_sharing_postgres_and_redis_refuse_replays_also_aft
     assert_eq!(status, 200, "{after}");
     assert_eq!(kid(&after), kid(&at_a), "the key survives the restart");
     drop(b);
+}
+
+/// The embedded default (SQLite under the data directory, no `[issuer.cache]`) keeps PoP
+/// `jti`s, nonces and codes in the database: what was captured before a restart of the
+/// binary cannot be replayed after it, neither at `/token` with a fresh code nor at
+/// `/credential` with the access token and a fresh nonce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_embedded_default_refuses_replays_captured_before_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let attester = SoftwareSigner::generate(Algorithm::Es256).unwrap();
+    let jwks = dir.path().join("attester-jwks.json");
+    std::fs::write(
+        &jwks,
+        json!({"keys": [attester.public_jwk().to_value()]}).to_string(),
+    )
+    .unwrap();
+    let mut kek = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut kek).unwrap();
+    let kek = jose::b64::encode(kek);
+    let port = free_port();
+    let identifier = format!("http://127.0.0.1:{port}");
+    // No database_url and no cache section: the defaults a single-node install runs with.
+    let section = format!(
+        "[issuer]\nidentifier = \"{identifier}\"\nadmin_token = \"{ADMIN}\"\n\
+         [issuer.keys]\nkek = {{ key = {{ env = \"ISSUER_E2E_KEK\" }} }}\n\
+         [issuer.attestation]\njwks_file = \"{jwks}\"\n\
+         [issuer.credentials.{CONFIG_ID}]\nvct = \"urn:example:student-card\"\n\
+         [[issuer.credentials.{CONFIG_ID}.claims]]\npath = [\"given_name\"]\nmandatory = true\n",
+        jwks = jwks.display(),
+    );
+    let c = Client {
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+    };
+    let w = Wallet::new(&attester, &identifier);
+
+    let server = start(dir.path(), "single", port, &section, &kek).await;
+    let token_jti = random_hex(16);
+    let (status, token) = c
+        .token(&server, &w, &c.offer(&server).await, &token_jti)
+        .await;
+    assert_eq!(status, 200, "{token}");
+    let at = token["access_token"].as_str().unwrap().to_owned();
+    let nonce = c.nonce(&server).await;
+    let captured_pop = w.pop(&random_hex(16));
+    let (status, body) = c
+        .credential_with_pop(&server, &w, &at, &nonce, &captured_pop)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let pending_nonce = c.nonce(&server).await;
+
+    drop(server);
+    let server = start(dir.path(), "single", port, &section, &kek).await;
+
+    // The token request's PoP with a fresh code.
+    let (status, body) = c
+        .token(&server, &w, &c.offer(&server).await, &token_jti)
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client")),
+        "{body}"
+    );
+    // The access token (bound to the instance key) and the credential request's PoP with a
+    // fresh nonce.
+    let (status, body) = c
+        .credential_with_pop(&server, &w, &at, &c.nonce(&server).await, &captured_pop)
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+    // The spent nonce stays spent; one handed out before the restart still works once.
+    let (status, body) = c.credential(&server, &w, &at, &nonce).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_nonce")),
+        "{body}"
+    );
+    let (status, body) = c.credential(&server, &w, &at, &pending_nonce).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = c.credential(&server, &w, &at, &pending_nonce).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_nonce")),
+        "{body}"
+    );
 }

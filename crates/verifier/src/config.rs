@@ -111,7 +111,7 @@ impl Default for RawVerifierConfig {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawCache {
-    /// `memory` (default), `redis` or `database`.
+    /// `database` (default), `redis` (default with `redis_url`) or `memory`.
     pub backend: Option<String>,
     /// Redis URL (secret: may hold a password).
     pub redis_url: Option<String>,
