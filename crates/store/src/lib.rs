@@ -142,7 +142,7 @@ pub mod testing;
 
 pub use config::{CacheConfig, CacheConfigError, CacheKind, Caches, RawCacheConfig};
 pub use db::{Backend, Database, DatabaseOptions};
-pub use error::Error;
+pub use error::{Error, is_connection_error};
 pub use key::{MAX_TTL, MAX_VALUE_LEN};
 pub use memory::{MemoryLimits, MemoryStore};
 pub use migrate::{Migration, MigrationReport};

@@ -63,7 +63,18 @@ fn invalid(description: impl Into<String>) -> ApiError {
     ApiError::bad_request(codes::INVALID_REQUEST).with_description(description.into())
 }
 
+/// A failure of the server's own, or "could not check" (`503` with `Retry-After`) when the
+/// transaction store or the single-use store could not be reached (a database restart).
 fn internal(e: &(dyn std::error::Error + 'static)) -> ApiError {
+    let unreachable = e
+        .downcast_ref::<crate::transaction::StoreError>()
+        .is_some_and(crate::transaction::StoreError::is_unavailable)
+        || e.downcast_ref::<store::Error>()
+            .is_some_and(store::Error::is_unavailable);
+    if unreachable {
+        tracing::warn!(error = %e, "a store is unavailable");
+        return ApiError::unavailable();
+    }
     ApiError::internal(e)
 }
 
