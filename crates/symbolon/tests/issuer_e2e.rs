@@ -432,6 +432,12 @@ async fn issue10_embedded_default_refuses_replays_captured_before_a_restart() {
     assert_eq!(status, 200, "{body}");
     let pending_nonce = c.nonce(&server).await;
 
+    // Killed, not stopped: nothing gets a chance to flush.
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &server._server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
     drop(server);
     let server = start(dir.path(), "single", port, &section, &kek).await;
 

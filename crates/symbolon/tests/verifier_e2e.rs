@@ -369,6 +369,12 @@ async fn issue10_pending_direct_post_jwt_transaction_is_answered_after_a_restart
         let mode = std::fs::metadata(&kek_path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the key encryption key is private");
     }
+    // Killed, not stopped: nothing gets a chance to flush.
+    let killed = Command::new("kill")
+        .args(["-KILL", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
     drop(server);
 
     let server = setup.start("");
