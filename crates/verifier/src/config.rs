@@ -810,6 +810,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn issue10_response_codes_default_to_the_database() {
+        let c = VerifierConfig::try_from(RawVerifierConfig::default()).unwrap();
+        assert!(matches!(
+            c.cache.to_store().unwrap(),
+            store::CacheConfig::Database
+        ));
+    }
+
     fn raw_with_policy(policy: RawPolicyConfig) -> RawVerifierConfig {
         let mut raw = RawVerifierConfig::default();
         raw.issuers.insert(
