@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [issuer.cache]            # all optional
-//! backend = "redis"         # "database" (default), "redis" (default when redis_url is set), "memory"
+//! backend = "redis"         # "database" (default), "redis" (default with redis_url), "memory"
 //! redis_url = "redis://:password@redis.internal:6379/0"
 //! redis_prefix = "symbolon:"
 //! # memory only:

@@ -113,7 +113,8 @@
 //! # async fn run() -> Result<(), store::Error> {
 //! // The default keeps single-use values in the role's database: they survive restarts.
 //! let db = Database::connect("sqlite:/var/lib/symbolon/issuer.db").await?;
-//! let caches = Caches::open(&CacheConfig::default(), Some(&db), Arc::new(jose::jwt::SystemClock)).await?;
+//! let clock = Arc::new(jose::jwt::SystemClock);
+//! let caches = Caches::open(&CacheConfig::default(), Some(&db), clock).await?;
 //! // A PoP JWT's jti: the first presentation wins.
 //! match caches.single_use.insert_once("pop_jti", b"jti-from-the-jwt", Duration::from_secs(300)).await? {
 //!     InsertOutcome::Inserted => { /* accept */ }
