@@ -662,6 +662,20 @@ mod tests {
     }
 
     #[test]
+    fn issue10_challenges_default_to_the_database() {
+        let c = parse("{}").unwrap();
+        assert!(matches!(
+            c.cache.to_store().unwrap(),
+            store::CacheConfig::Database
+        ));
+        let memory = parse(r#"{"cache":{"backend":"memory"}}"#).unwrap();
+        assert!(matches!(
+            memory.cache.to_store().unwrap(),
+            store::CacheConfig::Memory(_)
+        ));
+    }
+
+    #[test]
     fn defaults_apply() {
         let c = parse("{}").unwrap();
         assert_eq!(c.attestation_ttl, Duration::from_secs(3600));

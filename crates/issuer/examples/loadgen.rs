@@ -14,7 +14,7 @@
 //! peers' measurements.
 //!
 //! It writes a config and an attester JWKS into a temporary directory, starts the server
-//! (embedded SQLite + in-process caches by default; PostgreSQL and Redis when given),
+//! (embedded SQLite, single-use values in it too, by default; PostgreSQL and Redis when given),
 //! creates the offers through the admin API before timing, warms up, then runs. Each
 //! issuance is checked (one credential with a `~`); errors are counted and reported.
 //! Output: one line per run and a `RESULT` line in the peers' format.

@@ -1,5 +1,6 @@
 //! The admin API, behind the admin bearer token (compared in constant time; with no token
-//! configured every call is refused): list issued credentials without their claim values,
+//! configured every call is refused): list issued credentials without their claim values
+//! (newest first, keyset pages on `(issued_at, id)`),
 //! and set a credential's status (VALID, INVALID = revoked, SUSPENDED), which bumps its
 //! list's version and re-signs the Status List Token at once. Offers are created in
 //! [`crate::offers`].
@@ -48,10 +49,34 @@ fn describe(state: &State, r: &CredentialRow) -> Value {
 /// Query of `GET /admin/credentials`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Page {
-    /// Only credentials issued strictly before this time (Unix seconds).
+    /// Only credentials issued strictly before this time (Unix seconds): a filter, not a
+    /// page position.
     before: Option<i64>,
+    /// The `next_cursor` of the previous page: continue after its last row.
+    cursor: Option<String>,
     /// Page size (default 100, at most 500).
     limit: Option<i64>,
+}
+
+/// Longest credential id a cursor may carry (ids are 22 characters).
+const MAX_CURSOR_ID: usize = 64;
+
+/// A page position: the `(issued_at, id)` of the last row shown, as `<issued_at>.<id>`.
+/// Keyset pagination on this unique pair never drops or repeats a row, however many
+/// credentials share one second.
+fn cursor(r: &CredentialRow) -> String {
+    format!("{}.{}", r.issued_at, r.id)
+}
+
+fn parse_cursor(text: &str) -> Option<(i64, &str)> {
+    let (at, id) = text.split_once('.')?;
+    let at = at.parse::<i64>().ok()?;
+    let id_ok = !id.is_empty()
+        && id.len() <= MAX_CURSOR_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    id_ok.then_some((at, id))
 }
 
 /// `GET /admin/credentials`.
@@ -62,15 +87,29 @@ pub(crate) async fn list(
 ) -> HandlerResult<Response> {
     auth::admin(&headers, state.admin_token.as_ref())?;
     let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    let rows =
-        db::list_credentials(state.db.pool(), page.before.unwrap_or(i64::MAX), limit).await?;
+    let after = match page.cursor.as_deref() {
+        None => None,
+        Some(text) => Some(parse_cursor(text).ok_or_else(|| {
+            HandlerError::from(
+                Rejection::new(ErrorCode::InvalidRequest)
+                    .describe("`cursor` must be the `next_cursor` of an earlier page"),
+            )
+        })?),
+    };
+    let rows = db::list_credentials(
+        state.db.pool(),
+        page.before.unwrap_or(i64::MAX),
+        after,
+        limit,
+    )
+    .await?;
     let next = if i64::try_from(rows.len()).unwrap_or(0) == limit {
-        rows.last().map(|r| r.issued_at)
+        rows.last().map(cursor)
     } else {
         None
     };
     let list: Vec<Value> = rows.iter().map(|r| describe(&state, r)).collect();
-    Ok(axum::Json(json!({"credentials": list, "next_before": next})).into_response())
+    Ok(axum::Json(json!({"credentials": list, "next_cursor": next})).into_response())
 }
 
 /// `GET /admin/credentials/{id}`.

@@ -1154,10 +1154,15 @@ mod tests {
     fn defaults_are_valid() {
         let c = parse("").unwrap();
         let shown = toml::to_string(&c).unwrap();
+        // Single-use values default to the database, so they survive a restart.
         assert!(
-            shown.contains("[cache]\nbackend = \"memory\"\nmax_entries = 100000\n"),
+            shown.contains("[cache]\nbackend = \"database\"\n"),
             "{shown}"
         );
+        assert!(matches!(
+            c.cache_config().unwrap(),
+            store::CacheConfig::Database
+        ));
         assert_eq!(c.keys.rotation_period, Duration::from_secs(86_400));
         assert_eq!(c.keys.retention, Duration::from_secs(172_800));
         assert_eq!(c.tx_code_max_attempts, 3);

@@ -369,20 +369,41 @@ const CREDENTIAL_COLUMNS: &str = "id, offer_id, configuration_id, holder_jkt, st
      status_idx, status, kid, issued_at, expires_at, status_changed_at, notification_event, \
      notified_at";
 
-/// Credentials issued before `before` (newest first), at most `limit`.
+/// Credentials issued before `before` (newest first, then by descending id), at most
+/// `limit`, continuing after the row `after` (`(issued_at, id)` of the previous page's
+/// last row). The order is total (`id` is unique), so a page boundary inside one second
+/// neither skips nor repeats a row.
 pub(crate) async fn list_credentials(
     pool: &AnyPool,
     before: i64,
+    after: Option<(i64, &str)>,
     limit: i64,
 ) -> Result<Vec<CredentialRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CREDENTIAL_COLUMNS} FROM issuer_credentials WHERE issued_at < $1
-         ORDER BY issued_at DESC, id DESC LIMIT $2"
-    )))
-    .bind(before)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    match after {
+        None => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {CREDENTIAL_COLUMNS} FROM issuer_credentials WHERE issued_at < $1
+                 ORDER BY issued_at DESC, id DESC LIMIT $2"
+            )))
+            .bind(before)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        }
+        Some((issued_at, id)) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {CREDENTIAL_COLUMNS} FROM issuer_credentials WHERE issued_at < $1
+                 AND (issued_at < $2 OR (issued_at = $2 AND id < $3))
+                 ORDER BY issued_at DESC, id DESC LIMIT $4"
+            )))
+            .bind(before)
+            .bind(issued_at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        }
+    }
 }
 
 pub(crate) async fn credential(

@@ -180,14 +180,11 @@ impl Failure {
     fn unavailable(&self) -> bool {
         match self {
             Failure::Store(e) => e.is_unavailable(),
-            Failure::Database(e) => matches!(
-                e,
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-            ),
-            Failure::Write(e) => matches!(
-                **e,
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-            ),
+            // A PostgreSQL restart ends in-flight statements with "terminating connection
+            // due to administrator command" (57P01): unavailable, not a server error.
+            Failure::Database(e) => store::is_connection_error(e),
+            Failure::Write(e) => store::is_connection_error(e),
+            Failure::Keys(crate::signing::KeyError::Database(e)) => store::is_connection_error(e),
             Failure::TrustNotLoaded => true,
             _ => false,
         }

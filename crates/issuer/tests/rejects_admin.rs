@@ -202,13 +202,74 @@ async fn listing_pages_backwards_in_time(b: Backend) {
     }
     let page = h.admin_get("/admin/credentials?limit=2").await.json();
     assert_eq!(page["credentials"].as_array().unwrap().len(), 2);
-    let before = page["next_before"].as_i64().unwrap();
+    let cursor = page["next_cursor"].as_str().unwrap();
     let rest = h
-        .admin_get(&format!("/admin/credentials?limit=2&before={before}"))
+        .admin_get(&format!("/admin/credentials?limit=2&cursor={cursor}"))
         .await
         .json();
     assert_eq!(rest["credentials"].as_array().unwrap().len(), 1);
-    assert!(rest["next_before"].is_null());
+    assert!(rest["next_cursor"].is_null());
+    // `before` still filters by time.
+    let newest = page["credentials"][0]["issued_at"].as_i64().unwrap();
+    let older = h
+        .admin_get(&format!("/admin/credentials?before={newest}"))
+        .await
+        .json();
+    assert_eq!(older["credentials"].as_array().unwrap().len(), 2);
+}
+
+/// Many credentials issued in the same second, listed in pages whose boundaries fall inside
+/// that second: every credential appears exactly once.
+async fn issue10_listing_pages_through_credentials_issued_in_the_same_second(b: Backend) {
+    let h = harness(b).await;
+    const ISSUED: usize = 23;
+    let mut issued = std::collections::BTreeSet::new();
+    for _ in 0..ISSUED {
+        let w = h.wallet();
+        h.issue_one(&w).await;
+    }
+    let all = h.admin_get("/admin/credentials").await.json();
+    for c in all["credentials"].as_array().unwrap() {
+        issued.insert(c["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(issued.len(), ISSUED);
+    let seconds: std::collections::BTreeSet<i64> = all["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["issued_at"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seconds.len(), 1, "the clock stood still: one second");
+
+    let mut listed = Vec::new();
+    let mut path = "/admin/credentials?limit=4".to_owned();
+    loop {
+        let page = h.admin_get(&path).await.json();
+        let rows = page["credentials"].as_array().unwrap();
+        assert!(rows.len() <= 4);
+        listed.extend(rows.iter().map(|c| c["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/admin/credentials?limit=4&cursor={cursor}"),
+            None => break,
+        }
+        assert!(listed.len() <= ISSUED, "pages repeat rows: {listed:?}");
+    }
+    let unique: std::collections::BTreeSet<String> = listed.iter().cloned().collect();
+    assert_eq!(listed.len(), ISSUED, "{listed:?}");
+    assert_eq!(unique, issued);
+}
+
+async fn rejects_malformed_listing_cursor(b: Backend) {
+    let h = harness(b).await;
+    for bad in ["nodot", "x.abc", "12.", "12.a%2Fb", "12.a'b"] {
+        h.admin_get(&format!("/admin/credentials?cursor={bad}"))
+            .await
+            .assert_error(400, "invalid_request");
+    }
+    let long = "a".repeat(65);
+    h.admin_get(&format!("/admin/credentials?cursor=1.{long}"))
+        .await
+        .assert_error(400, "invalid_request");
 }
 
 both_backends!(
@@ -221,4 +282,6 @@ both_backends!(
     rejects_status_change_to_unknown_value_or_credential,
     rejects_unknown_offer_handle_and_status_list,
     listing_pages_backwards_in_time,
+    issue10_listing_pages_through_credentials_issued_in_the_same_second,
+    rejects_malformed_listing_cursor,
 );

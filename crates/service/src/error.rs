@@ -136,9 +136,20 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // RFC 9110 §10.2.3: a 503 says when to try again. A database or Redis that is
+            // restarting is usually back within seconds.
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
         response
     }
 }
+
+/// `Retry-After` of every `503 temporarily_unavailable`, in seconds.
+pub const RETRY_AFTER_SECS: &str = "2";
 
 #[cfg(test)]
 mod tests {
@@ -184,6 +195,22 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("password authentication failed for user \"issuer\"")]
     struct Inner;
+
+    #[tokio::test]
+    async fn issue10_unavailable_answers_carry_retry_after() {
+        let response = ApiError::unavailable().into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).unwrap(),
+            RETRY_AFTER_SECS
+        );
+        assert_eq!(
+            body_json(response).await,
+            serde_json::json!({"error": "temporarily_unavailable"})
+        );
+        let other = ApiError::internal(&Outer(Inner)).into_response();
+        assert!(other.headers().get(header::RETRY_AFTER).is_none());
+    }
 
     #[tokio::test]
     async fn internal_errors_keep_their_details_out_of_the_body() {

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [issuer.cache]            # all optional
-//! backend = "redis"         # "memory" (default), "redis" (default when redis_url is set), "database"
+//! backend = "redis"         # "database" (default), "redis" (default with redis_url), "memory"
 //! redis_url = "redis://:password@redis.internal:6379/0"
 //! redis_prefix = "symbolon:"
 //! # memory only:
@@ -13,9 +13,11 @@
 //! max_rate_keys = 100000
 //! ```
 //!
-//! In-process is right for one process; with several replicas use Redis, or the database
-//! (PostgreSQL) when there is no Redis, or replays succeed on the replica that has not seen
-//! the value.
+//! The default is the role's own database: single-use values then survive a restart (SQLite,
+//! the embedded default) and are shared by replicas (PostgreSQL). Redis is the faster shared
+//! choice. In-process is an explicit choice for tests and benchmarks only: it forgets every
+//! nonce, code and PoP `jti` at a restart (a value captured before it can be replayed after
+//! it) and is not shared between replicas.
 
 use std::sync::Arc;
 
@@ -35,11 +37,11 @@ use crate::sql_store::SqlStore;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheKind {
-    /// In-process (one replica).
+    /// In-process (tests and benchmarks: lost at restart, one replica only).
     Memory,
     /// Redis (`redis_url`).
     Redis,
-    /// The role's own database.
+    /// The role's own database (the default without `redis_url`).
     Database,
 }
 
@@ -47,7 +49,8 @@ pub enum CacheKind {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawCacheConfig {
-    /// `memory`, `redis` or `database`; default: `redis` if `redis_url` is set, else `memory`.
+    /// `memory`, `redis` or `database`; default: `redis` if `redis_url` is set, else
+    /// `database`.
     pub backend: Option<CacheKind>,
     /// Redis URL (may hold a password: kept secret).
     pub redis_url: Option<SecretString>,
@@ -78,8 +81,9 @@ pub enum CacheConfig {
 }
 
 impl Default for CacheConfig {
+    /// The role's database: durable across restarts, shared by replicas.
     fn default() -> Self {
-        CacheConfig::Memory(MemoryLimits::default())
+        CacheConfig::Database
     }
 }
 
@@ -125,10 +129,11 @@ impl TryFrom<RawCacheConfig> for CacheConfig {
     type Error = CacheConfigError;
 
     fn try_from(raw: RawCacheConfig) -> Result<Self, CacheConfigError> {
+        // Never in-process by default: it forgets single-use values at a restart.
         let kind = raw.backend.unwrap_or(if raw.redis_url.is_some() {
             CacheKind::Redis
         } else {
-            CacheKind::Memory
+            CacheKind::Database
         });
         let caps = [
             ("max_entries", raw.max_entries),
@@ -227,8 +232,17 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_memory_and_to_redis_with_a_url() {
-        assert!(matches!(parse(""), Ok(CacheConfig::Memory(l)) if l == MemoryLimits::default()));
+    fn issue10_cache_defaults_to_the_database_never_in_process() {
+        assert!(matches!(parse(""), Ok(CacheConfig::Database)));
+        assert!(matches!(CacheConfig::default(), CacheConfig::Database));
+        assert!(matches!(
+            parse("backend = \"memory\""),
+            Ok(CacheConfig::Memory(l)) if l == MemoryLimits::default()
+        ));
+    }
+
+    #[test]
+    fn defaults_to_redis_with_a_url() {
         match parse("redis_url = \"redis://127.0.0.1:6379\"").unwrap() {
             CacheConfig::Redis { url, prefix } => {
                 assert_eq!(url.expose_secret(), "redis://127.0.0.1:6379");
@@ -241,7 +255,7 @@ mod tests {
             Ok(CacheConfig::Database)
         ));
         assert!(matches!(
-            parse("max_entries = 10"),
+            parse("backend = \"memory\"\nmax_entries = 10"),
             Ok(CacheConfig::Memory(MemoryLimits {
                 max_entries: 10,
                 ..
@@ -295,7 +309,7 @@ mod tests {
     #[test]
     fn rejects_zero_caps() {
         assert_eq!(
-            parse("max_rate_keys = 0").unwrap_err(),
+            parse("backend = \"memory\"\nmax_rate_keys = 0").unwrap_err(),
             CacheConfigError::ZeroCap("max_rate_keys")
         );
     }

@@ -126,6 +126,37 @@ pub enum Error {
     DatabaseRequired,
 }
 
+/// True when a database error says the database could not be reached or is not serving
+/// right now, rather than that it refused the statement: the connection broke or could not
+/// be made (I/O, TLS, a pool timeout), or the server is shutting down, restarting or full
+/// (PostgreSQL SQLSTATE class 08, `57P01`–`57P03` — "terminating connection due to
+/// administrator command" at a restart —, `53300`), or SQLite stayed locked past its busy
+/// timeout. Roles answer these with `503 temporarily_unavailable` and `Retry-After`: the
+/// same request may succeed a moment later, unlike a bug or a constraint violation.
+pub fn is_connection_error(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // The server closed the connection mid-message (it was killed or restarted).
+        sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(d) => match d.code() {
+            Some(code) => {
+                let code: &str = &code;
+                // PostgreSQL SQLSTATEs are five characters; SQLite's (extended) result
+                // codes are integers: SQLITE_BUSY and SQLITE_LOCKED with their variants.
+                code.starts_with("08")
+                    || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+                    || matches!(code, "5" | "6" | "261" | "262" | "517" | "518" | "773")
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 impl Error {
     /// True when the operation could not be carried out (backend unreachable, statement
     /// refused, unexpected reply): the caller cannot know whether a value was used and must

@@ -5,8 +5,8 @@
 //!   start, once, also when replicas start together.
 //! - [`SingleUse`]: replay caches (`insert_once`) and consume-once values (`put` / `take`)
 //!   for nonces, PoP `jti`s, pre-authorized codes, attestation challenges and response
-//!   codes; in-process ([`MemoryStore`]), Redis ([`RedisStore`]) or the database
-//!   ([`SqlStore`]), chosen by [`CacheConfig`].
+//!   codes; the database ([`SqlStore`], the default), Redis ([`RedisStore`]) or
+//!   in-process ([`MemoryStore`], tests and benchmarks only), chosen by [`CacheConfig`].
 //! - [`RateLimiter`]: fixed-window limits per key with a `Retry-After`, on the same backends.
 //!
 //! Role crates define their tables as migrations and query through sqlx's `Any` driver
@@ -108,10 +108,13 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use store::{CacheConfig, Caches, InsertOutcome};
+//! use store::{CacheConfig, Caches, Database, InsertOutcome};
 //!
 //! # async fn run() -> Result<(), store::Error> {
-//! let caches = Caches::open(&CacheConfig::default(), None, Arc::new(jose::jwt::SystemClock)).await?;
+//! // The default keeps single-use values in the role's database: they survive restarts.
+//! let db = Database::connect("sqlite:/var/lib/symbolon/issuer.db").await?;
+//! let clock = Arc::new(jose::jwt::SystemClock);
+//! let caches = Caches::open(&CacheConfig::default(), Some(&db), clock).await?;
 //! // A PoP JWT's jti: the first presentation wins.
 //! match caches.single_use.insert_once("pop_jti", b"jti-from-the-jwt", Duration::from_secs(300)).await? {
 //!     InsertOutcome::Inserted => { /* accept */ }
@@ -140,7 +143,7 @@ pub mod testing;
 
 pub use config::{CacheConfig, CacheConfigError, CacheKind, Caches, RawCacheConfig};
 pub use db::{Backend, Database, DatabaseOptions};
-pub use error::Error;
+pub use error::{Error, is_connection_error};
 pub use key::{MAX_TTL, MAX_VALUE_LEN};
 pub use memory::{MemoryLimits, MemoryStore};
 pub use migrate::{Migration, MigrationReport};

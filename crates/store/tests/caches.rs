@@ -1,5 +1,6 @@
-//! Opening the configured cache backend: each choice yields a working store, and the
-//! database choice without a database is refused.
+//! Opening the configured cache backend: each choice yields a working store, the default is
+//! the database (durable across restarts), and the database choice without a database is
+//! refused.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use store::testing::{self, TestDatabase};
-use store::{Backend, CacheConfig, Caches, Error, InsertOutcome, RawCacheConfig};
+use store::{Backend, CacheConfig, CacheKind, Caches, Error, InsertOutcome, RawCacheConfig};
 
 async fn exercise(caches: &Caches) {
     let s = &caches.single_use;
@@ -52,9 +53,56 @@ fn clock() -> Arc<dyn jose::jwt::Clock> {
 }
 
 #[tokio::test]
-async fn opens_memory_by_default() {
-    let config = CacheConfig::try_from(RawCacheConfig::default()).unwrap();
+async fn opens_memory_when_chosen() {
+    let raw = RawCacheConfig {
+        backend: Some(CacheKind::Memory),
+        ..RawCacheConfig::default()
+    };
+    let config = CacheConfig::try_from(raw).unwrap();
     exercise(&Caches::open(&config, None, clock()).await.unwrap()).await;
+}
+
+/// The default keeps single-use values in the role's database, so a value used before a
+/// restart (a new pool on the same SQLite file) stays used after it.
+#[tokio::test]
+async fn issue10_default_cache_keeps_single_use_values_across_a_restart() {
+    let config = CacheConfig::try_from(RawCacheConfig::default()).unwrap();
+    assert!(matches!(config, CacheConfig::Database), "{config:?}");
+    let t = TestDatabase::sqlite().unwrap();
+    let before = t.connect().await.unwrap();
+    let caches = Caches::open(&config, Some(&before), clock()).await.unwrap();
+    let ttl = Duration::from_secs(300);
+    let s = &caches.single_use;
+    assert_eq!(
+        s.insert_once("pop_jti", b"captured", ttl).await.unwrap(),
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        s.put("c_nonce", b"spent", b"1", ttl).await.unwrap(),
+        InsertOutcome::Inserted
+    );
+    assert!(s.take("c_nonce", b"spent").await.unwrap().is_some());
+    assert_eq!(
+        s.put("c_nonce", b"pending", b"1", ttl).await.unwrap(),
+        InsertOutcome::Inserted
+    );
+    drop(caches);
+    before.close().await;
+
+    let after = t.connect().await.unwrap();
+    let caches = Caches::open(&config, Some(&after), clock()).await.unwrap();
+    let s = &caches.single_use;
+    assert_eq!(
+        s.insert_once("pop_jti", b"captured", ttl).await.unwrap(),
+        InsertOutcome::AlreadyPresent,
+        "a jti seen before the restart is a replay after it"
+    );
+    assert_eq!(s.take("c_nonce", b"spent").await.unwrap(), None);
+    assert_eq!(
+        s.take("c_nonce", b"pending").await.unwrap(),
+        Some(b"1".to_vec()),
+        "a value handed out before the restart can still be used once"
+    );
 }
 
 #[tokio::test]

@@ -527,3 +527,54 @@ async fn unreachable_postgres_is_a_connect_error() {
     assert!(matches!(err, Error::Connect(_)), "{err:?}");
     assert!(err.is_unavailable());
 }
+
+/// What a PostgreSQL restart does to a statement in flight: the server ends the session
+/// with "terminating connection due to administrator command" (SQLSTATE 57P01). That is a
+/// connection error (the roles answer 503 and `Retry-After`), and the pool recovers on the
+/// next statement with a fresh connection.
+#[tokio::test]
+async fn issue10_terminated_session_is_a_connection_error_and_the_pool_recovers() {
+    let t = TestDatabase::postgres().await.unwrap();
+    let db = t.connect().await.unwrap();
+    let err = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+        .execute(db.pool())
+        .await
+        .unwrap_err();
+    assert!(store::is_connection_error(&err), "{err:?}");
+    if let Some(d) = err.as_database_error() {
+        assert_eq!(d.code().as_deref(), Some("57P01"), "{err:?}");
+    }
+    db.ping().await.unwrap();
+
+    // A statement the server refuses is not a connection error.
+    let refused = sqlx::query("SELECT * FROM no_such_table")
+        .execute(db.pool())
+        .await
+        .unwrap_err();
+    assert!(!store::is_connection_error(&refused), "{refused:?}");
+    let invalid = sqlx::query("SELECT CAST('x' AS BIGINT)")
+        .execute(db.pool())
+        .await
+        .unwrap_err();
+    assert!(!store::is_connection_error(&invalid), "{invalid:?}");
+}
+
+#[tokio::test]
+async fn issue10_sqlite_locked_past_the_busy_timeout_is_a_connection_error() {
+    let t = TestDatabase::sqlite().unwrap();
+    let options = DatabaseOptions {
+        sqlite_busy_timeout: Duration::from_millis(50),
+        ..DatabaseOptions::default()
+    };
+    let url = t.url.clone();
+    let a = Database::connect_with(&url, &options).await.unwrap();
+    let b = Database::connect_with(&url, &options).await.unwrap();
+    sqlx::query("CREATE TABLE t (x BIGINT)")
+        .execute(a.pool())
+        .await
+        .unwrap();
+    let held = a.begin_write().await.unwrap();
+    let err = b.begin_write().await.unwrap_err();
+    assert!(store::is_connection_error(&err), "{err:?}");
+    drop(held);
+}

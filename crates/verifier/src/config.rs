@@ -112,7 +112,7 @@ impl Default for RawVerifierConfig {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawCache {
-    /// `memory` (default), `redis` or `database`.
+    /// `database` (default), `redis` (default with `redis_url`) or `memory`.
     pub backend: Option<String>,
     /// Redis URL (secret: may hold a password).
     pub redis_url: Option<String>,
@@ -851,6 +851,15 @@ pub fn add_classroom_policy(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn issue10_response_codes_default_to_the_database() {
+        let c = VerifierConfig::try_from(RawVerifierConfig::default()).unwrap();
+        assert!(matches!(
+            c.cache.to_store().unwrap(),
+            store::CacheConfig::Database
+        ));
+    }
 
     fn raw_with_policy(policy: RawPolicyConfig) -> RawVerifierConfig {
         let mut raw = RawVerifierConfig::default();

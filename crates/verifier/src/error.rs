@@ -139,6 +139,13 @@ pub enum ProtocolError {
     /// The wallet's metadata excludes everything this request needs.
     #[error("{0}")]
     WalletUnsupported(String),
+    /// The transaction's sealed response decryption key cannot be opened with the current
+    /// key encryption key (it was changed, or the transaction was created by a process with
+    /// another one): no response to it can ever be decrypted.
+    #[error(
+        "this transaction's response key cannot be opened by this verifier (its key encryption key changed); start a new transaction"
+    )]
+    TransactionKeyUnreadable,
     /// A check could not be carried out (status list or issuer metadata unreachable).
     #[error("a dependency is unavailable; try again")]
     Unavailable,
@@ -161,6 +168,9 @@ impl ProtocolError {
             ProtocolError::WrongMethod => (StatusCode::BAD_REQUEST, "invalid_request_uri_method"),
             ProtocolError::WalletUnsupported(_) => {
                 (StatusCode::BAD_REQUEST, "vp_formats_not_supported")
+            }
+            ProtocolError::TransactionKeyUnreadable => {
+                (StatusCode::BAD_REQUEST, "transaction_unusable")
             }
             ProtocolError::Unavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")

@@ -63,7 +63,18 @@ fn invalid(description: impl Into<String>) -> ApiError {
     ApiError::bad_request(codes::INVALID_REQUEST).with_description(description.into())
 }
 
+/// A failure of the server's own, or "could not check" (`503` with `Retry-After`) when the
+/// transaction store or the single-use store could not be reached (a database restart).
 fn internal(e: &(dyn std::error::Error + 'static)) -> ApiError {
+    let unreachable = e
+        .downcast_ref::<crate::transaction::StoreError>()
+        .is_some_and(crate::transaction::StoreError::is_unavailable)
+        || e.downcast_ref::<store::Error>()
+            .is_some_and(store::Error::is_unavailable);
+    if unreachable {
+        tracing::warn!(error = %e, "a store is unavailable");
+        return ApiError::unavailable();
+    }
     ApiError::internal(e)
 }
 
@@ -293,10 +304,8 @@ pub async fn request_object(
     let enc_jwk = match &tx.sealed_key {
         None => None,
         Some(sealed) => Some(
-            state
-                .sealer()
-                .open(sealed, &tx.request_id)
-                .map_err(|e| internal(&e))?
+            open_sealed(state, sealed, tx)
+                .map_err(|e| e.to_api_error())?
                 .public_jwk_for_encryption(),
         ),
     };
@@ -311,6 +320,25 @@ pub async fn request_object(
         lifetime,
     )
     .map_err(|e| internal(&e))
+}
+
+/// Opens a transaction's sealed response key. A key that does not open is the
+/// transaction's problem, not the server's: it was sealed under another key encryption key
+/// (changed configuration, or a process that had its own), so no answer to it can ever be
+/// decrypted; the wallet gets a 400 and the transaction is left to expire.
+fn open_sealed(
+    state: &State,
+    sealed: &[u8],
+    tx: &Transaction,
+) -> Result<EncryptionKey, ProtocolError> {
+    state.sealer().open(sealed, &tx.request_id).map_err(|e| {
+        tracing::warn!(
+            transaction = %tx.id,
+            error = %e,
+            "a pending transaction's response key cannot be opened: was verifier.key_encryption_key changed?"
+        );
+        ProtocolError::TransactionKeyUnreadable
+    })
 }
 
 fn check_pending(tx: &Transaction, now: i64) -> Result<(), ProtocolError> {
@@ -382,10 +410,7 @@ async fn response_inner(state: &State, body: &[u8]) -> Result<ResponseOutcome, R
                 let sealed = tx.sealed_key.as_deref().ok_or(O::Protocol(
                     ProtocolError::InvalidEncryption("this transaction expects direct_post".into()),
                 ))?;
-                let key = state
-                    .sealer()
-                    .open(sealed, &tx.request_id)
-                    .map_err(|e| O::Internal(internal(&e)))?;
+                let key = open_sealed(state, sealed, tx).map_err(O::Protocol)?;
                 let enc = &state.settings().enc_values;
                 let plain = jwe
                     .decrypt(&key, &DecryptPolicy::new(enc))
@@ -620,10 +645,8 @@ pub async fn link(state: &State, id: &str) -> Result<String, ApiError> {
         let enc_jwk = match &tx.sealed_key {
             None => None,
             Some(sealed) => Some(
-                state
-                    .sealer()
-                    .open(sealed, &tx.request_id)
-                    .map_err(|e| internal(&e))?
+                open_sealed(state, sealed, &tx)
+                    .map_err(|e| e.to_api_error())?
                     .public_jwk_for_encryption(),
             ),
         };

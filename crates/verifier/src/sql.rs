@@ -71,7 +71,7 @@ struct Job {
 const MAX_BATCH: usize = 256;
 
 fn db(e: sqlx::Error) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::database(&e)
 }
 
 impl SqlTransactions {
@@ -79,7 +79,7 @@ impl SqlTransactions {
     pub async fn new(db: &Database) -> Result<Self, StoreError> {
         db.migrate("verifier", MIGRATIONS)
             .await
-            .map_err(|e| StoreError(e.to_string()))?;
+            .map_err(|e| StoreError::failed(e.to_string()))?;
         let pool = db.pool().clone();
         let (writer, jobs) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(write_answers(pool.clone(), jobs));
@@ -128,7 +128,7 @@ async fn write_answers(pool: AnyPool, mut jobs: mpsc::Receiver<Job>) {
             }
             Err(e) => {
                 for job in batch {
-                    let _ = job.reply.send(Err(StoreError(e.to_string())));
+                    let _ = job.reply.send(Err(StoreError::database(&e)));
                 }
             }
         }
@@ -170,7 +170,7 @@ async fn apply(pool: &AnyPool, batch: &[Job]) -> Result<HashSet<String>, sqlx::E
 }
 
 fn parse<T>(what: &str, v: Option<T>) -> Result<T, StoreError> {
-    v.ok_or_else(|| StoreError(format!("stored {what} is not recognised")))
+    v.ok_or_else(|| StoreError::failed(format!("stored {what} is not recognised")))
 }
 
 fn from_row(row: &AnyRow) -> Result<Transaction, StoreError> {
@@ -183,7 +183,7 @@ fn from_row(row: &AnyRow) -> Result<Transaction, StoreError> {
     };
     let result = match opt_text("result")? {
         None => None,
-        Some(s) => Some(serde_json::from_str(&s).map_err(|e| StoreError(e.to_string()))?),
+        Some(s) => Some(serde_json::from_str(&s).map_err(|e| StoreError::failed(e.to_string()))?),
     };
     Ok(Transaction {
         id: text("id")?,
@@ -280,10 +280,10 @@ impl TransactionStore for SqlTransactions {
             self.writer
                 .send(job)
                 .await
-                .map_err(|_| StoreError("the answer writer has stopped".into()))?;
+                .map_err(|_| StoreError::failed("the answer writer has stopped"))?;
             let won = answer
                 .await
-                .map_err(|_| StoreError("the answer writer has stopped".into()))??;
+                .map_err(|_| StoreError::failed("the answer writer has stopped"))??;
             if won {
                 return Ok(FinishOutcome::Done);
             }

@@ -361,7 +361,7 @@ impl State {
             return Ok(Some(p));
         }
         let query = oid4vp::DcqlQuery::from_json(tx.dcql_query.as_bytes())
-            .map_err(|e| StoreError(format!("stored DCQL query: {e}")))?;
+            .map_err(|e| StoreError::failed(format!("stored DCQL query: {e}")))?;
         Ok(Some(Arc::new(Pending { tx, query })))
     }
 

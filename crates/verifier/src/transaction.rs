@@ -144,7 +144,40 @@ pub enum FinishOutcome {
 /// The store failed (database unreachable, constraint violated): could not check.
 #[derive(Debug, thiserror::Error)]
 #[error("transaction store: {0}")]
-pub struct StoreError(pub String);
+pub struct StoreError(pub String, pub Reachable);
+
+/// Whether the store answered: a [`StoreError`] of an unreachable store is "could not
+/// check" (`503` with `Retry-After`), any other a server error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reachable {
+    /// The store answered and the operation failed (bad stored data, a refused statement).
+    Yes,
+    /// The store could not be reached or is restarting: the same request may succeed
+    /// shortly.
+    No,
+}
+
+impl StoreError {
+    /// A failure of a store that answered.
+    pub fn failed(what: impl Into<String>) -> Self {
+        StoreError(what.into(), Reachable::Yes)
+    }
+
+    /// A database error, classified with [`store::is_connection_error`].
+    pub fn database(e: &sqlx::Error) -> Self {
+        let reachable = if store::is_connection_error(e) {
+            Reachable::No
+        } else {
+            Reachable::Yes
+        };
+        StoreError(e.to_string(), reachable)
+    }
+
+    /// True when the store could not be reached.
+    pub fn is_unavailable(&self) -> bool {
+        self.1 == Reachable::No
+    }
+}
 
 /// A boxed future returned by the store.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;

@@ -116,7 +116,7 @@ impl Harness {
             .unwrap_or_else(|| ManualClock::new(jose::SystemClock.now()));
         let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
         let cache = match &o.cache {
-            Cache::Memory => CacheConfig::default(),
+            Cache::Memory => CacheConfig::Memory(store::MemoryLimits::default()),
             Cache::Redis(prefix) => CacheConfig::Redis {
                 url: store::testing::redis_url().unwrap().into(),
                 prefix: prefix.clone(),

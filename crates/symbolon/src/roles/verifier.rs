@@ -6,7 +6,11 @@
 //! certificate for the host of the public URL (plus `localhost`) are generated at start
 //! and kept in memory, so the demo works with no setup. Without a certificate outside
 //! `--mode=all`, only the `redirect_uri` client identifier prefix is available. The
-//! session token key is `verifier.session_key`, or generated in memory.
+//! session token key is `verifier.session_key`, or generated in memory. The key encryption
+//! key sealing the per-transaction response decryption keys is
+//! `verifier.key_encryption_key`; with the embedded database (no `verifier.database_url`)
+//! it is generated once into `<data_dir>/verifier/kek` (0600) and kept, so a
+//! `direct_post.jwt` transaction pending at a restart is answered after it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +28,7 @@ use verifier::sql::SqlTransactions;
 use verifier::{Dependencies, State};
 
 use crate::mode::RoleContext;
+use crate::roles::{random_b64, secret_file};
 
 /// The issuer role of the same process, for the demo policy under `--mode=all`: its
 /// public keys are read from its JWKS.
@@ -218,9 +223,24 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         ..HttpSettings::default()
     })?;
     let random = Arc::new(SystemRandom);
-    let sealer = match &config.key_encryption_key {
-        Some(k) => Sealer::from_secret(k)?,
-        None => Sealer::generate(&*random)?,
+    let sealer = match (&config.key_encryption_key, &config.database_url) {
+        (Some(k), _) => Sealer::from_secret(k).context("`verifier.key_encryption_key`")?,
+        // The embedded database: the key lives next to it, created once and kept, so
+        // transactions pending at a restart can still be answered after it.
+        (None, None) => {
+            let path = ctx.config.data_dir.join("verifier").join("kek");
+            let text = secret_file(&path, || random_b64(32))?;
+            let secret = verifier::secret::Secret::new(text);
+            Sealer::from_secret(&secret).with_context(|| {
+                format!(
+                    "the key encryption key in {} is not 32 bytes, base64url",
+                    path.display()
+                )
+            })?
+        }
+        (None, Some(_)) => anyhow::bail!(
+            "`verifier.key_encryption_key` is required with `verifier.database_url`: it seals the response decryption keys stored in that database, and every process (and every restart) must open them"
+        ),
     };
     let deps = Dependencies {
         clock,
