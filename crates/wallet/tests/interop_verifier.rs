@@ -100,7 +100,7 @@ async fn presents_to_the_oid4vc_ts_verifier_with_each_prefix_and_response_mode()
     let holder = holder();
     let held = vec![issue(&p, &holder).await];
     let mut settings = p.settings();
-    settings.verifier_anchors = TrustAnchors::from_der([peer.cert.clone()]).unwrap();
+    settings.verifier_anchors = Some(TrustAnchors::from_der([peer.cert.clone()]).unwrap());
     let w = p.wallet_with(settings);
 
     // (prefix, response mode, request by reference with this request_uri_method, the
