@@ -103,7 +103,7 @@ fn init_key(file: Option<PathBuf>) -> anyhow::Result<()> {
         ),
     }
     let value = outcome.published();
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    outln!("{}", serde_json::to_string_pretty(&value)?)?;
     Ok(())
 }
 
@@ -136,14 +136,14 @@ async fn verify(file: Option<PathBuf>, anchor: Option<(i64, audit::Hash)>) -> an
     let head = summary
         .head
         .map(|(seq, hash)| serde_json::json!({"seq": seq, "hash": hex(&hash)}));
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
             "valid": true,
             "records": summary.records,
             "head": head,
         }))?
-    );
+    )?;
     Ok(())
 }
 

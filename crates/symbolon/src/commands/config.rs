@@ -28,10 +28,10 @@ pub(crate) fn run(command: Command) -> anyhow::Result<()> {
             let text = config
                 .to_toml()
                 .context("cannot print the effective configuration")?;
-            println!(
+            outln!(
                 "# effective configuration: defaults, then the file, then SYMBOLON_* variables"
-            );
-            print!("{text}");
+            )?;
+            out!("{text}")?;
             Ok(())
         }
     }

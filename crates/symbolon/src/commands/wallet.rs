@@ -198,7 +198,7 @@ fn random_id() -> anyhow::Result<String> {
 }
 
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?)?;
     Ok(())
 }
 
@@ -244,8 +244,8 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
         if args.json {
             print_json(&json!({"wallet_dir": dir, "holder_key_thumbprint": kid}))?;
         } else {
-            println!("Created a wallet in {}", dir.display());
-            println!("Holder key (P-256), thumbprint {kid}");
+            outln!("Created a wallet in {}", dir.display())?;
+            outln!("Holder key (P-256), thumbprint {kid}")?;
         }
         return Ok(());
     }
@@ -272,7 +272,7 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
             if args.json {
                 print_json(&card::card_json(&record, &held, Some(&status)))
             } else {
-                println!("{}", card::card(&record, &held, Some(&status)));
+                outln!("{}", card::card(&record, &held, Some(&status)))?;
                 Ok(())
             }
         }
@@ -295,7 +295,7 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
             if args.json {
                 print_json(&json!({"deleted": id}))
             } else {
-                println!("Deleted {id}");
+                outln!("Deleted {id}")?;
                 Ok(())
             }
         }
@@ -350,10 +350,10 @@ async fn accept(
         if json_out {
             out.push(card::card_json(&record, &received.credential, None));
         } else {
-            println!(
+            outln!(
                 "Stored:\n{}",
                 card::card(&record, &received.credential, None)
-            );
+            )?;
         }
     }
     for handle in &issued.notifications {
@@ -377,7 +377,7 @@ fn list(store: &Store, json_out: bool) -> anyhow::Result<()> {
         if json_out {
             rows.push(card::card_json(&record, &held, None));
         } else {
-            println!(
+            outln!(
                 "{}  {:<28} {}",
                 record.id,
                 record
@@ -386,13 +386,13 @@ fn list(store: &Store, json_out: bool) -> anyhow::Result<()> {
                     .clone()
                     .unwrap_or_else(|| held.vct.clone()),
                 record.issuer
-            );
+            )?;
         }
     }
     if json_out {
         print_json(&json!({"credentials": rows}))?;
     } else if rows.is_empty() && store.all()?.is_empty() {
-        println!("No credentials yet (`symbolon wallet accept <offer>`).");
+        outln!("No credentials yet (`symbolon wallet accept <offer>`).")?;
     }
     Ok(())
 }
@@ -409,12 +409,12 @@ async fn refresh(store: &Store, core: &Wallet, json_out: bool) -> anyhow::Result
         if json_out {
             rows.push(json!({"id": record.id, "status": state.label(), "dropped": dropped}));
         } else {
-            println!(
+            outln!(
                 "{}  {}{}",
                 record.id,
                 state.label(),
                 if dropped { " (dropped)" } else { "" }
-            );
+            )?;
         }
     }
     if json_out {
@@ -468,7 +468,7 @@ async fn present(
             if json_out {
                 print_json(&json!({"outcome": "declined"}))?;
             } else {
-                println!("Declined: the verifier was told access_denied.");
+                outln!("Declined: the verifier was told access_denied.")?;
             }
             return Ok(());
         }
@@ -512,11 +512,11 @@ async fn present(
         }))?;
     } else {
         for (q, _, claims) in &presented.disclosed {
-            println!("Presented for {q}: {}", claims.join(", "));
+            outln!("Presented for {q}: {}", claims.join(", "))?;
         }
-        println!("The verifier accepted the presentation.");
+        outln!("The verifier accepted the presentation.")?;
         if let Some(r) = &presented.redirect_uri {
-            println!("Continue at {r}");
+            outln!("Continue at {r}")?;
         }
     }
     Ok(())
