@@ -64,7 +64,11 @@ fn issue10_wallet_list_into_a_closed_pipe_exits_quietly() {
         "{}",
         String::from_utf8_lossy(&init.stderr)
     );
-    for args in [&["list"][..], &["--json", "list"][..]] {
+    for args in [
+        &["list"][..],
+        &["--json", "list"][..],
+        &["trust", "list"][..],
+    ] {
         let (code, stderr) = into_closed_pipe(
             symbolon()
                 .env("SYMBOLON_WALLET_PASSPHRASE", "pipe test passphrase")

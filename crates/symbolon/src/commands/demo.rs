@@ -258,6 +258,8 @@ async fn issue(p: &Platform, w: &Wallet, holder: &dyn Signer) -> anyhow::Result<
         display: received.display.clone(),
         compact: received.credential.compact.clone(),
         stored_at: 0,
+        status: None,
+        checked_at: None,
     };
     outln!(
         "{}",

@@ -118,9 +118,15 @@ pub(crate) fn consent(
                 .unwrap_or_default();
             lines.push(format!("  from {name}"));
             for claim in &c.claims {
+                let mark = if claim.recommended {
+                    "★"
+                } else if claim.container {
+                    "◐"
+                } else {
+                    " "
+                };
                 lines.push(format!(
-                    "    {} {:<16} {}",
-                    if claim.recommended { "★" } else { " " },
+                    "    {mark} {:<16} {}",
                     claim.name,
                     show_value(&claim.value)
                 ));
@@ -135,5 +141,17 @@ pub(crate) fn consent(
         lines.push(format!("cannot answer: {}", consent.unmet.join("; ")));
     }
     lines.push("★ = requested by the verifier (recommended)".into());
+    if consent
+        .queries
+        .iter()
+        .flat_map(|q| &q.candidates)
+        .flat_map(|c| &c.claims)
+        .any(|c| c.container)
+    {
+        lines.push(
+            "◐ = holds a ★ claim: revealed only as far as that claim needs (its other selectively disclosable members stay hidden)"
+                .into(),
+        );
+    }
     lines.join("\n")
 }

@@ -53,6 +53,13 @@ pub(crate) struct Record {
     pub(crate) compact: String,
     /// When it was stored (Unix seconds).
     pub(crate) stored_at: i64,
+    /// The status the last check found (`valid`, `revoked`, …), for `list` to show
+    /// without going online; absent until `refresh` or `show` checked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<String>,
+    /// When that check ran (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) checked_at: Option<i64>,
 }
 
 /// An open wallet: settings, the unsealing key and the holder key.
@@ -90,6 +97,54 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Fails unless `dir` holds a wallet.
+pub(crate) fn require_wallet(dir: &Path) -> anyhow::Result<()> {
+    if dir.join(WALLET_FILE).is_file() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "no wallet in {} (create one with `symbolon wallet init`)",
+            dir.display()
+        )
+    }
+}
+
+/// The verifier trust anchors (DER), in the order they were added; none when the file
+/// is absent.
+pub(crate) fn read_anchors(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let path = dir.join(ANCHORS_FILE);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let pem = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    super::trust::certificates_of(&pem).with_context(|| format!("{} is damaged", path.display()))
+}
+
+/// Replaces the verifier trust anchors; with none, the file is removed.
+pub(crate) fn write_anchors(dir: &Path, ders: &[Vec<u8>]) -> anyhow::Result<()> {
+    let path = dir.join(ANCHORS_FILE);
+    if ders.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(anyhow::Error::new(e).context(format!("cannot remove {}", path.display())))
+            }
+            _ => Ok(()),
+        };
+    }
+    let mut pem = String::new();
+    for der in ders {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = jose::b64::encode_std(der);
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    write_private(&path, pem.as_bytes())
 }
 
 fn valid_id(id: &str) -> bool {
@@ -241,6 +296,8 @@ mod tests {
             display: Display::default(),
             compact: "eyJ.secret-claims.sig~".into(),
             stored_at: 1,
+            status: None,
+            checked_at: None,
         }
     }
 
