@@ -21,7 +21,7 @@ use common::*;
 use jose::{Clock, HeaderBuilder, Signer, TrustAnchors};
 use oid4vp::{AuthorizationRequest, ClientId, DcqlQuery, ErrorCode, ResponseMode};
 use serde_json::{Value, json};
-use wallet::{PresentationError, Settings};
+use wallet::{PresentationError, Registration, Settings};
 
 /// A verifier under test control: serves `request_object` at `/request` and records
 /// every body posted to `/response`. Returns its base URL and the recorded bodies.
@@ -249,4 +249,30 @@ async fn issue10_a_wallet_without_verifier_anchors_receives_and_refuses_signed_r
         matches!(&err, PresentationError::NoVerifierAnchors(id) if id == "x509_san_dns:localhost"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_a_verifier_asking_beyond_its_registration_hears_access_denied() {
+    let p = platform("").await;
+    let mut settings = p.settings();
+    settings.registrations.insert(
+        "x509_san_dns:localhost".into(),
+        Registration {
+            claims: vec![vec!["role".into()]],
+        },
+    );
+    let w = p.wallet_with(settings);
+    let (tx, link) = p
+        .transaction(json!({"client_id_prefix": "x509_san_dns"}))
+        .await;
+    let err = w.resolve_request(&link).await.unwrap_err();
+    assert!(
+        matches!(&err, PresentationError::ExceedsRegistration { claim, .. } if claim == "course"),
+        "{err}"
+    );
+    let result = p.result(&tx).await;
+    assert_eq!(result["status"], "failed", "{result}");
+    let text = result.to_string();
+    assert!(text.contains("access_denied"), "{result}");
+    assert!(text.contains("not registered to receive"), "{result}");
 }

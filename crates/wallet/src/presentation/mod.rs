@@ -91,6 +91,10 @@ fn leading_names(pointer: &oid4vp::dcql::ClaimsPathPointer) -> Vec<String> {
 impl Wallet {
     /// Resolves and verifies an `openid4vp://` (or `https://` wallet link) request.
     ///
+    /// A signed request that asks for more than the verifier's registration allows (or
+    /// comes from an unregistered verifier when registration is required) is answered
+    /// `access_denied`.
+    ///
     /// A signed request needs verifier trust anchors: without any, an `x509_*` client
     /// identifier is refused before anything is fetched
     /// ([`PresentationError::NoVerifierAnchors`]). A request object that verifies but
@@ -159,7 +163,20 @@ impl Wallet {
                     .await?
             }
         };
-        self.check_registration(&resolved)?;
+        if let Err(refused) = self.check_registration(&resolved) {
+            // An authenticated verifier the wallet's policy refuses is owed an answer
+            // too, so it does not wait; whether it takes it changes nothing here.
+            if resolved.verifier.signed {
+                let _ = self
+                    .refuse(
+                        &resolved,
+                        oid4vp::ErrorCode::AccessDenied,
+                        &refused.to_string(),
+                    )
+                    .await;
+            }
+            return Err(refused);
+        }
         Ok(resolved)
     }
 
