@@ -2,7 +2,8 @@
 //! a holder meets outside the happy path:
 //! - a wallet made without `--trust-anchors` receives credentials, refuses a signed
 //!   presentation request with a message saying how to add an anchor, and presents once
-//!   `wallet trust add` has added it (`trust list`, `trust remove`);
+//!   `wallet trust add` has added it (`trust list`, `trust remove`); an unsigned request
+//!   needs no anchor and comes with a warning;
 //! - a request no stored credential answers is answered `access_denied` at once, so the
 //!   verifier's transaction fails instead of waiting until it expires;
 //! - `wallet list` shows the status `refresh` found (a revoked credential as revoked).
@@ -97,6 +98,35 @@ async fn issue10_without_trust_anchors_the_wallet_receives_and_trust_add_lets_it
         stderr(&refused)
     );
     assert_ne!(result(&http, &base, &tx).await["status"], "success");
+
+    // An unsigned (redirect_uri) request needs no anchor; the consent screen warns that
+    // nothing proves who asks.
+    let r: Value = http
+        .post(format!("{base}/verifier/transactions"))
+        .bearer_auth(RP)
+        .json(&json!({"client_id_prefix": "redirect_uri"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let unsigned = wallet(
+        &w,
+        &[
+            "present",
+            r["authorization_request"].as_str().unwrap(),
+            "--yes",
+        ],
+    );
+    assert!(unsigned.status.success(), "{}", stderr(&unsigned));
+    assert!(
+        stderr(&unsigned).contains("nothing proves who this verifier is"),
+        "{}",
+        stderr(&unsigned)
+    );
+    let done = result(&http, &base, r["transaction_id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "success", "{done}");
 
     // A file that is not a certificate is refused and changes nothing.
     let bad = wallet(

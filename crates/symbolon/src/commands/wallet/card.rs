@@ -109,6 +109,13 @@ pub(crate) fn consent(
             "unsigned (redirect_uri)"
         }
     ));
+    if !v.signed {
+        // No certificate, so no anchor vouches for it: the holder should know.
+        lines.push(
+            "  warning      nothing proves who this verifier is: the request is unsigned, and the claims go to the address it names"
+                .into(),
+        );
+    }
     for q in &consent.queries {
         lines.push(format!("asks ({}):", q.query_id));
         for c in &q.candidates {
