@@ -226,6 +226,10 @@ pub enum PresentationError {
         /// Whether the verifier accepted the error response.
         told: bool,
     },
+    /// The request carries `transaction_data`, which this wallet does not support (§5.1:
+    /// the request is refused; a signed one is answered `invalid_transaction_data`).
+    #[error("the request carries transaction_data, which this wallet does not support")]
+    TransactionDataUnsupported,
     /// The configuration requires verifiers to be registered.
     #[error("verifier {0} is not registered with this wallet")]
     UnregisteredVerifier(String),

@@ -276,3 +276,55 @@ async fn issue10_a_verifier_asking_beyond_its_registration_hears_access_denied()
     assert!(text.contains("access_denied"), "{result}");
     assert!(text.contains("not registered to receive"), "{result}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_a_request_with_transaction_data_is_answered_invalid_transaction_data() {
+    let p = platform("").await;
+    let cert = verifier::keyfiles::generate_self_signed(
+        &["localhost".into()],
+        jose::SystemClock.now(),
+        30,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let claims = AuthorizationRequest {
+        client_id: ClientId::parse("x509_san_dns:localhost").unwrap(),
+        response_mode: ResponseMode::DirectPost,
+        response_uri: format!("{base}/response"),
+        nonce: "n-0123456789abcdef".into(),
+        state: Some("st-0123456789abcdef".into()),
+        dcql_query: DcqlQuery::from_value(&verifier::config::classroom_query()).unwrap(),
+        client_metadata: None,
+        wallet_nonce: None,
+        // {"type":"payment","credential_ids":["classroom_pass"]}
+        transaction_data: Some(vec![
+            "eyJ0eXBlIjoicGF5bWVudCIsImNyZWRlbnRpYWxfaWRzIjpbImNsYXNzcm9vbV9wYXNzIl19".into(),
+        ]),
+    }
+    .to_claims();
+    let object = sign_object(&claims, &cert.signer, &cert.der);
+    let posted = scripted_verifier(listener, object).await;
+    let mut settings = p.settings();
+    settings.verifier_anchors = Some(TrustAnchors::from_der([cert.der.clone()]).unwrap());
+    let w = p.wallet_with(settings);
+    let err = w
+        .resolve_request(&link("x509_san_dns:localhost", &format!("{base}/request")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PresentationError::TransactionDataUnsupported),
+        "{err}"
+    );
+    let posted = posted.lock().unwrap();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let sent = form(&posted[0]);
+    assert!(
+        sent.contains(&("error".into(), "invalid_transaction_data".into())),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&("state".into(), "st-0123456789abcdef".into())),
+        "{sent:?}"
+    );
+}

@@ -93,7 +93,8 @@ impl Wallet {
     ///
     /// A signed request that asks for more than the verifier's registration allows (or
     /// comes from an unregistered verifier when registration is required) is answered
-    /// `access_denied`.
+    /// `access_denied`; one with `transaction_data`, which this wallet does not support,
+    /// `invalid_transaction_data`.
     ///
     /// A signed request needs verifier trust anchors: without any, an `x509_*` client
     /// identifier is refused before anything is fetched
@@ -176,6 +177,21 @@ impl Wallet {
                     .await;
             }
             return Err(refused);
+        }
+        if resolved.request.transaction_data.is_some() {
+            // §5.1: a wallet that does not support transaction data MUST refuse the
+            // request; presenting without binding the data would let the verifier take
+            // the presentation for a consent the holder never saw.
+            if resolved.verifier.signed {
+                let _ = self
+                    .refuse(
+                        &resolved,
+                        oid4vp::ErrorCode::InvalidTransactionData,
+                        "this wallet does not support transaction_data",
+                    )
+                    .await;
+            }
+            return Err(PresentationError::TransactionDataUnsupported);
         }
         Ok(resolved)
     }
