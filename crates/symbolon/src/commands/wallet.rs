@@ -247,7 +247,6 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
                 client_id: init.client_id.clone(),
                 allow_loopback: init.allow_loopback,
             },
-            None,
         )?;
         store::write_anchors(&dir, &anchors)?;
         let kid = jose::Signer::public_jwk(&store.holder).thumbprint();

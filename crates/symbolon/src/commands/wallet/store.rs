@@ -152,12 +152,12 @@ fn valid_id(id: &str) -> bool {
 }
 
 impl Store {
-    /// Creates a new wallet in `dir` (which must not hold one).
+    /// Creates a new wallet in `dir` (which must not hold one), without verifier trust
+    /// anchors ([`write_anchors`] adds them).
     pub(crate) fn create(
         dir: &Path,
         passphrase: &SecretString,
         file: WalletFile,
-        anchors_pem: Option<&str>,
     ) -> anyhow::Result<Store> {
         if dir.join(WALLET_FILE).exists() {
             anyhow::bail!("{} already holds a wallet", dir.display());
@@ -178,9 +178,6 @@ impl Store {
             &dir.join("holder.key"),
             &keys::seal_key(&kek, HOLDER_AAD, &holder)?,
         )?;
-        if let Some(pem) = anchors_pem {
-            write_private(&dir.join(ANCHORS_FILE), pem.as_bytes())?;
-        }
         write_private(
             &dir.join(WALLET_FILE),
             serde_json::to_string_pretty(&file)?.as_bytes(),
@@ -305,7 +302,7 @@ mod tests {
     fn records_and_the_holder_key_are_sealed_at_rest() {
         let dir = tempfile::tempdir().unwrap();
         let pass = SecretString::from("correct horse".to_owned());
-        let store = Store::create(dir.path(), &pass, settings(), None).unwrap();
+        let store = Store::create(dir.path(), &pass, settings()).unwrap();
         store.put(&record("abc")).unwrap();
         let raw = std::fs::read(dir.path().join("credentials/abc")).unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("secret-claims"));
@@ -328,13 +325,7 @@ mod tests {
     #[test]
     fn rejects_a_wrong_passphrase() {
         let dir = tempfile::tempdir().unwrap();
-        Store::create(
-            dir.path(),
-            &SecretString::from("a".to_owned()),
-            settings(),
-            None,
-        )
-        .unwrap();
+        Store::create(dir.path(), &SecretString::from("a".to_owned()), settings()).unwrap();
         let err = Store::open(dir.path(), &SecretString::from("b".to_owned()))
             .err()
             .unwrap();
@@ -345,7 +336,7 @@ mod tests {
     fn rejects_a_record_moved_to_another_name() {
         let dir = tempfile::tempdir().unwrap();
         let pass = SecretString::from("p".to_owned());
-        let store = Store::create(dir.path(), &pass, settings(), None).unwrap();
+        let store = Store::create(dir.path(), &pass, settings()).unwrap();
         store.put(&record("one")).unwrap();
         std::fs::copy(
             dir.path().join("credentials/one"),
