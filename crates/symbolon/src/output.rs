@@ -1,4 +1,4 @@
-//! Standard output for every command: [`outln!`] and [`out!`] write like `println!` and
+//! Standard output for every command: `outln!` and `out!` write like `println!` and
 //! `print!`, but return an error instead of panicking when the write fails.
 //!
 //! Rust ignores SIGPIPE, so once a reader closes the pipe (`symbolon … | head`) every
