@@ -16,7 +16,9 @@
 // certificate's name) and prints `READY <port>`; it serves until killed.
 // Test endpoints: POST /test/request {client_id_prefix, response_mode, by_reference,
 // request_uri_method, redirect} → {id, authorization_request}; GET /test/result/<id> → {status, claims?,
-// kb?, disclosed?, error?} (disclosed: the names of the disclosures received). The response
+// kb?, disclosed?, error?} (disclosed: the names of the disclosures received; status
+// `wallet_error` with error, error_description, state_matches, encrypted when the wallet
+// sent an error response). The response
 // endpoint answers 200 with {redirect_uri} when asked to.
 
 import http from 'node:http';
@@ -157,6 +159,23 @@ async function response(id, form) {
   const entry = requests.get(id);
   if (!entry) return [404, { error: 'invalid_request', error_description: 'unknown request' }];
   if (entry.result.status !== 'pending') return [400, { error: 'invalid_request', error_description: 'already answered' }];
+  // An error response (OpenID4VP 1.0 §8.5): the library parses only vp_token responses,
+  // so the error is read here, decrypted first when it came as direct_post.jwt.
+  let fields = form;
+  if (form.response && entry.encPrivate) {
+    try {
+      const { plaintext } = await jose.compactDecrypt(form.response, entry.encPrivate);
+      const payload = JSON.parse(new TextDecoder().decode(plaintext));
+      if (payload.error) fields = payload;
+    } catch { /* not an error response: the library decides below */ }
+  }
+  if (fields.error) {
+    entry.result = {
+      status: 'wallet_error', error: fields.error, error_description: fields.error_description ?? null,
+      state_matches: fields.state === entry.payload.state, encrypted: fields !== form,
+    };
+    return [200, {}];
+  }
   try {
     const parsed = await verifier.parseOpenid4vpAuthorizationResponse({
       authorizationResponse: form, authorizationRequestPayload: entry.payload, callbacks,

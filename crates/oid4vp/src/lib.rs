@@ -33,7 +33,10 @@ pub use client_id::{ClientId, ClientIdError, ClientIdPrefix};
 pub use dcql::{DcqlError, DcqlQuery};
 pub use error::ErrorCode;
 pub use metadata::{ClientMetadata, MetadataError, SdJwtVcFormat, WalletMetadata};
-pub use request::object::{ObjectError, sign_request_object, verify_request_object};
+pub use request::object::{
+    ObjectError, Refusal, ReplyTo, sign_request_object, verify_request_object,
+    verify_request_object_for_reply,
+};
 pub use request::{
     AuthorizationRequest, Invocation, RequestError, RequestUriMethod, RequestUriPost, ResponseMode,
 };

@@ -2,8 +2,16 @@
 //! developer tools (`symbolon config check`, `symbolon jwk generate`, …).
 //!
 //! Exit codes: 0 success, 1 invalid input or failed operation (reason on stderr), 2 usage
-//! error (clap).
+//! error (clap). A reader that closes standard output early (`symbolon … | head`) ends
+//! the command quietly with 0 (see [`output`]).
 
+// Every write to standard output goes through `output::outln!`, which cannot panic on a
+// closed pipe; `println!` would.
+#![deny(clippy::print_stdout)]
+
+// First, so that its `outln!`/`out!` macros are in scope in every module below.
+#[macro_use]
+mod output;
 mod cli;
 mod commands;
 mod config;
@@ -29,6 +37,8 @@ fn main() -> ExitCode {
     }
     match cli.command.run() {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader took what it wanted; nothing is wrong.
+        Err(e) if output::is_stdout_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

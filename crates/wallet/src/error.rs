@@ -214,6 +214,28 @@ pub enum PresentationError {
         /// The claim path asked for.
         claim: String,
     },
+    /// A signed request (`x509_san_dns`, `x509_hash`) arrived and the wallet has no
+    /// verifier trust anchors to check it with; nothing was fetched or sent.
+    #[error(
+        "verifier {0} signs its requests with a certificate, and this wallet has no verifier trust anchors to check it"
+    )]
+    NoVerifierAnchors(String),
+    /// The request object verified, but its parameters are invalid; the verifier was
+    /// sent `code` at the response URI it signed (when `told`), so it need not wait.
+    #[error("the presentation request is invalid: {source} (the verifier {}: {code})", if *told { "was told" } else { "could not be told" })]
+    InvalidRequestAnswered {
+        /// Why the parameters were refused.
+        #[source]
+        source: oid4vp::RequestError,
+        /// The error code sent.
+        code: &'static str,
+        /// Whether the verifier accepted the error response.
+        told: bool,
+    },
+    /// The request carries `transaction_data`, which this wallet does not support (§5.1:
+    /// the request is refused; a signed one is answered `invalid_transaction_data`).
+    #[error("the request carries transaction_data, which this wallet does not support")]
+    TransactionDataUnsupported,
     /// The configuration requires verifiers to be registered.
     #[error("verifier {0} is not registered with this wallet")]
     UnregisteredVerifier(String),

@@ -41,8 +41,9 @@ pub struct Settings {
     /// Issuer trust.
     pub issuers: IssuerTrust,
     /// Trust anchors for the `x5c` chains of signed request objects (`x509_san_dns`,
-    /// `x509_hash`).
-    pub verifier_anchors: TrustAnchors,
+    /// `x509_hash`). Without any, receiving credentials works as usual and signed
+    /// presentation requests are refused ([`crate::PresentationError::NoVerifierAnchors`]).
+    pub verifier_anchors: Option<TrustAnchors>,
     /// Trust anchors for credentials whose header carries `x5c`; without them, the
     /// issuer's key comes from its JWT VC Issuer Metadata.
     pub issuer_anchors: Option<TrustAnchors>,
@@ -67,8 +68,17 @@ impl Settings {
     /// encrypted responses and signed metadata preferred, https only.
     pub fn new(verifier_anchors: TrustAnchors) -> Self {
         Settings {
+            verifier_anchors: Some(verifier_anchors),
+            ..Settings::without_verifier_anchors()
+        }
+    }
+
+    /// The same defaults without verifier trust anchors: credentials can be received,
+    /// and only unsigned (`redirect_uri`) presentation requests can be answered.
+    pub fn without_verifier_anchors() -> Self {
+        Settings {
             issuers: IssuerTrust::Any,
-            verifier_anchors,
+            verifier_anchors: None,
             issuer_anchors: None,
             registrations: BTreeMap::new(),
             require_registration: false,

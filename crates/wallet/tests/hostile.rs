@@ -190,7 +190,7 @@ async fn rejects_a_request_object_signed_by_another_key_than_its_certificate() {
     );
     tokio::spawn(async move { axum::serve(port_holder, app).await.unwrap() });
     let mut settings = p.settings();
-    settings.verifier_anchors = TrustAnchors::from_der([trusted.der.clone()]).unwrap();
+    settings.verifier_anchors = Some(TrustAnchors::from_der([trusted.der.clone()]).unwrap());
     let w = p.wallet_with(settings);
     let err = w
         .resolve_request(&link("x509_san_dns:localhost", &format!("{base}/request")))
@@ -215,7 +215,7 @@ async fn rejects_a_verifier_certificate_outside_the_trust_anchors() {
     )
     .unwrap();
     let mut settings = p.settings();
-    settings.verifier_anchors = TrustAnchors::from_der([other.der]).unwrap();
+    settings.verifier_anchors = Some(TrustAnchors::from_der([other.der]).unwrap());
     let w = p.wallet_with(settings);
     let (_, link) = p
         .transaction(json!({"client_id_prefix": "x509_san_dns"}))

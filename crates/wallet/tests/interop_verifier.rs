@@ -100,7 +100,7 @@ async fn presents_to_the_oid4vc_ts_verifier_with_each_prefix_and_response_mode()
     let holder = holder();
     let held = vec![issue(&p, &holder).await];
     let mut settings = p.settings();
-    settings.verifier_anchors = TrustAnchors::from_der([peer.cert.clone()]).unwrap();
+    settings.verifier_anchors = Some(TrustAnchors::from_der([peer.cert.clone()]).unwrap());
     let w = p.wallet_with(settings);
 
     // (prefix, response mode, request by reference with this request_uri_method, the
@@ -241,5 +241,39 @@ async fn a_request_signed_by_an_untrusted_certificate_is_refused_before_anything
             "{prefix}: {err:?}"
         );
         assert_eq!(peer.result(&id).await["status"], "pending", "{prefix}");
+    }
+}
+
+/// A request the holder's wallet cannot answer: the peer hears `access_denied` with its
+/// `state` at once (encrypted to its key with `direct_post.jwt`), instead of waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue10_the_oid4vc_ts_verifier_hears_access_denied_when_nothing_answers() {
+    let p = platform("").await;
+    let peer = Peer::start(&p);
+    let mut settings = p.settings();
+    settings.verifier_anchors = Some(TrustAnchors::from_der([peer.cert.clone()]).unwrap());
+    let w = p.wallet_with(settings);
+    for mode in ["direct_post", "direct_post.jwt"] {
+        let (id, link) = peer
+            .request(
+                json!({"client_id_prefix": "x509_san_dns", "response_mode": mode,
+                "by_reference": true}),
+            )
+            .await;
+        let request = w.resolve_request(&link).await.unwrap();
+        // An empty wallet: nothing answers.
+        assert!(w.consent(&request, &[]).recommended_choice().is_none());
+        w.refuse(
+            &request,
+            oid4vp::ErrorCode::AccessDenied,
+            "no credential in the wallet answers the request",
+        )
+        .await
+        .unwrap();
+        let r = peer.result(&id).await;
+        assert_eq!(r["status"], "wallet_error", "{mode}: {r}");
+        assert_eq!(r["error"], "access_denied", "{mode}: {r}");
+        assert_eq!(r["state_matches"], true, "{mode}: {r}");
+        assert_eq!(r["encrypted"], mode == "direct_post.jwt", "{mode}: {r}");
     }
 }

@@ -8,14 +8,21 @@
 //!   against the one in the invocation URI (§5.10.1), the prefix's trust rule (`x5c`
 //!   chain to the wallet's anchors, SAN or hash), the signature, time, the echoed
 //!   `wallet_nonce`, then the parameters themselves.
+//! - When only the parameters are wrong, the object is still authentic: the verifier
+//!   signed them and its response URI passes the prefix's rule. Then
+//!   [`verify_request_object_for_reply`] also says where the wallet may send its
+//!   `invalid_request` (§8.5), so the verifier does not wait for an answer until its
+//!   transaction expires. An object whose signature, chain, time or `wallet_nonce` fails
+//!   names no destination: its `response_uri` is nobody's word.
 
 use jose::x5c::{TrustAnchors, X5cError};
 use jose::{Algorithm, CompactJws, HeaderBuilder, JwsPolicy, SignError, Signer};
 use serde_json::Value;
 
-use super::{AuthorizationRequest, RequestError};
+use super::{AuthorizationRequest, RequestError, ResponseMode, is_url_safe};
 use crate::client_id::{ClientId, ClientIdError, ClientIdPrefix};
 use crate::error::ErrorCode;
+use crate::metadata::ClientMetadata;
 
 /// `typ` of a request object (RFC 9101 §10.8; OpenID4VP §5: MUST).
 pub const TYP: &str = "oauth-authz-req+jwt";
@@ -115,6 +122,47 @@ pub struct WalletPolicy<'a> {
     pub client_trusted: bool,
 }
 
+/// Where a wallet may send the error response for an authentic request object it cannot
+/// accept: the values the verifier signed, the response URI checked against the client
+/// identifier prefix's rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplyTo {
+    /// `response_uri`.
+    pub response_uri: String,
+    /// `response_mode`, when it is one this crate knows.
+    pub response_mode: Option<ResponseMode>,
+    /// `state`, when present and URL-safe.
+    pub state: Option<String>,
+    /// `client_metadata`, when it parses (for `direct_post.jwt` encryption).
+    pub client_metadata: Option<ClientMetadata>,
+}
+
+/// A refused request object, and where the error response may go when the object
+/// itself was authentic.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Why it was refused.
+    pub error: RequestError,
+    /// Where to send the error response; `None` when the object is not authentic (or
+    /// names no acceptable response URI), so nothing may be sent.
+    pub reply_to: Option<Box<ReplyTo>>,
+}
+
+impl From<RequestError> for Refusal {
+    fn from(error: RequestError) -> Self {
+        Refusal {
+            error,
+            reply_to: None,
+        }
+    }
+}
+
+impl From<ObjectError> for Refusal {
+    fn from(error: ObjectError) -> Self {
+        RequestError::from(error).into()
+    }
+}
+
 /// Verifies a request object fetched for an invocation with `client_id` (from the URI),
 /// at Unix time `now`, after sending `wallet_nonce` (if any), and returns its request.
 pub fn verify_request_object(
@@ -124,6 +172,17 @@ pub fn verify_request_object(
     policy: &WalletPolicy<'_>,
     now: i64,
 ) -> Result<AuthorizationRequest, RequestError> {
+    verify_request_object_for_reply(jwt, client_id, wallet_nonce, policy, now).map_err(|r| r.error)
+}
+
+/// [`verify_request_object`], and on refusal where the error response may be sent.
+pub fn verify_request_object_for_reply(
+    jwt: &str,
+    client_id: &str,
+    wallet_nonce: Option<&str>,
+    policy: &WalletPolicy<'_>,
+    now: i64,
+) -> Result<AuthorizationRequest, Refusal> {
     let jws = CompactJws::parse(jwt.trim_ascii()).map_err(ObjectError::Jws)?;
     if jws.header().typ() != Some(TYP) {
         return Err(ObjectError::WrongTyp(jws.header().typ().map(str::to_owned)).into());
@@ -136,7 +195,7 @@ pub fn verify_request_object(
     if object_client_id != client_id {
         return Err(ObjectError::ClientIdMismatch.into());
     }
-    let id = ClientId::parse(client_id)?;
+    let id = ClientId::parse(client_id).map_err(RequestError::from)?;
     let jws_policy = JwsPolicy::new(policy.algorithms).with_typ(&[TYP]);
     let (verified, leaf) = match id.prefix() {
         ClientIdPrefix::X509SanDns | ClientIdPrefix::X509Hash => {
@@ -161,7 +220,38 @@ pub fn verify_request_object(
     {
         return Err(ObjectError::WalletNonceMismatch.into());
     }
-    let request = AuthorizationRequest::from_claims(&claims)?;
+    let request = match AuthorizationRequest::from_claims(&claims) {
+        Ok(r) => r,
+        Err(error) => {
+            // Signed by the verifier, fresh, for this wallet: only the parameters are
+            // wrong, so the verifier is owed an answer, at a response URI its
+            // certificate covers.
+            let reply_to = claims
+                .get("response_uri")
+                .and_then(Value::as_str)
+                .filter(|uri| {
+                    id.check_x509(&leaf, Some(uri), None, policy.client_trusted)
+                        .is_ok()
+                })
+                .map(|uri| ReplyTo {
+                    response_uri: uri.to_owned(),
+                    response_mode: claims
+                        .get("response_mode")
+                        .and_then(Value::as_str)
+                        .and_then(ResponseMode::from_name),
+                    state: claims
+                        .get("state")
+                        .and_then(Value::as_str)
+                        .filter(|s| is_url_safe(s))
+                        .map(str::to_owned),
+                    client_metadata: claims
+                        .get("client_metadata")
+                        .and_then(|v| ClientMetadata::from_value(v).ok()),
+                })
+                .map(Box::new);
+            return Err(Refusal { error, reply_to });
+        }
+    };
     id.check_x509(
         &leaf,
         Some(&request.response_uri),

@@ -168,7 +168,7 @@ fn init_key(file: Option<PathBuf>) -> anyhow::Result<()> {
         ),
     }
     let value = outcome.published();
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    outln!("{}", serde_json::to_string_pretty(&value)?)?;
     Ok(())
 }
 
@@ -271,7 +271,7 @@ fn gen_cert(args: &GenCertArgs) -> anyhow::Result<()> {
             .context("cannot make the A-Key certificate")?;
     write_new(&args.out, &pem)?;
     let out = key_summary(&*signer, "certificate", &args.out);
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    outln!("{}", serde_json::to_string_pretty(&out)?)?;
     eprintln!(
         "set `attester.certificate = \"{}\"` (attestations then carry x5c); issuers trust it as `x509_anchors`",
         args.out.display()
@@ -291,7 +291,7 @@ fn csr(args: &CsrArgs) -> anyhow::Result<()> {
         .context("cannot make the certificate signing request")?;
     write_new(&args.out, &pem)?;
     let out = key_summary(&*signer, "request", &args.out);
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    outln!("{}", serde_json::to_string_pretty(&out)?)?;
     eprintln!(
         "have your CA sign {}; set `attester.certificate` to the returned chain (leaf first)",
         args.out.display()
@@ -328,14 +328,14 @@ async fn verify(file: Option<PathBuf>, anchor: Option<(i64, audit::Hash)>) -> an
     let head = summary
         .head
         .map(|(seq, hash)| serde_json::json!({"seq": seq, "hash": hex(&hash)}));
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
             "valid": true,
             "records": summary.records,
             "head": head,
         }))?
-    );
+    )?;
     Ok(())
 }
 

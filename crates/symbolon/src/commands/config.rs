@@ -50,21 +50,21 @@ pub(crate) fn run(command: Command) -> anyhow::Result<()> {
             let text = config
                 .to_toml()
                 .context("cannot print the effective configuration")?;
-            println!(
+            outln!(
                 "# effective configuration: defaults, then the file, then SYMBOLON_* variables"
-            );
+            )?;
             if modes.is_empty() {
-                println!(
+                outln!(
                     "# the roles' start-up checks were not run: add --mode=<role> as for serve"
-                );
+                )?;
             } else {
                 let names: Vec<&str> = modes.iter().map(|r| r.name()).collect();
-                println!(
+                outln!(
                     "# start-up checks of --mode={} passed (databases, tokens and secret files are not opened)",
                     names.join(",")
-                );
+                )?;
             }
-            print!("{text}");
+            out!("{text}")?;
             Ok(())
         }
     }

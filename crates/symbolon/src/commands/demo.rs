@@ -56,23 +56,30 @@ fn abbreviate(text: &str, verbose: bool) -> String {
 
 fn observer(verbose: bool) -> wallet::Observer {
     Arc::new(move |e: &Exchange| {
-        println!("    → {} {}  ({})", e.method, e.url, e.what);
-        for (k, v) in &e.request_headers {
-            if k.starts_with("OAuth-Client-Attestation") || k == "Authorization" || k == "DPoP" {
-                println!("        {k}: {}", abbreviate(v, verbose));
-            }
-        }
-        if let Some(body) = &e.request_body
-            && !body.is_empty()
-        {
-            println!("        {}", abbreviate(body, verbose));
-        }
-        println!(
-            "    ← {}  {}",
-            e.status,
-            abbreviate(&e.response_body, verbose)
-        );
+        // The observer cannot fail the flow; a closed standard output ends the demo at
+        // its next step line instead.
+        let _ = show_exchange(e, verbose);
     })
+}
+
+fn show_exchange(e: &Exchange, verbose: bool) -> anyhow::Result<()> {
+    outln!("    → {} {}  ({})", e.method, e.url, e.what)?;
+    for (k, v) in &e.request_headers {
+        if k.starts_with("OAuth-Client-Attestation") || k == "Authorization" || k == "DPoP" {
+            outln!("        {k}: {}", abbreviate(v, verbose))?;
+        }
+    }
+    if let Some(body) = &e.request_body
+        && !body.is_empty()
+    {
+        outln!("        {}", abbreviate(body, verbose))?;
+    }
+    outln!(
+        "    ← {}  {}",
+        e.status,
+        abbreviate(&e.response_body, verbose)
+    )?;
+    Ok(())
 }
 
 struct Platform {
@@ -226,13 +233,13 @@ async fn start(dir: &std::path::Path) -> anyhow::Result<(Platform, String)> {
     ))
 }
 
-fn step(n: u32, text: &str) {
-    println!("\n━━ {n}. {text}");
+fn step(n: u32, text: &str) -> anyhow::Result<()> {
+    outln!("\n━━ {n}. {text}")
 }
 
 async fn issue(p: &Platform, w: &Wallet, holder: &dyn Signer) -> anyhow::Result<HeldCredential> {
     let offer = p.offer().await?;
-    println!("  offer: {}", abbreviate(&offer, false));
+    outln!("  offer: {}", abbreviate(&offer, false))?;
     let pending = w.resolve_offer(&offer).await?;
     let issued = w.accept(&pending, None, &[holder]).await?;
     let received = issued
@@ -251,11 +258,13 @@ async fn issue(p: &Platform, w: &Wallet, holder: &dyn Signer) -> anyhow::Result<
         display: received.display.clone(),
         compact: received.credential.compact.clone(),
         stored_at: 0,
+        status: None,
+        checked_at: None,
     };
-    println!(
+    outln!(
         "{}",
         crate::commands::wallet::card::card(&record, &received.credential, Some("valid"))
-    );
+    )?;
     Ok(received.credential)
 }
 
@@ -268,18 +277,18 @@ async fn present(
     only: Option<&[&str]>,
 ) -> anyhow::Result<(bool, Value)> {
     let (id, link) = p.transaction().await?;
-    println!("  request: {}", abbreviate(&link, false));
+    outln!("  request: {}", abbreviate(&link, false))?;
     let request = w.resolve_request(&link).await?;
     let consent = w.consent(&request, held);
     for q in &consent.queries {
         for c in &q.candidates {
             for claim in &c.claims {
-                println!(
+                outln!(
                     "    {} {:<14} {}",
                     if claim.recommended { "★" } else { " " },
                     claim.name,
                     claim.value
-                );
+                )?;
             }
         }
     }
@@ -296,7 +305,7 @@ async fn present(
         .iter()
         .flat_map(|p| p.disclose.iter().map(wallet::presentation::consent::dotted))
         .collect();
-    println!("  the holder discloses: {}", chosen.join(", "));
+    outln!("  the holder discloses: {}", chosen.join(", "))?;
     let sent = w.present(&request, held, &choice, holder).await;
     let result = p.result(&id).await?;
     match sent {
@@ -305,21 +314,22 @@ async fn present(
             result,
         )),
         Err(e) => {
-            println!("  verifier: {e}");
+            outln!("  verifier: {e}")?;
             Ok((false, result))
         }
     }
 }
 
-fn outcome(ok: bool, expected: bool, text: &str, failures: &mut Vec<String>) {
+fn outcome(ok: bool, expected: bool, text: &str, failures: &mut Vec<String>) -> anyhow::Result<()> {
     let mark = if ok == expected { "✔" } else { "✘" };
-    println!(
+    outln!(
         "  {mark} {text}: {}",
         if ok { "ACCESS GRANTED" } else { "REFUSED" }
-    );
+    )?;
     if ok != expected {
         failures.push(text.to_owned());
     }
+    Ok(())
 }
 
 async fn demo(args: Args) -> anyhow::Result<()> {
@@ -337,9 +347,9 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     step(
         0,
         "starting issuer, verifier and attester (--mode=all) in this process",
-    );
+    )?;
     let (p, anchors) = start(&dir).await?;
-    println!("  platform at {}  (data in {})", p.base, dir.display());
+    outln!("  platform at {}  (data in {})", p.base, dir.display())?;
     let w = crate::commands::wallet::core(
         &format!("{}/attester", p.base),
         "symbolon-demo-wallet",
@@ -353,50 +363,50 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     step(
         1,
         "issuance: offer → attestation → token → nonce → credential",
-    );
+    )?;
     let pass = issue(&p, &w, &holder).await?;
 
     step(
         2,
         "presentation: request → consent (★ recommended) → response",
-    );
+    )?;
     let (ok, _) = present(&p, &w, &holder, std::slice::from_ref(&pass), None).await?;
     outcome(
         ok,
         true,
         "classroom with the recommended claims",
         &mut failures,
-    );
+    )?;
 
     step(
         3,
         "the school revokes the pass; the holder presents it again",
-    );
+    )?;
     let n = p.revoke(&holder).await?;
-    println!("  revoked {n} credential(s) through the issuer's admin API");
+    outln!("  revoked {n} credential(s) through the issuer's admin API")?;
     // The demo verifier keeps a status list for at most a second (`max_ttl`); production
     // verifiers cache it for the token's `ttl`.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    println!("  wallet status check: {}", w.check(&pass).await.label());
+    outln!("  wallet status check: {}", w.check(&pass).await.label())?;
     let (ok, _) = present(&p, &w, &holder, std::slice::from_ref(&pass), None).await?;
-    outcome(ok, false, "classroom with a revoked pass", &mut failures);
+    outcome(ok, false, "classroom with a revoked pass", &mut failures)?;
 
     step(
         4,
         "a fresh pass; the holder withholds the essential claim `course`",
-    );
+    )?;
     let holder2 = jose::SoftwareSigner::generate(jose::Algorithm::Es256)?;
     let fresh = issue(&p, &w, &holder2).await?;
     let (ok, _) = present(&p, &w, &holder2, &[fresh], Some(&["role"])).await?;
-    outcome(ok, false, "classroom without `course`", &mut failures);
+    outcome(ok, false, "classroom without `course`", &mut failures)?;
 
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     if failures.is_empty() {
-        println!(
+        outln!(
             "\nAll outcomes as expected: granted, refused after revocation, denied without an essential claim."
-        );
+        )?;
         Ok(())
     } else {
         anyhow::bail!("unexpected outcome(s): {}", failures.join("; "))

@@ -69,7 +69,7 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from(format!("{}.jwk", public.thumbprint())));
     write_new_private_file(&out, private.to_json().as_bytes())?;
     eprintln!("private key written to {}", out.display());
-    println!("{}", serde_json::to_string(&public)?);
+    outln!("{}", serde_json::to_string(&public)?)?;
     Ok(())
 }
 

@@ -185,18 +185,18 @@ fn print_token(
         let mut out = Map::new();
         out.insert(name.into(), compact.into());
         out.insert(paths_name.into(), paths.into());
-        println!("{}", Value::Object(out));
+        outln!("{}", Value::Object(out))?;
     } else {
-        println!("{compact}");
+        outln!("{compact}")?;
     }
     Ok(())
 }
 
 fn print_value(json: bool, value: &Value) -> anyhow::Result<()> {
     if json {
-        println!("{value}");
+        outln!("{value}")?;
     } else {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        outln!("{}", serde_json::to_string_pretty(value)?)?;
     }
     Ok(())
 }

@@ -35,10 +35,10 @@ pub(crate) fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Decode(args) => {
             let text = read_text(args.file.as_deref())?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&decode(&text, args.idx)?)?
-            );
+            )?;
             Ok(())
         }
     }

@@ -80,7 +80,7 @@ fn gen_cert(args: &GenCertArgs) -> anyhow::Result<()> {
             "x509_hash": oid4vp::ClientId::x509_hash_of(&cert.der).as_str(),
         }
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    outln!("{}", serde_json::to_string_pretty(&out)?)?;
     Ok(())
 }
 

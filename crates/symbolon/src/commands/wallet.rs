@@ -7,6 +7,7 @@
 
 pub(crate) mod card;
 pub(crate) mod store;
+pub(crate) mod trust;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use serde_json::json;
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 use wallet::presentation::consent::parse_dotted;
 use wallet::presentation::{Choice, ChosenCredential};
-use wallet::{HeldCredential, Settings, Wallet};
+use wallet::{HeldCredential, PresentationError, Settings, Wallet};
 
 use store::{Record, Store, WalletFile};
 
@@ -81,6 +82,9 @@ pub(crate) enum Command {
     },
     /// Check every credential's status and expiry; drop expired ones.
     Refresh,
+    /// The verifier trust anchors (no passphrase needed).
+    #[command(subcommand)]
+    Trust(trust::Command),
 }
 
 /// `symbolon wallet init`.
@@ -92,7 +96,8 @@ pub(crate) struct InitArgs {
     /// The client_id the attestation names.
     #[arg(long, default_value = "symbolon-cli-wallet")]
     client_id: String,
-    /// PEM file of certificates trusted for verifiers' signed requests.
+    /// PEM file of certificates trusted for verifiers' signed requests (optional: add or
+    /// remove them later with `symbolon wallet trust`).
     #[arg(long, value_name = "FILE")]
     trust_anchors: Option<PathBuf>,
     /// Allow plain http and loopback peers (a local `symbolon serve --mode=all`).
@@ -176,11 +181,14 @@ pub(crate) fn core(
         Arc::clone(&clock),
         random.clone(),
     )?;
-    let anchors = match anchors_pem {
-        Some(pem) => TrustAnchors::from_pem(pem).context("the verifier trust anchors")?,
-        None => TrustAnchors::from_der(Vec::<Vec<u8>>::new())?,
+    // Without anchors the wallet still receives credentials; signed presentation
+    // requests are then refused (see `present`).
+    let mut settings = match anchors_pem {
+        Some(pem) => {
+            Settings::new(TrustAnchors::from_pem(pem).context("the verifier trust anchors")?)
+        }
+        None => Settings::without_verifier_anchors(),
     };
-    let mut settings = Settings::new(anchors);
     settings.allow_http_loopback = allow_loopback;
     Ok(Wallet::new(
         settings,
@@ -198,7 +206,7 @@ fn random_id() -> anyhow::Result<String> {
 }
 
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?)?;
     Ok(())
 }
 
@@ -217,17 +225,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
+    if let Command::Trust(command) = args.command {
+        return trust::run(&dir, command, args.json);
+    }
     if let Command::Init(init) = &args.command {
         let anchors = match &init.trust_anchors {
-            Some(p) => Some(
-                std::fs::read_to_string(p)
+            Some(p) => trust::certificates_of(
+                &std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read {}", p.display()))?,
-            ),
-            None => None,
+            )
+            .context("--trust-anchors holds no usable certificate")?,
+            None => Vec::new(),
         };
-        if let Some(pem) = &anchors {
-            TrustAnchors::from_pem(pem).context("--trust-anchors holds no usable certificate")?;
-        }
         let store = Store::create(
             &dir,
             &passphrase(true)?,
@@ -238,14 +247,14 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
                 client_id: init.client_id.clone(),
                 allow_loopback: init.allow_loopback,
             },
-            anchors.as_deref(),
         )?;
+        store::write_anchors(&dir, &anchors)?;
         let kid = jose::Signer::public_jwk(&store.holder).thumbprint();
         if args.json {
             print_json(&json!({"wallet_dir": dir, "holder_key_thumbprint": kid}))?;
         } else {
-            println!("Created a wallet in {}", dir.display());
-            println!("Holder key (P-256), thumbprint {kid}");
+            outln!("Created a wallet in {}", dir.display())?;
+            outln!("Holder key (P-256), thumbprint {kid}")?;
         }
         return Ok(());
     }
@@ -260,19 +269,21 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
         )
     };
     match args.command {
-        Command::Init(_) => Ok(()),
+        Command::Init(_) | Command::Trust(_) => Ok(()),
         Command::Accept { offer, tx_code } => {
             accept(&store, &core()?, &offer, tx_code, args.json).await
         }
         Command::List => list(&store, args.json),
         Command::Show { id } => {
-            let record = store.get(&id)?;
+            let mut record = store.get(&id)?;
             let held = HeldCredential::parse(&record.compact)?;
-            let status = core()?.check(&held).await.label();
+            let state = core()?.check(&held).await;
+            let status = state.label();
+            remember(&store, &mut record, &state)?;
             if args.json {
                 print_json(&card::card_json(&record, &held, Some(&status)))
             } else {
-                println!("{}", card::card(&record, &held, Some(&status)));
+                outln!("{}", card::card(&record, &held, Some(&status)))?;
                 Ok(())
             }
         }
@@ -295,7 +306,7 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
             if args.json {
                 print_json(&json!({"deleted": id}))
             } else {
-                println!("Deleted {id}");
+                outln!("Deleted {id}")?;
                 Ok(())
             }
         }
@@ -345,15 +356,17 @@ async fn accept(
             display: received.display.clone(),
             compact: received.credential.compact.clone(),
             stored_at: jose::SystemClock.now(),
+            status: None,
+            checked_at: None,
         };
         store.put(&record)?;
         if json_out {
             out.push(card::card_json(&record, &received.credential, None));
         } else {
-            println!(
+            outln!(
                 "Stored:\n{}",
                 card::card(&record, &received.credential, None)
-            );
+            )?;
         }
     }
     for handle in &issued.notifications {
@@ -374,53 +387,105 @@ fn list(store: &Store, json_out: bool) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for record in store.all()? {
         let held = HeldCredential::parse(&record.compact)?;
+        // The status the last `refresh` (or `show`) found; `list` does not go online.
+        let status = record.status.as_deref();
         if json_out {
-            rows.push(card::card_json(&record, &held, None));
+            let mut row = card::card_json(&record, &held, status);
+            if let Some(o) = row.as_object_mut() {
+                o.insert("checked_at".into(), json!(record.checked_at));
+            }
+            rows.push(row);
         } else {
-            println!(
-                "{}  {:<28} {}",
+            outln!(
+                "{}  {:<28} {:<10} {}",
                 record.id,
                 record
                     .display
                     .name
                     .clone()
                     .unwrap_or_else(|| held.vct.clone()),
+                status.unwrap_or("unchecked"),
                 record.issuer
-            );
+            )?;
         }
     }
     if json_out {
         print_json(&json!({"credentials": rows}))?;
     } else if rows.is_empty() && store.all()?.is_empty() {
-        println!("No credentials yet (`symbolon wallet accept <offer>`).");
+        outln!("No credentials yet (`symbolon wallet accept <offer>`).")?;
     }
     Ok(())
 }
 
 async fn refresh(store: &Store, core: &Wallet, json_out: bool) -> anyhow::Result<()> {
     let mut rows = Vec::new();
-    for record in store.all()? {
+    for mut record in store.all()? {
         let held = HeldCredential::parse(&record.compact)?;
         let state = core.check(&held).await;
         let dropped = state == wallet::lifecycle::Lifecycle::Expired;
         if dropped {
             store.delete(&record.id)?;
+        } else {
+            remember(store, &mut record, &state)?;
         }
         if json_out {
             rows.push(json!({"id": record.id, "status": state.label(), "dropped": dropped}));
         } else {
-            println!(
+            outln!(
                 "{}  {}{}",
                 record.id,
                 state.label(),
                 if dropped { " (dropped)" } else { "" }
-            );
+            )?;
         }
     }
     if json_out {
         print_json(&json!({"credentials": rows}))?;
     }
     Ok(())
+}
+
+/// Keeps what a check found in the record, so `list` shows it without going online. A
+/// check that could not run (`unknown`) does not overwrite an earlier finding: a revoked
+/// credential stays shown as revoked while the status list is unreachable.
+fn remember(
+    store: &Store,
+    record: &mut Record,
+    state: &wallet::lifecycle::Lifecycle,
+) -> anyhow::Result<()> {
+    if matches!(state, wallet::lifecycle::Lifecycle::Unknown(_)) && record.status.is_some() {
+        return Ok(());
+    }
+    record.status = Some(state.label());
+    record.checked_at = Some(jose::SystemClock.now());
+    store.put(record)
+}
+
+/// Says how to trust a verifier the wallet refused for want of an anchor. The wallet
+/// refuses rather than presenting to a verifier whose identity nothing vouches for; the
+/// holder decides by adding the verifier's CA.
+fn untrusted_hint(e: PresentationError, uri: &str) -> anyhow::Error {
+    const HINT: &str = "if you trust this verifier, add its CA certificate with `symbolon wallet trust add FILE.pem` (`symbolon wallet trust list` shows the current ones)";
+    let untrusted_chain = matches!(
+        &e,
+        PresentationError::Request(oid4vp::RequestError::Object(oid4vp::ObjectError::X5c(
+            jose::X5cError::UntrustedChain
+        )))
+    );
+    if matches!(e, PresentationError::NoVerifierAnchors(_)) {
+        return anyhow::anyhow!("{e}; {HINT}");
+    }
+    if untrusted_chain {
+        let client_id = match oid4vp::Invocation::parse(uri.trim()) {
+            Ok(oid4vp::Invocation::ByReference { client_id, .. })
+            | Ok(oid4vp::Invocation::RequestObject { client_id, .. }) => client_id,
+            _ => "the verifier".into(),
+        };
+        return anyhow::anyhow!(
+            "verifier {client_id} is not trusted: its certificate does not chain to any of this wallet's verifier trust anchors; {HINT}"
+        );
+    }
+    e.into()
 }
 
 /// How the holder answers a request.
@@ -438,7 +503,10 @@ async fn present(
     decision: Decision,
     json_out: bool,
 ) -> anyhow::Result<()> {
-    let request = core.resolve_request(uri).await?;
+    let request = core
+        .resolve_request(uri)
+        .await
+        .map_err(|e| untrusted_hint(e, uri))?;
     let records = store.all()?;
     let held = records
         .iter()
@@ -448,7 +516,37 @@ async fn present(
     if !json_out {
         eprintln!("{}", card::consent(&request, &consent, &records));
     }
-    let recommended = consent.recommended_choice();
+    let Some(recommended) = consent.recommended_choice() else {
+        // Nothing the holder could choose answers it: tell the verifier now rather than
+        // leave it waiting until its transaction expires.
+        let told = match decision {
+            Decision::Decline => core.decline(&request).await,
+            _ => {
+                core.refuse(
+                    &request,
+                    oid4vp::ErrorCode::AccessDenied,
+                    "no credential in the wallet answers the request",
+                )
+                .await
+            }
+        };
+        let told = match told {
+            Ok(_) => "the verifier was told access_denied".to_owned(),
+            Err(e) => format!("telling the verifier failed: {e}"),
+        };
+        if matches!(decision, Decision::Decline) {
+            if json_out {
+                print_json(&json!({"outcome": "declined"}))?;
+            } else {
+                outln!("Declined: {told}.")?;
+            }
+            return Ok(());
+        }
+        anyhow::bail!(
+            "no stored credential answers this request ({told}): {}",
+            consent.unmet.join("; ")
+        );
+    };
     let decision = match decision {
         Decision::Ask => {
             let answer = prompt(
@@ -468,34 +566,21 @@ async fn present(
             if json_out {
                 print_json(&json!({"outcome": "declined"}))?;
             } else {
-                println!("Declined: the verifier was told access_denied.");
+                outln!("Declined: the verifier was told access_denied.")?;
             }
             return Ok(());
         }
-        Decision::Recommended | Decision::Ask => recommended.ok_or_else(|| {
-            anyhow::anyhow!(
-                "no stored credential answers this request: {}",
-                consent.unmet.join("; ")
-            )
-        })?,
-        Decision::Disclose(names) => {
-            let base = recommended.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no stored credential answers this request: {}",
-                    consent.unmet.join("; ")
-                )
-            })?;
-            Choice {
-                picks: base
-                    .picks
-                    .into_iter()
-                    .map(|p| ChosenCredential {
-                        disclose: names.iter().map(|n| parse_dotted(n)).collect(),
-                        ..p
-                    })
-                    .collect(),
-            }
-        }
+        Decision::Recommended | Decision::Ask => recommended,
+        Decision::Disclose(names) => Choice {
+            picks: recommended
+                .picks
+                .into_iter()
+                .map(|p| ChosenCredential {
+                    disclose: names.iter().map(|n| parse_dotted(n)).collect(),
+                    ..p
+                })
+                .collect(),
+        },
     };
     let presented = core
         .present(&request, &held, &choice, &store.holder)
@@ -512,11 +597,11 @@ async fn present(
         }))?;
     } else {
         for (q, _, claims) in &presented.disclosed {
-            println!("Presented for {q}: {}", claims.join(", "));
+            outln!("Presented for {q}: {}", claims.join(", "))?;
         }
-        println!("The verifier accepted the presentation.");
+        outln!("The verifier accepted the presentation.")?;
         if let Some(r) = &presented.redirect_uri {
-            println!("Continue at {r}");
+            outln!("Continue at {r}")?;
         }
     }
     Ok(())

@@ -1,8 +1,14 @@
 //! The consent model: which held credentials can answer each credential query, why the
 //! others cannot, and — per candidate — every claim it could disclose, the ones the
 //! verifier asked for marked recommended. The holder answers with a [`Choice`].
+//!
+//! The recommended choice is exactly the requested claim paths. A selectively disclosable
+//! container of a requested claim (`address` for `address.country`) is revealed only as
+//! far as reaching the claim needs: its other selectively disclosable members stay
+//! hidden. Expanding the container itself would disclose every member, which is what the
+//! holder must never get by default.
 
-use oid4vp::dcql::{ClaimPath, HolderCredential, QueryMatch, match_query};
+use oid4vp::dcql::{ClaimPath, DcqlQuery, HolderCredential, QueryMatch, match_query};
 use serde_json::Value;
 
 use super::PresentationRequest;
@@ -18,8 +24,13 @@ pub struct ConsentClaim {
     pub name: String,
     /// Its value in the credential.
     pub value: Value,
-    /// The verifier asked for it (in its preferred way of answering).
+    /// The verifier asked for it, or for a claim containing it (in its preferred way of
+    /// answering): the recommended choice discloses it.
     pub recommended: bool,
+    /// It contains a recommended claim without being asked for itself: the recommended
+    /// choice reveals it only as the way to that claim (its plain members with it, its
+    /// other selectively disclosable members not).
+    pub container: bool,
 }
 
 /// A credential that can answer a query.
@@ -106,22 +117,32 @@ impl Consent {
         self.matched.is_satisfiable()
     }
 
-    /// The verifier's preferred answer with exactly the recommended claims; `None` when
-    /// the request cannot be answered.
+    /// The verifier's preferred answer with exactly the requested claim paths (never a
+    /// container of one in full); `None` when the request cannot be answered.
     pub fn recommended_choice(&self) -> Option<Choice> {
         let selection = self.matched.preferred_selection(false)?;
-        let plan = self.matched.plan(&selection).ok()?;
-        Some(Choice {
-            picks: plan
-                .presentations
-                .into_iter()
-                .map(|p| ChosenCredential {
-                    query_id: p.query_id,
+        // Checked against every rule before it is offered to the holder.
+        self.matched.plan(&selection).ok()?;
+        let picks = selection
+            .picks
+            .iter()
+            .map(|p| {
+                let option = self
+                    .matched
+                    .credential_query(&p.query_id)?
+                    .candidates
+                    .iter()
+                    .find(|c| c.credential == p.credential)?
+                    .options
+                    .get(p.option)?;
+                Some(ChosenCredential {
+                    query_id: p.query_id.clone(),
                     credential: p.credential,
-                    disclose: p.disclose,
+                    disclose: requested_paths(option),
                 })
-                .collect(),
-        })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Choice { picks })
     }
 
     pub(crate) fn matched(&self) -> &QueryMatch {
@@ -129,17 +150,28 @@ impl Consent {
     }
 }
 
+/// The concrete paths an option's claims queries selected, in order, without duplicates.
+fn requested_paths(option: &oid4vp::dcql::DisclosureOption) -> Vec<ClaimPath> {
+    let mut out: Vec<ClaimPath> = Vec::new();
+    for path in option.requested.iter().flat_map(|r| &r.paths) {
+        if !out.contains(path) {
+            out.push(path.clone());
+        }
+    }
+    out
+}
+
 /// Reads held credentials for matching.
 pub(crate) fn describe(held: &[HeldCredential]) -> Vec<HolderCredential> {
     held.iter().map(|h| h.matching.clone()).collect()
 }
 
-impl Wallet {
-    /// Matches the request's DCQL query against `held` and builds the consent model.
-    /// Nothing is sent.
-    pub fn consent(&self, request: &PresentationRequest, held: &[HeldCredential]) -> Consent {
+impl Consent {
+    /// Matches `query` against `held` and builds the consent model. Pure: nothing is
+    /// fetched or sent.
+    pub fn new(query: &DcqlQuery, held: &[HeldCredential]) -> Consent {
         let described = describe(held);
-        let matched = match_query(&request.request.dcql_query, &described);
+        let matched = match_query(query, &described);
         let preferred: Vec<String> = matched
             .preferred_selection(false)
             .map(|s| s.picks.into_iter().map(|p| p.query_id).collect())
@@ -155,8 +187,8 @@ impl Wallet {
                     .iter()
                     .filter_map(|c| {
                         let h = held.get(c.credential)?;
-                        let recommended = c.options.first().map(|o| o.disclose.as_slice());
-                        Some(candidate(c.credential, h, recommended.unwrap_or(&[])))
+                        let requested = c.options.first().map(requested_paths);
+                        Some(candidate(c.credential, h, &requested.unwrap_or_default()))
                     })
                     .collect(),
                 rejected: q
@@ -184,16 +216,29 @@ impl Wallet {
     }
 }
 
-fn candidate(index: usize, held: &HeldCredential, recommended: &[ClaimPath]) -> CandidateConsent {
+impl Wallet {
+    /// Matches the request's DCQL query against `held` and builds the consent model.
+    /// Nothing is sent.
+    pub fn consent(&self, request: &PresentationRequest, held: &[HeldCredential]) -> Consent {
+        Consent::new(&request.request.dcql_query, held)
+    }
+}
+
+fn candidate(index: usize, held: &HeldCredential, requested: &[ClaimPath]) -> CandidateConsent {
     let root = Value::Object(held.claims.clone());
     let claims = held
         .disclosable()
         .iter()
-        .map(|p| ConsentClaim {
-            path: p.clone(),
-            name: dotted(p),
-            value: p.lookup(&root).cloned().unwrap_or(Value::Null),
-            recommended: recommended.contains(p),
+        .map(|p| {
+            // Asked for, or inside something asked for: disclosed in full.
+            let recommended = requested.iter().any(|r| r.is_prefix_of(p));
+            ConsentClaim {
+                path: p.clone(),
+                name: dotted(p),
+                value: p.lookup(&root).cloned().unwrap_or(Value::Null),
+                recommended,
+                container: !recommended && requested.iter().any(|r| p.is_prefix_of(r)),
+            }
         })
         .collect();
     let disclosable_tops: Vec<&str> = held

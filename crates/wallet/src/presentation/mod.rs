@@ -14,15 +14,19 @@
 //!    full client identifier and `nonce` = the request's, posted by `direct_post` or
 //!    `direct_post.jwt` (encrypted to the verifier's key); the verifier's `redirect_uri`
 //!    returned, and [`Wallet::follow_redirect`] to fetch it. [`Wallet::decline`] answers
-//!    `access_denied`.
+//!    `access_denied`, [`Wallet::refuse`] any other §8.5 code (a request no held
+//!    credential answers); an authentic request object with invalid parameters is
+//!    answered with its error code by [`Wallet::resolve_request`] itself.
 
 pub mod consent;
 pub mod respond;
 
+use jose::TrustAnchors;
 use jose::x5c::LeafInfo;
 use oid4vp::request::object::{MEDIA_TYPE, WalletPolicy};
 use oid4vp::{
-    AuthorizationRequest, ClientId, ClientIdPrefix, Invocation, RequestUriMethod, RequestUriPost,
+    AuthorizationRequest, ClientId, ClientIdPrefix, Invocation, Refusal, RequestUriMethod,
+    RequestUriPost,
 };
 use serde_json::json;
 
@@ -32,7 +36,7 @@ use crate::net::Outgoing;
 
 pub use consent::Consent;
 pub use consent::{CandidateConsent, Choice, ChosenCredential, ConsentClaim, QueryConsent};
-pub use respond::Presented;
+pub use respond::{Presentations, Presented, build_presentations};
 
 /// Who is asking, as far as the request proves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,16 +90,21 @@ fn leading_names(pointer: &oid4vp::dcql::ClaimsPathPointer) -> Vec<String> {
 
 impl Wallet {
     /// Resolves and verifies an `openid4vp://` (or `https://` wallet link) request.
+    ///
+    /// A signed request that asks for more than the verifier's registration allows (or
+    /// comes from an unregistered verifier when registration is required) is answered
+    /// `access_denied`; one with `transaction_data`, which this wallet does not support,
+    /// `invalid_transaction_data`.
+    ///
+    /// A signed request needs verifier trust anchors: without any, an `x509_*` client
+    /// identifier is refused before anything is fetched
+    /// ([`PresentationError::NoVerifierAnchors`]). A request object that verifies but
+    /// whose parameters are invalid is answered with the error code at the response URI
+    /// the verifier signed ([`PresentationError::InvalidRequestAnswered`]).
     pub async fn resolve_request(
         &self,
         uri: &str,
     ) -> Result<PresentationRequest, PresentationError> {
-        let policy = WalletPolicy {
-            algorithms: &self.settings.algorithms,
-            anchors: &self.settings.verifier_anchors,
-            skew: self.settings.skew,
-            client_trusted: false,
-        };
         let now = self.now();
         let resolved = match Invocation::parse(uri.trim())? {
             Invocation::ByValue(request) => {
@@ -106,7 +115,9 @@ impl Wallet {
                 }
             }
             Invocation::RequestObject { client_id, request } => {
-                self.verified_object(&request, &client_id, None, &policy, now)?
+                let anchors = self.anchors_for(&client_id)?;
+                self.verified_object(&request, &client_id, None, anchors, now)
+                    .await?
             }
             Invocation::ByReference {
                 client_id,
@@ -114,7 +125,7 @@ impl Wallet {
                 request_uri_method,
             } => {
                 // Checked before anything is sent, so a refused address is never contacted.
-                ClientId::parse(&client_id).map_err(oid4vp::RequestError::from)?;
+                let anchors = self.anchors_for(&client_id)?;
                 let (fetched, nonce) = match request_uri_method {
                     Some(RequestUriMethod::Post) => {
                         let nonce = self.token(16).map_err(|_| {
@@ -149,29 +160,109 @@ impl Wallet {
                     return Err(PresentationError::RequestObjectType(content_type));
                 }
                 let text = String::from_utf8_lossy(&fetched.body);
-                self.verified_object(&text, &client_id, nonce.as_deref(), &policy, now)?
+                self.verified_object(&text, &client_id, nonce.as_deref(), anchors, now)
+                    .await?
             }
         };
-        self.check_registration(&resolved)?;
+        if let Err(refused) = self.check_registration(&resolved) {
+            // An authenticated verifier the wallet's policy refuses is owed an answer
+            // too, so it does not wait; whether it takes it changes nothing here.
+            if resolved.verifier.signed {
+                let _ = self
+                    .refuse(
+                        &resolved,
+                        oid4vp::ErrorCode::AccessDenied,
+                        &refused.to_string(),
+                    )
+                    .await;
+            }
+            return Err(refused);
+        }
+        if resolved.request.transaction_data.is_some() {
+            // §5.1: a wallet that does not support transaction data MUST refuse the
+            // request; presenting without binding the data would let the verifier take
+            // the presentation for a consent the holder never saw.
+            if resolved.verifier.signed {
+                let _ = self
+                    .refuse(
+                        &resolved,
+                        oid4vp::ErrorCode::InvalidTransactionData,
+                        "this wallet does not support transaction_data",
+                    )
+                    .await;
+            }
+            return Err(PresentationError::TransactionDataUnsupported);
+        }
         Ok(resolved)
     }
 
-    fn verified_object(
+    /// The verifier trust anchors a request with `client_id` needs: the configured ones
+    /// for the `x509_*` prefixes (refused when there are none), none otherwise.
+    fn anchors_for(&self, client_id: &str) -> Result<Option<&TrustAnchors>, PresentationError> {
+        let id = ClientId::parse(client_id).map_err(oid4vp::RequestError::from)?;
+        match id.prefix() {
+            ClientIdPrefix::X509SanDns | ClientIdPrefix::X509Hash => {
+                match &self.settings.verifier_anchors {
+                    Some(anchors) => Ok(Some(anchors)),
+                    None => Err(PresentationError::NoVerifierAnchors(client_id.to_owned())),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn verified_object(
         &self,
         jwt: &str,
         client_id: &str,
         wallet_nonce: Option<&str>,
-        policy: &WalletPolicy<'_>,
+        anchors: Option<&TrustAnchors>,
         now: i64,
     ) -> Result<PresentationRequest, PresentationError> {
-        let request = oid4vp::verify_request_object(jwt, client_id, wallet_nonce, policy, now)?;
+        // Only the x509 prefixes (which come with anchors) are verified by signature;
+        // any other prefix cannot sign a request this wallet accepts.
+        let Some(anchors) = anchors else {
+            let prefix = ClientId::parse(client_id)
+                .map_err(oid4vp::RequestError::from)?
+                .prefix();
+            let rule = match prefix {
+                ClientIdPrefix::RedirectUri => oid4vp::ClientIdError::MustNotBeSigned(prefix),
+                other => oid4vp::ClientIdError::NotImplemented(other),
+            };
+            return Err(oid4vp::RequestError::from(oid4vp::ObjectError::ClientId(rule)).into());
+        };
+        let policy = WalletPolicy {
+            algorithms: &self.settings.algorithms,
+            anchors,
+            skew: self.settings.skew,
+            client_trusted: false,
+        };
+        let request = match oid4vp::verify_request_object_for_reply(
+            jwt,
+            client_id,
+            wallet_nonce,
+            &policy,
+            now,
+        ) {
+            Ok(r) => r,
+            Err(Refusal {
+                error,
+                reply_to: Some(reply_to),
+            }) => {
+                let told = self.refuse_malformed(&reply_to, &error).await;
+                return Err(PresentationError::InvalidRequestAnswered {
+                    code: error.error_code().as_str(),
+                    source: error,
+                    told: told.is_ok(),
+                });
+            }
+            Err(Refusal { error, .. }) => return Err(error.into()),
+        };
         // The leaf was validated inside; read it again for display.
         let leaf = jose::CompactJws::parse(jwt.trim())
             .ok()
             .and_then(|j| j.header().x5c().map(<[Vec<u8>]>::to_vec))
-            .and_then(|chain| {
-                jose::x5c::validate_chain(&chain, &self.settings.verifier_anchors, now).ok()
-            });
+            .and_then(|chain| jose::x5c::validate_chain(&chain, anchors, now).ok());
         let verifier = identity(&request, leaf.as_ref(), true);
         Ok(PresentationRequest { request, verifier })
     }

@@ -109,6 +109,13 @@ pub(crate) fn consent(
             "unsigned (redirect_uri)"
         }
     ));
+    if !v.signed {
+        // No certificate, so no anchor vouches for it: the holder should know.
+        lines.push(
+            "  warning      nothing proves who this verifier is: the request is unsigned, and the claims go to the address it names"
+                .into(),
+        );
+    }
     for q in &consent.queries {
         lines.push(format!("asks ({}):", q.query_id));
         for c in &q.candidates {
@@ -118,9 +125,15 @@ pub(crate) fn consent(
                 .unwrap_or_default();
             lines.push(format!("  from {name}"));
             for claim in &c.claims {
+                let mark = if claim.recommended {
+                    "★"
+                } else if claim.container {
+                    "◐"
+                } else {
+                    " "
+                };
                 lines.push(format!(
-                    "    {} {:<16} {}",
-                    if claim.recommended { "★" } else { " " },
+                    "    {mark} {:<16} {}",
                     claim.name,
                     show_value(&claim.value)
                 ));
@@ -135,5 +148,17 @@ pub(crate) fn consent(
         lines.push(format!("cannot answer: {}", consent.unmet.join("; ")));
     }
     lines.push("★ = requested by the verifier (recommended)".into());
+    if consent
+        .queries
+        .iter()
+        .flat_map(|q| &q.candidates)
+        .flat_map(|c| &c.claims)
+        .any(|c| c.container)
+    {
+        lines.push(
+            "◐ = holds a ★ claim: revealed only as far as that claim needs (its other selectively disclosable members stay hidden)"
+                .into(),
+        );
+    }
     lines.join("\n")
 }

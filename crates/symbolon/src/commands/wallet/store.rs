@@ -53,6 +53,13 @@ pub(crate) struct Record {
     pub(crate) compact: String,
     /// When it was stored (Unix seconds).
     pub(crate) stored_at: i64,
+    /// The status the last check found (`valid`, `revoked`, …), for `list` to show
+    /// without going online; absent until `refresh` or `show` checked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<String>,
+    /// When that check ran (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) checked_at: Option<i64>,
 }
 
 /// An open wallet: settings, the unsealing key and the holder key.
@@ -92,17 +99,65 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Fails unless `dir` holds a wallet.
+pub(crate) fn require_wallet(dir: &Path) -> anyhow::Result<()> {
+    if dir.join(WALLET_FILE).is_file() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "no wallet in {} (create one with `symbolon wallet init`)",
+            dir.display()
+        )
+    }
+}
+
+/// The verifier trust anchors (DER), in the order they were added; none when the file
+/// is absent.
+pub(crate) fn read_anchors(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let path = dir.join(ANCHORS_FILE);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let pem = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    super::trust::certificates_of(&pem).with_context(|| format!("{} is damaged", path.display()))
+}
+
+/// Replaces the verifier trust anchors; with none, the file is removed.
+pub(crate) fn write_anchors(dir: &Path, ders: &[Vec<u8>]) -> anyhow::Result<()> {
+    let path = dir.join(ANCHORS_FILE);
+    if ders.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(anyhow::Error::new(e).context(format!("cannot remove {}", path.display())))
+            }
+            _ => Ok(()),
+        };
+    }
+    let mut pem = String::new();
+    for der in ders {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        let b64 = jose::b64::encode_std(der);
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    write_private(&path, pem.as_bytes())
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 impl Store {
-    /// Creates a new wallet in `dir` (which must not hold one).
+    /// Creates a new wallet in `dir` (which must not hold one), without verifier trust
+    /// anchors ([`write_anchors`] adds them).
     pub(crate) fn create(
         dir: &Path,
         passphrase: &SecretString,
         file: WalletFile,
-        anchors_pem: Option<&str>,
     ) -> anyhow::Result<Store> {
         if dir.join(WALLET_FILE).exists() {
             anyhow::bail!("{} already holds a wallet", dir.display());
@@ -123,9 +178,6 @@ impl Store {
             &dir.join("holder.key"),
             &keys::seal_key(&kek, HOLDER_AAD, &holder)?,
         )?;
-        if let Some(pem) = anchors_pem {
-            write_private(&dir.join(ANCHORS_FILE), pem.as_bytes())?;
-        }
         write_private(
             &dir.join(WALLET_FILE),
             serde_json::to_string_pretty(&file)?.as_bytes(),
@@ -241,6 +293,8 @@ mod tests {
             display: Display::default(),
             compact: "eyJ.secret-claims.sig~".into(),
             stored_at: 1,
+            status: None,
+            checked_at: None,
         }
     }
 
@@ -248,7 +302,7 @@ mod tests {
     fn records_and_the_holder_key_are_sealed_at_rest() {
         let dir = tempfile::tempdir().unwrap();
         let pass = SecretString::from("correct horse".to_owned());
-        let store = Store::create(dir.path(), &pass, settings(), None).unwrap();
+        let store = Store::create(dir.path(), &pass, settings()).unwrap();
         store.put(&record("abc")).unwrap();
         let raw = std::fs::read(dir.path().join("credentials/abc")).unwrap();
         assert!(!String::from_utf8_lossy(&raw).contains("secret-claims"));
@@ -271,13 +325,7 @@ mod tests {
     #[test]
     fn rejects_a_wrong_passphrase() {
         let dir = tempfile::tempdir().unwrap();
-        Store::create(
-            dir.path(),
-            &SecretString::from("a".to_owned()),
-            settings(),
-            None,
-        )
-        .unwrap();
+        Store::create(dir.path(), &SecretString::from("a".to_owned()), settings()).unwrap();
         let err = Store::open(dir.path(), &SecretString::from("b".to_owned()))
             .err()
             .unwrap();
@@ -288,7 +336,7 @@ mod tests {
     fn rejects_a_record_moved_to_another_name() {
         let dir = tempfile::tempdir().unwrap();
         let pass = SecretString::from("p".to_owned());
-        let store = Store::create(dir.path(), &pass, settings(), None).unwrap();
+        let store = Store::create(dir.path(), &pass, settings()).unwrap();
         store.put(&record("one")).unwrap();
         std::fs::copy(
             dir.path().join("credentials/one"),
