@@ -1,10 +1,19 @@
 //! The standard tower stack every Symbolon listener runs: a tracing span per request, a
 //! per-request deadline and a body-size limit. Both limits answer with an [`ApiError`]
 //! body, like every other error.
+//!
+//! The deadline tells a slow server from a slow client: when it fires while the handler
+//! is waiting for request body bytes that have not arrived, the client stalled and gets
+//! `408`; otherwise the server took too long and the answer is `503`.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -18,7 +27,8 @@ use crate::error::{ApiError, codes};
 /// Limits applied to every request, from the `[server]` config section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HttpSettings {
-    /// Deadline for a whole request; past it the client gets `503 temporarily_unavailable`.
+    /// Deadline for a whole request; past it the client gets `503 temporarily_unavailable`,
+    /// or `408 invalid_request` when the request body was still being waited for.
     pub request_timeout: Duration,
     /// Largest accepted request body, in bytes; a larger one gets `413 invalid_request`.
     pub body_limit: usize,
@@ -70,14 +80,62 @@ fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
 }
 
 async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let waiting = Arc::new(AtomicBool::new(false));
+    let request = request.map(|inner| {
+        Body::new(WatchedBody {
+            inner,
+            waiting: Arc::clone(&waiting),
+        })
+    });
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
+        Err(_) if waiting.load(Ordering::Acquire) => {
+            tracing::info!(timeout = ?limit, "request body stalled");
+            let mut response = ApiError::new(StatusCode::REQUEST_TIMEOUT, codes::INVALID_REQUEST)
+                .with_description("the request body did not arrive in time")
+                .into_response();
+            // The rest of the body may still be on its way: the connection cannot be reused.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            response
+        }
         Err(_) => {
             tracing::warn!(timeout = ?limit, "request deadline exceeded");
             ApiError::unavailable()
                 .with_description("the request took too long")
                 .into_response()
         }
+    }
+}
+
+/// A request body that records whether its reader is waiting for the client: set when a
+/// read is pending, cleared when a frame (or the end, or an error) arrives.
+struct WatchedBody {
+    inner: Body,
+    waiting: Arc<AtomicBool>,
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let poll = Pin::new(&mut self.inner).poll_frame(cx);
+        self.waiting.store(poll.is_pending(), Ordering::Release);
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -105,7 +163,6 @@ async fn body_too_large_as_api_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::{Body, Bytes};
     use axum::routing::{get, post};
     use tower::ServiceExt;
 
@@ -190,5 +247,31 @@ mod tests {
             .unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(json(response).await["error"], "temporarily_unavailable");
+    }
+
+    /// A body whose next bytes never come: a client that stalled mid-body.
+    struct Stalled;
+
+    impl http_body::Body for Stalled {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn issue10_stalled_request_body_gets_408_not_503() {
+        let response = app()
+            .oneshot(Request::post("/echo").body(Body::new(Stalled)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(response.headers()[header::CONNECTION], "close");
+        assert_eq!(json(response).await["error"], "invalid_request");
     }
 }
