@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 struct Server {
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// Lines the server writes to stdout (the listening announcement).
+    stdout: mpsc::Receiver<String>,
     /// The server's `data_dir`: a fresh directory per test, removed on drop.
     _data: tempfile::TempDir,
 }
@@ -52,10 +54,17 @@ impl Server {
             .envs(env.iter().copied())
             .arg("serve")
             .args(args)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (out_tx, stdout) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = out_tx.send(line);
+            }
+        });
         let (tx, lines) = mpsc::channel();
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || {
@@ -66,6 +75,7 @@ impl Server {
         Server {
             child,
             lines,
+            stdout,
             _data: data,
         }
     }
@@ -208,4 +218,51 @@ fn rejects_an_invalid_config_before_listening() {
     let mut server = server;
     let status = server.child.wait().unwrap();
     assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn issue10_listen_port_zero_announces_the_bound_address_and_derives_identifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready_path = dir.path().join("ready.json");
+    // A stale file from an earlier run must not be mistaken for this one.
+    std::fs::write(&ready_path, "stale").unwrap();
+    let server = Server::start(
+        &["--mode=all", "--ready-file", ready_path.to_str().unwrap()],
+        &[("SYMBOLON_SERVER__LISTEN", "127.0.0.1:0")],
+    );
+    let line = server
+        .stdout
+        .recv_timeout(Duration::from_secs(30))
+        .expect("one listening line on stdout");
+    let announced: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let addr: SocketAddr = announced["addr"].as_str().unwrap().parse().unwrap();
+    assert_ne!(addr.port(), 0, "{line}");
+    assert_eq!(announced["pid"], server.child.id());
+    assert_eq!(
+        announced["roles"],
+        serde_json::json!(["verifier", "attester", "issuer"])
+    );
+    let issuer_base = format!("http://{addr}/issuer");
+    assert_eq!(announced["base_urls"]["issuer"], issuer_base.as_str());
+    assert_eq!(
+        announced["base_urls"]["verifier"],
+        format!("http://{addr}/verifier").as_str()
+    );
+
+    // The ready file says the same and is complete when it appears.
+    let written = std::fs::read_to_string(&ready_path).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(file, announced);
+
+    // The identifiers the roles publish carry the real port.
+    let (status, body) = get(addr, "/.well-known/openid-credential-issuer/issuer");
+    assert_eq!(status, 200, "{body}");
+    let metadata: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(metadata["credential_issuer"], issuer_base.as_str());
+
+    assert!(server.terminate().success());
+    assert!(
+        !ready_path.exists(),
+        "the ready file is removed on a clean stop"
+    );
 }
