@@ -8,7 +8,11 @@ pub enum AttestationError {
     #[error("client attestation JWT: {0}")]
     Attestation(jose::Error),
     /// No configured attester has a key for this attestation (`iss`/`kid` unknown).
-    #[error("client attestation is not signed by a trusted attester (iss {iss:?}, kid {kid:?})")]
+    #[error(
+        "client attestation is not signed by a trusted attester (iss {}, kid {})",
+        shown(iss),
+        shown(kid)
+    )]
     UntrustedAttester {
         /// `iss` of the attestation, if any.
         iss: Option<String>,
@@ -78,5 +82,31 @@ impl AttestationError {
             | AttestationError::ClientIdMismatch
             | AttestationError::Replay => "invalid_client",
         }
+    }
+}
+
+/// An optional value from the input, for a message: `` `value` `` or `absent` (never
+/// Rust's `Some("…")` / `None`, which would reach clients in error descriptions).
+fn shown(value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!("`{v}`"),
+        None => "absent".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue10_untrusted_attester_message_has_no_rust_debug_text() {
+        let e = AttestationError::UntrustedAttester {
+            iss: Some("https://attester.example".into()),
+            kid: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "client attestation is not signed by a trusted attester (iss `https://attester.example`, kid absent)"
+        );
     }
 }

@@ -51,6 +51,7 @@ impl Default for HttpSettings {
 pub fn apply(router: Router, settings: &HttpSettings) -> Router {
     router
         // Extractors (`Json`, `Form`, `Bytes`) enforce their own limit; keep it equal.
+        .layer(middleware::from_fn(plain_rejections_as_api_errors))
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(middleware::from_fn_with_state(
@@ -137,6 +138,66 @@ impl http_body::Body for WatchedBody {
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// Largest plain-text rejection carried over into an `error_description`; axum's own are a
+/// line long, anything bigger is not one of them.
+const MAX_REJECTION_TEXT: usize = 1024;
+
+/// axum answers what never reaches a handler (a method the route does not have, a query
+/// string or form that does not deserialize, a missing `Content-Type`) with plain text or
+/// an empty body. Clients of every role parse `{"error": …}`, so rewrite those into the
+/// usual JSON error, keeping the headers (`Allow` on a 405). The text of axum's rejections
+/// is its `Display` output, written for the client developer; nothing internal is in it.
+async fn plain_rejections_as_api_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let rejection_status = matches!(
+        status,
+        StatusCode::BAD_REQUEST
+            | StatusCode::NOT_FOUND
+            | StatusCode::METHOD_NOT_ALLOWED
+            | StatusCode::LENGTH_REQUIRED
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let plain = match response.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => v.as_bytes().starts_with(b"text/plain"),
+    };
+    if !rejection_status || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REJECTION_TEXT)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_default();
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::not_found(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            ApiError::new(status, codes::INVALID_REQUEST).with_description(format!(
+                "method {method} is not allowed here; allowed: {allowed}"
+            ))
+        }
+        _ if text.is_empty() => ApiError::new(status, codes::INVALID_REQUEST),
+        _ => ApiError::new(status, codes::INVALID_REQUEST).with_description(text),
+    };
+    let mut rewritten = error.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name, value.clone());
+        }
+    }
+    rewritten
 }
 
 /// `RequestBodyLimitLayer` and the body extractors answer an oversized body with a
@@ -273,5 +334,86 @@ mod tests {
         assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
         assert_eq!(response.headers()[header::CONNECTION], "close");
         assert_eq!(json(response).await["error"], "invalid_request");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Page {
+        #[allow(dead_code, reason = "only deserialized")]
+        limit: Option<u32>,
+    }
+
+    fn app_with_query() -> Router {
+        let router = Router::new().route(
+            "/items",
+            get(|_: axum::extract::Query<Page>| async { "items" }),
+        );
+        apply(router, &settings())
+    }
+
+    #[tokio::test]
+    async fn issue10_method_not_allowed_answers_json_keeping_allow() {
+        let response = app_with_query()
+            .oneshot(Request::delete("/items").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let allow = response.headers()[header::ALLOW]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(allow.contains("GET"), "{allow}");
+        let body = json(response).await;
+        assert_eq!(body["error"], "invalid_request");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains("DELETE"), "{description}");
+    }
+
+    #[tokio::test]
+    async fn issue10_query_string_errors_answer_json_invalid_request() {
+        let response = app_with_query()
+            .oneshot(
+                Request::get("/items?limit=many")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(
+            response.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let body = json(response).await;
+        assert_eq!(body["error"], "invalid_request");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("limit"),
+            "{body}"
+        );
+        // A well-formed query still reaches the handler.
+        let response = app_with_query()
+            .oneshot(Request::get("/items?limit=5").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn json_errors_from_handlers_are_left_alone() {
+        let router = Router::new().route(
+            "/teapot",
+            get(|| async { ApiError::bad_request("invalid_proof").with_description("nope") }),
+        );
+        let response = apply(router, &settings())
+            .oneshot(Request::get("/teapot").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let body = json(response).await;
+        assert_eq!(body["error"], "invalid_proof");
+        assert_eq!(body["error_description"], "nope");
     }
 }
