@@ -232,11 +232,18 @@ async fn refuse(mut stream: TcpStream) {
         "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncache-control: no-store\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
         BODY.len()
     );
-    let write = async {
+    let answer = async {
+        use tokio::io::AsyncReadExt;
         stream.write_all(response.as_bytes()).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        // Closing with unread request bytes in the socket would send a reset, which can
+        // destroy the answer before the client reads it: discard what the client sent
+        // until it closes its side too.
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? != 0 {}
+        Ok::<(), std::io::Error>(())
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
 }
 
 #[cfg(test)]

@@ -266,3 +266,88 @@ fn issue10_listen_port_zero_announces_the_bound_address_and_derives_identifiers(
         "the ready file is removed on a clean stop"
     );
 }
+
+/// A minimal HTTP/1.1 request without body; returns the status, the head and the body.
+fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[test]
+fn issue10_every_role_answers_a_wrong_method_with_a_json_405() {
+    let server = Server::start(&["--mode=all"], &[]);
+    let addr = server.address("listening");
+    for (method, path) in [
+        ("DELETE", "/issuer/token"),
+        ("GET", "/issuer/credential"),
+        ("GET", "/verifier/response"),
+        ("PUT", "/verifier/transactions"),
+        ("GET", "/attester/v1/challenge"),
+        ("POST", "/healthz"),
+    ] {
+        let (status, head, body) = request(addr, method, path);
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(head.contains("\r\nallow: "), "{method} {path}: {head}");
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"], "invalid_request", "{method} {path}");
+    }
+    // Unauthenticated, a query that does not parse is still a 401, not a 400.
+    let (status, _, body) = request(addr, "GET", "/issuer/admin/credentials?limit=many");
+    assert_eq!(status, 401, "{body}");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn issue10_the_server_closes_many_connections_that_never_finish_their_headers() {
+    let server = Server::start(
+        &["--mode=all"],
+        &[
+            ("SYMBOLON_SERVER__HEADER_READ_TIMEOUT", "1s"),
+            ("SYMBOLON_SERVER__MAX_CONNECTIONS_PER_PEER", "100"),
+        ],
+    );
+    let addr = server.address("listening");
+    // 150 clients from one address that send half a request line and stall: 100 are
+    // held until the header timeout, the 50 over the cap are refused at once.
+    let mut stalled: Vec<TcpStream> = (0..150)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x").unwrap();
+            s
+        })
+        .collect();
+    let mut refused = 0;
+    for stream in &mut stalled {
+        // Generous bound: it only keeps a regression from hanging the test.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut received = Vec::new();
+        match stream.read_to_end(&mut received) {
+            Ok(_) => {}
+            // A reset is a close too.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("a stalled connection stayed open: {e}"),
+        }
+        if received.starts_with(b"HTTP/1.1 429 ") {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 50);
+    // The server still serves.
+    assert_eq!(get(addr, "/healthz").0, 200);
+    assert!(server.terminate().success());
+}
