@@ -361,6 +361,10 @@ mod tests {
         let router = Router::new()
             .route("/ping", get(|| async { "pong" }))
             .route(
+                "/peer",
+                get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+            )
+            .route(
                 "/echo",
                 axum::routing::post(|body: axum::body::Bytes| async move { body }),
             );
@@ -411,6 +415,21 @@ mod tests {
         }
         // A client that completes its request in time is served as before.
         assert!(http_get(addr, "/ping").await.ends_with("pong"));
+    }
+
+    #[tokio::test]
+    async fn handlers_see_the_peer_address() {
+        let (addr, _shutdown) =
+            start(ListenerSettings::default(), crate::HttpSettings::default()).await;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let local = stream.local_addr().unwrap();
+        stream
+            .write_all(b"GET /peer HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert!(response.ends_with(&local.to_string()), "{response}");
     }
 
     #[tokio::test]
