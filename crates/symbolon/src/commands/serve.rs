@@ -167,9 +167,11 @@ async fn serve(mut config: Config, plan: Plan, ready_file: Option<PathBuf>) -> a
     {
         use std::io::Write;
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{announcement}")
-            .and_then(|()| stdout.flush())
-            .context("cannot write the listening line to stdout")?;
+        // A closed stdout (a pipe whose reader left) must not stop a server that is
+        // otherwise ready: the line is a convenience, the log line above says the same.
+        if let Err(e) = writeln!(stdout, "{announcement}").and_then(|()| stdout.flush()) {
+            tracing::warn!(error = %e, "cannot write the listening line to stdout");
+        }
     }
     let main = serve_with_settings(listener, app, shutdown.triggered(), grace, limits);
     let served = match metrics_listener {
@@ -199,7 +201,7 @@ async fn serve(mut config: Config, plan: Plan, ready_file: Option<PathBuf>) -> a
 fn remove_ready_file(path: &Path) -> anyhow::Result<()> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("cannot remove the old ready file {}", path.display()))
+            Err(e).with_context(|| format!("cannot remove the ready file {}", path.display()))
         }
         _ => Ok(()),
     }
