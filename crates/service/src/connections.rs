@@ -4,8 +4,10 @@
 //! may hold at once ([`PeerLimiter`]).
 //!
 //! The cap counts by IP address, not by address and port: an attacker opens many sockets
-//! from one host. Behind a reverse proxy every connection comes from the proxy's address,
-//! so the operator raises the cap or sets it to 0 (no cap) there.
+//! from one host. An IPv6 peer is counted by its /64 prefix, the smallest block a host
+//! is normally given, so it cannot multiply its budget by cycling through its own
+//! addresses. Behind a reverse proxy every connection comes from the proxy's address, so
+//! the operator raises the cap or sets it to 0 (no cap) there.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -50,9 +52,7 @@ impl PeerLimiter {
     /// Counts a new connection from `peer`, or refuses it when the address already holds
     /// the maximum. The connection is uncounted when the returned permit is dropped.
     pub fn admit(&self, peer: IpAddr) -> Option<PeerPermit> {
-        // An IPv4 client on a dual-stack socket shows up as `::ffff:a.b.c.d`; count it
-        // under its IPv4 address so both forms share one budget.
-        let peer = peer.to_canonical();
+        let peer = budget_key(peer);
         // The map stays consistent whatever a panicking holder did (each update is one
         // statement), so a poisoned lock is still usable.
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
@@ -70,7 +70,19 @@ impl PeerLimiter {
     /// Connections currently counted for `peer`.
     pub fn open_from(&self, peer: IpAddr) -> usize {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.get(&peer.to_canonical()).copied().unwrap_or(0)
+        open.get(&budget_key(peer)).copied().unwrap_or(0)
+    }
+}
+
+/// The address a connection is counted under: IPv4 as is (an IPv4 client on a dual-stack
+/// socket shows up as `::ffff:a.b.c.d` and shares its IPv4 budget), IPv6 by its /64.
+fn budget_key(peer: IpAddr) -> IpAddr {
+    match peer.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !u128::from(u64::MAX);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
     }
 }
 
@@ -119,6 +131,14 @@ mod tests {
         let limiter = PeerLimiter::new(1);
         let _a = limiter.admit(ip("192.0.2.1")).unwrap();
         assert!(limiter.admit(ip("::ffff:192.0.2.1")).is_none());
+    }
+
+    #[test]
+    fn ipv6_peers_are_counted_by_their_64_prefix() {
+        let limiter = PeerLimiter::new(1);
+        let _a = limiter.admit(ip("2001:db8:1:2::1")).unwrap();
+        assert!(limiter.admit(ip("2001:db8:1:2:ffff::9")).is_none());
+        assert!(limiter.admit(ip("2001:db8:1:3::1")).is_some());
     }
 
     #[test]
