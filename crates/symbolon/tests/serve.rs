@@ -269,13 +269,23 @@ fn issue10_listen_port_zero_announces_the_bound_address_and_derives_identifiers(
 
 /// A minimal HTTP/1.1 request without body; returns the status, the head and the body.
 fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
+    request_with(addr, method, path, "")
+}
+
+/// [`request`] with extra header lines (each ending in `\r\n`).
+fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -286,8 +296,11 @@ fn request(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) 
 }
 
 #[test]
-fn issue10_every_role_answers_a_wrong_method_with_a_json_405() {
-    let server = Server::start(&["--mode=all"], &[]);
+fn issue10_every_role_answers_wrong_methods_and_bad_queries_with_json_errors() {
+    let server = Server::start(
+        &["--mode=all"],
+        &[("SYMBOLON_VERIFIER__RP_TOKEN", "rp-token")],
+    );
     let addr = server.address("listening");
     for (method, path) in [
         ("DELETE", "/issuer/token"),
@@ -307,6 +320,30 @@ fn issue10_every_role_answers_a_wrong_method_with_a_json_405() {
     // Unauthenticated, a query that does not parse is still a 401, not a 400.
     let (status, _, body) = request(addr, "GET", "/issuer/admin/credentials?limit=many");
     assert_eq!(status, 401, "{body}");
+    let (status, _, body) = request(
+        addr,
+        "GET",
+        "/verifier/transactions/x?response_code=a&response_code=b",
+    );
+    assert_eq!(status, 401, "{body}");
+    // Authenticated, the same query is a JSON invalid_request naming the problem.
+    let (status, head, body) = request_with(
+        addr,
+        "GET",
+        "/verifier/transactions/x?response_code=a&response_code=b",
+        "Authorization: Bearer rp-token\r\n",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"], "invalid_request");
+    assert!(
+        error["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("response_code"),
+        "{body}"
+    );
     assert!(server.terminate().success());
 }
 
