@@ -148,7 +148,10 @@ pub async fn serve_with_settings(
             }
         };
         let Some(permit) = limiter.admit(peer.ip()) else {
-            tracing::warn!(peer = %peer.ip(), "too many connections from one address: refused");
+            // One log line per refusal would let the flood being refused flood the log
+            // too: count it, and leave the per-connection detail to debug.
+            metrics::counter!(crate::metrics::HTTP_CONNECTIONS_REFUSED_TOTAL).increment(1);
+            tracing::debug!(peer = %peer.ip(), "too many connections from one address: refused");
             tokio::spawn(refuse(stream));
             continue;
         };

@@ -390,7 +390,12 @@ fn issue10_the_server_closes_many_connections_that_never_finish_their_headers() 
     // every connection was closed, and the cap refused some with a complete answer.
     let outcomes: String = outcomes.into_iter().collect();
     assert!((1..=50).contains(&refused), "{refused} refused: {outcomes}");
-    // The server still serves.
+    // The server still serves, and counts what it refused.
     assert_eq!(get(addr, "/healthz").0, 200);
+    let (_, metrics) = get(addr, "/metrics");
+    assert!(
+        metrics.contains(&format!("\nhttp_connections_refused_total {refused}\n")),
+        "{metrics}"
+    );
     assert!(server.terminate().success());
 }
