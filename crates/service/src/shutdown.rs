@@ -421,6 +421,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
+        let settings = ListenerSettings {
+            header_read_timeout: Duration::from_millis(300),
+            max_connections_per_peer: 0,
+        };
+        let (addr, _shutdown) = start(settings, crate::HttpSettings::default()).await;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /ping HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .unwrap();
+        // The answer, then (keep-alive, no next request) the close.
+        let answer = read_until_closed(&mut stream, Duration::from_secs(10))
+            .await
+            .expect("an idle connection is closed");
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        assert!(answer.ends_with("pong"), "{answer}");
+    }
+
+    #[tokio::test]
     async fn handlers_see_the_peer_address() {
         let (addr, _shutdown) =
             start(ListenerSettings::default(), crate::HttpSettings::default()).await;
