@@ -4,7 +4,9 @@
 //!
 //! The deadline tells a slow server from a slow client: when it fires while the handler
 //! is waiting for request body bytes that have not arrived, the client stalled and gets
-//! `408`; otherwise the server took too long and the answer is `503`.
+//! `408`; otherwise the server took too long and the answer is `503`. axum's own plain-text
+//! or empty rejections (wrong method, undeserializable query or form) become JSON errors
+//! too.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -47,11 +49,11 @@ impl Default for HttpSettings {
 }
 
 /// Wraps `router` (routes and fallback) in the standard stack, outermost first: trace
-/// span, deadline, body limit.
+/// span, deadline, body limit, JSON rejections.
 pub fn apply(router: Router, settings: &HttpSettings) -> Router {
     router
-        // Extractors (`Json`, `Form`, `Bytes`) enforce their own limit; keep it equal.
         .layer(middleware::from_fn(plain_rejections_as_api_errors))
+        // Extractors (`Json`, `Form`, `Bytes`) enforce their own limit; keep it equal.
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(middleware::from_fn_with_state(
