@@ -39,7 +39,11 @@ pub enum AttestationError {
     },
     /// The key that would verify this attestation belongs to attesters with another
     /// identifier than the attestation's `iss`.
-    #[error("client attestation is not signed by a trusted attester (iss {iss:?}, kid {kid:?})")]
+    #[error(
+        "client attestation is not signed by a trusted attester (iss {}, kid {})",
+        shown(iss),
+        shown(kid)
+    )]
     UntrustedAttester {
         /// `iss` of the attestation, if any.
         iss: Option<String>,
@@ -121,5 +125,31 @@ fn proven_by(thumbprint: Option<&str>) -> String {
             format!("; it is validly signed by key {t} (its `jwk` header), which is not trusted")
         }
         None => String::new(),
+    }
+}
+
+/// An optional value from the input, for a message: `` `value` `` or `absent` (never
+/// Rust's `Some("…")` / `None`, which would reach clients in error descriptions).
+fn shown(value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!("`{v}`"),
+        None => "absent".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue10_untrusted_attester_message_has_no_rust_debug_text() {
+        let e = AttestationError::UntrustedAttester {
+            iss: Some("https://attester.example".into()),
+            kid: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "client attestation is not signed by a trusted attester (iss `https://attester.example`, kid absent)"
+        );
     }
 }

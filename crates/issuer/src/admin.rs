@@ -9,6 +9,7 @@ use crate::auth;
 use crate::db::{self, CredentialRow};
 use crate::errors::{HandlerError, HandlerResult, Rejection};
 use crate::state::State;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxumState};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -83,9 +84,14 @@ fn parse_cursor(text: &str) -> Option<(i64, &str)> {
 pub(crate) async fn list(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> HandlerResult<Response> {
+    // Authenticate before looking at the query: an unauthenticated caller learns nothing,
+    // not even which parameters exist (401 before 400).
     auth::admin(&headers, state.admin_token.as_ref())?;
+    let Query(page) = page.map_err(|e| {
+        HandlerError::from(Rejection::new(ErrorCode::InvalidRequest).describe(e.body_text()))
+    })?;
     let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let after = match page.cursor.as_deref() {
         None => None,

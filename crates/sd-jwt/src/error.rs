@@ -247,7 +247,7 @@ pub enum KbError {
     #[error("`cnf.jwk` is invalid: {0}")]
     HolderKeyInvalid(#[source] JwkError),
     /// `typ` is not `kb+jwt` (§4.3).
-    #[error("KB-JWT `typ` must be `kb+jwt`, found {0:?}")]
+    #[error("KB-JWT `typ` must be `kb+jwt`, found {}", shown(.0))]
     WrongTyp(Option<String>),
     /// `alg` is not in the caller's allow-list (§7.3 step 5.b).
     #[error("KB-JWT `alg` {0} is not allowed")]
@@ -373,7 +373,7 @@ pub enum VcError {
     #[error(transparent)]
     Parse(#[from] ParseError),
     /// `typ` is not `dc+sd-jwt` (or the legacy `vc+sd-jwt` where allowed) (§2.2.1).
-    #[error("`typ` must be `dc+sd-jwt`, found {0:?}")]
+    #[error("`typ` must be `dc+sd-jwt`, found {}", shown(.0))]
     WrongTyp(Option<String>),
     /// The Issuer key could not be determined.
     #[error("issuer key: {0}")]
@@ -404,5 +404,31 @@ impl VcError {
     /// True when the SD-JWT VC could not be *checked* because a key could not be fetched.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, VcError::Resolve(r) if r.is_unavailable())
+    }
+}
+
+/// An optional value from the input, for a message: `` `value` `` or `absent` (never
+/// Rust's `Some("…")` / `None`, which would reach clients in error descriptions).
+fn shown(value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!("`{v}`"),
+        None => "absent".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue10_wrong_typ_messages_have_no_rust_debug_text() {
+        assert_eq!(
+            VcError::WrongTyp(None).to_string(),
+            "`typ` must be `dc+sd-jwt`, found absent"
+        );
+        assert_eq!(
+            KbError::WrongTyp(Some("jwt".into())).to_string(),
+            "KB-JWT `typ` must be `kb+jwt`, found `jwt`"
+        );
     }
 }

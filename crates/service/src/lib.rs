@@ -10,6 +10,7 @@
 //! - [`metrics`]: the process-wide Prometheus recorder;
 //! - [`shutdown`]: SIGINT/SIGTERM handling and [`serve`] with a drain
 //!   deadline;
+//! - [`connections`]: the listener's header read timeout and per-peer connection cap;
 //! - [`config`]: helpers every config section uses (key-naming errors, human durations,
 //!   redacted secrets).
 //!
@@ -19,6 +20,7 @@
 pub mod app;
 pub mod batch;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod http;
 pub mod layers;
@@ -27,7 +29,8 @@ pub mod readiness;
 pub mod shutdown;
 
 pub use app::{AppBuilder, AppError, Mount, RoleService};
+pub use connections::ListenerSettings;
 pub use error::ApiError;
 pub use layers::HttpSettings;
 pub use readiness::{AlwaysReady, NotReady, Readiness, ReadyFlag};
-pub use shutdown::{Shutdown, serve, serve_with_shutdown, shutdown_signal};
+pub use shutdown::{Shutdown, serve, serve_with_settings, serve_with_shutdown, shutdown_signal};

@@ -13,6 +13,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
+/// Counter: connections refused because their peer address held
+/// `server.max_connections_per_peer` already.
+pub const HTTP_CONNECTIONS_REFUSED_TOTAL: &str = "http_connections_refused_total";
+
 /// Requests answered, by `role`, `method` and `status`.
 pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
 /// Request latency histogram, by `role` and `method`.
@@ -56,6 +60,10 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
     metrics::describe_counter!(
         HTTP_REQUESTS_TOTAL,
         "HTTP requests answered, by role, method and status"
+    );
+    metrics::describe_counter!(
+        HTTP_CONNECTIONS_REFUSED_TOTAL,
+        "connections refused over the per-peer connection cap"
     );
     metrics::describe_histogram!(
         HTTP_REQUEST_DURATION_SECONDS,

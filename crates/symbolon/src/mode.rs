@@ -76,8 +76,9 @@ pub(crate) type BuildRole = fn(RoleContext) -> RoleFuture;
 pub(crate) struct RoleContext {
     /// The typed configuration.
     pub(crate) config: Arc<Config>,
-    /// The role's external base URL: `server.public_url` (default `http://<listen>`),
-    /// plus `/<role>` when roles are nested. No trailing slash.
+    /// The role's external base URL: `server.public_url` (default `http://<listen>`, with
+    /// the port actually bound when `serve` was asked for port 0), plus `/<role>` when
+    /// roles are nested. No trailing slash.
     pub(crate) base_url: String,
     /// Whether `http://` loopback identifiers are allowed (explicit
     /// `server.allow_http_loopback`, else true only under `--mode=all`).

@@ -25,6 +25,11 @@ pub enum Rejection {
     /// The issuer signature does not verify.
     #[error("the issuer signature is invalid")]
     InvalidSignature,
+    /// A JWT of the presentation (issuer-signed or key binding) names an `alg` that is
+    /// never accepted (`none`, HMAC, anything outside the allow-list): refused before any
+    /// signature check, and not a formatting mistake.
+    #[error("unsupported algorithm: {0}")]
+    UnsupportedAlgorithm(String),
     /// The issuer (its key, certificate or identifier) is not trusted by the policy.
     #[error("the issuer is not trusted for this policy: {0}")]
     UntrustedIssuer(String),
@@ -85,6 +90,7 @@ impl Rejection {
         match self {
             Rejection::MalformedVpToken(_) => "malformed_vp_token",
             Rejection::InvalidSignature => "invalid_signature",
+            Rejection::UnsupportedAlgorithm(_) => "unsupported_algorithm",
             Rejection::UntrustedIssuer(_) => "untrusted_issuer",
             Rejection::InvalidCredential(_) => "invalid_credential",
             Rejection::InvalidDisclosure(_) => "invalid_disclosure",

@@ -12,7 +12,7 @@ use oid4vp::dcql::{
 };
 use oid4vp::{Presentation, VpToken};
 use sd_jwt::vc::VerifiedVc;
-use sd_jwt::{KbError, KbExpectation, KeyBinding, ResolveError, VcError, VerifyError};
+use sd_jwt::{KbError, KbExpectation, KeyBinding, ParseError, ResolveError, VcError, VerifyError};
 use serde_json::{Map, Value};
 use status_list::Status;
 
@@ -225,7 +225,8 @@ async fn verify_one(
                     }
                     StatusOutcome::Status(other) => {
                         return Err(Rejection::InvalidStatus(format!(
-                            "status value {other:?} is not accepted"
+                            "status value {} is not accepted",
+                            u8::from(other)
                         ))
                         .into());
                     }
@@ -260,10 +261,35 @@ fn resolve_rejection(e: &ResolveError) -> Rejection {
     Rejection::UntrustedIssuer(e.to_string())
 }
 
+/// Whether a JOSE refusal is about the algorithm named in the header.
+fn is_algorithm_refusal(e: &jose::Error) -> bool {
+    matches!(
+        e,
+        jose::Error::AlgNone
+            | jose::Error::UnsupportedAlgorithm(_)
+            | jose::Error::AlgorithmNotAllowed(_)
+    )
+}
+
+/// A parse refusal: the specific codes where the structure was fine but its content is
+/// refused (an algorithm, a repeated disclosure), `malformed_vp_token` otherwise.
+fn parse_rejection(p: ParseError) -> Rejection {
+    match &p {
+        ParseError::IssuerJwt(j) if is_algorithm_refusal(j) => {
+            Rejection::UnsupportedAlgorithm(format!("issuer-signed JWT: {j}"))
+        }
+        ParseError::KbJwt(j) if is_algorithm_refusal(j) => {
+            Rejection::UnsupportedAlgorithm(format!("key binding JWT: {j}"))
+        }
+        ParseError::DuplicateDisclosure { .. } => Rejection::InvalidDisclosure(p.to_string()),
+        _ => Rejection::MalformedVpToken(p.to_string()),
+    }
+}
+
 /// Maps an SD-JWT VC refusal to the verifier's rejection codes.
 pub fn vc_rejection(e: VcError) -> Rejection {
     match e {
-        VcError::Parse(p) => Rejection::MalformedVpToken(p.to_string()),
+        VcError::Parse(p) => parse_rejection(p),
         VcError::WrongTyp(_)
         | VcError::ClaimMissing(_)
         | VcError::ClaimWrongType(_)
@@ -277,9 +303,12 @@ pub fn vc_rejection(e: VcError) -> Rejection {
 
 fn verify_rejection(e: VerifyError) -> Rejection {
     match e {
-        VerifyError::Parse(p) => Rejection::MalformedVpToken(p.to_string()),
+        VerifyError::Parse(p) => parse_rejection(p),
         VerifyError::IssuerSignature(j) => match j {
             jose::Error::InvalidSignature => Rejection::InvalidSignature,
+            j if is_algorithm_refusal(&j) => {
+                Rejection::UnsupportedAlgorithm(format!("issuer-signed JWT: {j}"))
+            }
             other => Rejection::InvalidCredential(format!("issuer-signed JWT: {other}")),
         },
         VerifyError::Time(_) => Rejection::CredentialExpired,

@@ -77,7 +77,7 @@ pub enum CredentialCheck {
     #[error("the credential does not verify: {0}")]
     Invalid(#[source] sd_jwt::VcError),
     /// `iss` is not the credential issuer the flow ran with.
-    #[error("the credential names issuer {found:?}, expected {expected:?}")]
+    #[error("the credential names issuer {}, expected `{expected}`", shown(found))]
     WrongIssuer {
         /// The credential issuer.
         expected: String,
@@ -197,7 +197,10 @@ pub enum PresentationError {
     #[error("the presentation request is invalid: {0}")]
     Request(#[from] oid4vp::RequestError),
     /// The `request_uri` answer is not a request object.
-    #[error("the request_uri answered with content type {0:?}, not a request object")]
+    #[error(
+        "the request_uri answered with content type {}, not a request object",
+        shown(.0)
+    )]
     RequestObjectType(Option<String>),
     /// A peer failed.
     #[error(transparent)]
@@ -276,4 +279,33 @@ pub enum LifecycleError {
     /// The stored credential cannot be read.
     #[error("the stored credential cannot be read: {0}")]
     Held(#[from] crate::credential::HeldError),
+}
+
+/// An optional value from the input, for a message: `` `value` `` or `absent` (never
+/// Rust's `Some("…")` / `None`, which would reach clients in error descriptions).
+fn shown(value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!("`{v}`"),
+        None => "absent".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue10_messages_have_no_rust_debug_text() {
+        let e = CredentialCheck::WrongIssuer {
+            expected: "https://issuer.example".into(),
+            found: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the credential names issuer absent, expected `https://issuer.example`"
+        );
+        let e = PresentationError::RequestObjectType(Some("text/html".into()));
+        assert!(!e.to_string().contains("Some("), "{e}");
+        assert!(e.to_string().contains("`text/html`"), "{e}");
+    }
 }

@@ -41,7 +41,7 @@ pub enum ObjectError {
     #[error("an x509 client_id prefix needs the certificate chain in x5c")]
     MissingChain,
     /// `typ` is absent or not `oauth-authz-req+jwt` (§5: MUST NOT process).
-    #[error("request object typ must be oauth-authz-req+jwt, found {0:?}")]
+    #[error("request object typ must be oauth-authz-req+jwt, found {}", shown(.0))]
     WrongTyp(Option<String>),
     /// Not a compact JWS, bad algorithm or signature.
     #[error("request object JWS: {0}")]
@@ -260,4 +260,26 @@ pub fn verify_request_object_for_reply(
     )
     .map_err(ObjectError::ClientId)?;
     Ok(request)
+}
+
+/// An optional value from the input, for a message: `` `value` `` or `absent` (never
+/// Rust's `Some("…")` / `None`, which would reach clients in error descriptions).
+fn shown(value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!("`{v}`"),
+        None => "absent".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod issue10_tests {
+    use super::*;
+
+    #[test]
+    fn issue10_wrong_typ_message_has_no_rust_debug_text() {
+        assert_eq!(
+            ObjectError::WrongTyp(None).to_string(),
+            "request object typ must be oauth-authz-req+jwt, found absent"
+        );
+    }
 }

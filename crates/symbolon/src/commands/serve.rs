@@ -1,14 +1,22 @@
 //! `symbolon serve --mode=<role>[,<role>…]`: load the configuration, build the routers
 //! of the requested roles, and serve them (plus `/healthz`, `/readyz`, `/metrics`) until
 //! SIGINT/SIGTERM.
+//!
+//! The listener is bound before the roles are built, so a configured port `0` becomes a
+//! real port before any identifier is derived from it. Once the roles are built, one JSON
+//! line on stdout (and, with `--ready-file`, a file written atomically) tells scripts the
+//! bound address, the roles and their base URLs.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use serde::Serialize;
 use service::app::metrics_router;
-use service::{AppBuilder, Shutdown, serve_with_shutdown, shutdown_signal};
+use service::{AppBuilder, Shutdown, serve_with_settings, shutdown_signal};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -32,17 +40,21 @@ pub(crate) struct Args {
     /// Config file (TOML); without it, defaults and SYMBOLON_* variables apply.
     #[arg(long, env = "SYMBOLON_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Once listening, write the bound address, the roles and their base URLs to this
+    /// file as JSON (atomically: it appears complete or not at all). A file left from an
+    /// earlier run is removed at start, and the file is removed again on a clean stop.
+    #[arg(long, env = "SYMBOLON_READY_FILE", value_name = "PATH")]
+    ready_file: Option<PathBuf>,
 }
 
 /// Runs `serve`.
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let (config, plan) = mode::load(args.config.as_deref(), &args.mode)?;
-    let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, plan))
+    runtime.block_on(serve(config, plan, args.ready_file))
 }
 
 /// The application router for `plan`, with `/metrics` on it when metrics are enabled
@@ -61,15 +73,27 @@ pub(crate) async fn build_app(config: &Arc<Config>, plan: &Plan) -> anyhow::Resu
     Ok(app.build()?)
 }
 
-async fn serve(config: Arc<Config>, plan: Plan) -> anyhow::Result<()> {
-    let app = build_app(&config, &plan).await?;
-    let names: Vec<&str> = plan.roles.iter().map(|(r, _)| r.name()).collect();
-    if names.is_empty() {
-        tracing::warn!(
-            "no role is implemented in this build yet: serving only /healthz, /readyz and /metrics"
-        );
-    }
+/// What `serve` announces once it listens: the stdout line and the `--ready-file`.
+#[derive(Debug, Serialize)]
+struct Ready {
+    /// The address the main listener is bound to (the real port when `:0` was asked).
+    addr: SocketAddr,
+    /// The separate metrics listener's address, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_addr: Option<SocketAddr>,
+    /// The roles served, in mount order.
+    roles: Vec<&'static str>,
+    /// Each role's external base URL (its identifiers derive from it).
+    base_urls: BTreeMap<&'static str, String>,
+    /// The serving process, so a script can tell this run's file from another's.
+    pid: u32,
+}
 
+async fn serve(mut config: Config, plan: Plan, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+    if let Some(path) = &ready_file {
+        // A file from an earlier run would announce a server that is not there.
+        remove_ready_file(path)?;
+    }
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| {
@@ -78,6 +102,11 @@ async fn serve(config: Arc<Config>, plan: Plan) -> anyhow::Result<()> {
                 config.server.listen
             )
         })?;
+    let addr = listener.local_addr()?;
+    // Without `server.public_url`, roles derive their identifiers from the listen
+    // address: use the port actually bound, so `listen = "127.0.0.1:0"` yields a
+    // reachable identifier instead of `http://127.0.0.1:0`.
+    config.server.listen = addr;
     let metrics_listener = match config.metrics.listen {
         Some(addr) if config.metrics.enabled => Some(
             TcpListener::bind(addr)
@@ -86,6 +115,34 @@ async fn serve(config: Arc<Config>, plan: Plan) -> anyhow::Result<()> {
         ),
         _ => None,
     };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
+    let config = Arc::new(config);
+
+    let app = build_app(&config, &plan).await?;
+    let names: Vec<&'static str> = plan.roles.iter().map(|(r, _)| r.name()).collect();
+    if names.is_empty() {
+        tracing::warn!(
+            "no role is implemented in this build yet: serving only /healthz, /readyz and /metrics"
+        );
+    }
+    let mut base_urls = BTreeMap::new();
+    for (role, _) in &plan.roles {
+        base_urls.insert(
+            role.name(),
+            RoleContext::new(&config, &plan, *role)?.base_url,
+        );
+    }
+    let ready = Ready {
+        addr,
+        metrics_addr,
+        roles: names.clone(),
+        base_urls,
+        pid: std::process::id(),
+    };
+    let announcement = serde_json::to_string(&ready)?;
 
     let shutdown = Shutdown::new();
     let trigger = shutdown.clone();
@@ -95,20 +152,81 @@ async fn serve(config: Arc<Config>, plan: Plan) -> anyhow::Result<()> {
     });
 
     let grace = config.server.shutdown_grace;
-    tracing::info!(addr = %listener.local_addr()?, roles = ?names, mount = ?plan.mount, "listening");
-    let main = serve_with_shutdown(listener, app, shutdown.triggered(), grace);
-    match metrics_listener {
-        Some(metrics_listener) => {
-            tracing::info!(addr = %metrics_listener.local_addr()?, "metrics listening");
-            let metrics_app = metrics_router(service::metrics::install()?, &config.server.http());
-            let metrics =
-                serve_with_shutdown(metrics_listener, metrics_app, shutdown.triggered(), grace);
-            tokio::try_join!(main, metrics).context("server failed")?;
-        }
-        None => main.await.context("server failed")?,
+    let limits = config.server.listener();
+    tracing::info!(addr = %addr, roles = ?names, mount = ?plan.mount, "listening");
+    if let Some(addr) = metrics_addr {
+        tracing::info!(addr = %addr, "metrics listening");
     }
+    // The file first: a script that saw the stdout line may read the file at once.
+    if let Some(path) = &ready_file {
+        write_atomically(path, announcement.as_bytes())
+            .with_context(|| format!("cannot write the ready file {}", path.display()))?;
+    }
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout (a pipe whose reader left) must not stop a server that is
+        // otherwise ready: the line is a convenience, the log line above says the same.
+        if let Err(e) = writeln!(stdout, "{announcement}").and_then(|()| stdout.flush()) {
+            tracing::warn!(error = %e, "cannot write the listening line to stdout");
+        }
+    }
+    let main = serve_with_settings(listener, app, shutdown.triggered(), grace, limits);
+    let served = match metrics_listener {
+        Some(metrics_listener) => {
+            let metrics_app = metrics_router(service::metrics::install()?, &config.server.http());
+            let metrics = serve_with_settings(
+                metrics_listener,
+                metrics_app,
+                shutdown.triggered(),
+                grace,
+                limits,
+            );
+            tokio::try_join!(main, metrics).map(|_| ())
+        }
+        None => main.await,
+    };
+    if let Some(path) = &ready_file
+        && let Err(e) = remove_ready_file(path)
+    {
+        tracing::warn!(error = %e, "cannot remove the ready file");
+    }
+    served.context("server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn remove_ready_file(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove the ready file {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes `bytes` to a temporary file next to `path`, then renames it over `path`, so a
+/// script polling for the file never reads it half written.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
+    })?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let written = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
-use service::HttpSettings;
 use service::config::{ConfigError, duration, positive_duration, show, socket_addr};
+use service::{HttpSettings, ListenerSettings};
 
 pub(crate) use load::load;
 use raw::{RawConfig, RawMetrics, RawServer};
@@ -72,6 +72,9 @@ pub(crate) struct ServerConfig {
     #[serde(serialize_with = "show::duration")]
     pub(crate) shutdown_grace: Duration,
     pub(crate) body_limit_bytes: usize,
+    #[serde(serialize_with = "show::duration")]
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) max_connections_per_peer: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) public_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,6 +88,14 @@ impl ServerConfig {
             request_timeout: self.request_timeout,
             body_limit: self.body_limit_bytes,
             readiness_timeout: self.readiness_timeout,
+        }
+    }
+
+    /// The connection limits the listener enforces.
+    pub(crate) fn listener(&self) -> ListenerSettings {
+        ListenerSettings {
+            header_read_timeout: self.header_read_timeout,
+            max_connections_per_peer: self.max_connections_per_peer,
         }
     }
 }
@@ -168,6 +179,14 @@ impl TryFrom<RawServer> for ServerConfig {
                 expected: "between 1 and 67108864 (64 MiB)",
             });
         }
+        let header_read_timeout =
+            positive_duration("header_read_timeout", &raw.header_read_timeout)?;
+        let max_connections_per_peer =
+            usize::try_from(raw.max_connections_per_peer).map_err(|_| ConfigError::OutOfRange {
+                key: "max_connections_per_peer".into(),
+                value: raw.max_connections_per_peer.to_string(),
+                expected: "addressable on this platform",
+            })?;
         Ok(ServerConfig {
             listen: socket_addr("listen", raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?,
             listen_defaulted: raw.listen.is_none(),
@@ -181,6 +200,8 @@ impl TryFrom<RawServer> for ServerConfig {
                     expected: "addressable on this platform",
                 }
             })?,
+            header_read_timeout,
+            max_connections_per_peer,
             // Checked against `allow_http_loopback` when a role derives its base URL from it,
             // since the default for that flag depends on the mode being served.
             public_url: raw.public_url,

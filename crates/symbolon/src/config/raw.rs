@@ -54,8 +54,14 @@ pub(crate) struct RawServer {
     pub(crate) shutdown_grace: String,
     /// Largest accepted request body.
     pub(crate) body_limit_bytes: u64,
+    /// How long a client may take to send a request's headers before its connection is
+    /// closed.
+    pub(crate) header_read_timeout: String,
+    /// Most connections one client IP address may hold at once (0: no cap).
+    pub(crate) max_connections_per_peer: u64,
     /// The external base URL clients reach this process at (identifiers such as the
-    /// issuer's are derived from it). Default: `http://<listen>`.
+    /// issuer's are derived from it). Default: `http://<listen>`, with the port actually
+    /// bound (so `listen = "127.0.0.1:0"` works).
     pub(crate) public_url: Option<String>,
     /// Allow `http://` identifiers on loopback hosts (tests, local demos). Default: true
     /// under `--mode=all`, false otherwise.
@@ -70,6 +76,8 @@ impl Default for RawServer {
             readiness_timeout: "2s".into(),
             shutdown_grace: "10s".into(),
             body_limit_bytes: 1024 * 1024,
+            header_read_timeout: "10s".into(),
+            max_connections_per_peer: 128,
             public_url: None,
             allow_http_loopback: None,
         }

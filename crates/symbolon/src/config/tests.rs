@@ -379,3 +379,32 @@ fn printed_effective_config_loads_back_to_the_same_config() {
     );
     assert_eq!(load_with(Some(&printed), &[]).unwrap(), config);
 }
+
+#[test]
+fn issue10_listener_limits_default_and_are_configurable() {
+    let config = load_with(None, &[]).unwrap();
+    assert_eq!(
+        config.server.listener(),
+        service::ListenerSettings {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections_per_peer: 128,
+        }
+    );
+    let config = load_with(
+        Some("[server]\nheader_read_timeout = \"2s\"\n"),
+        &[("SYMBOLON_SERVER__MAX_CONNECTIONS_PER_PEER", "0")],
+    )
+    .unwrap();
+    assert_eq!(config.server.header_read_timeout, Duration::from_secs(2));
+    assert_eq!(config.server.max_connections_per_peer, 0);
+}
+
+#[test]
+fn rejects_a_zero_header_read_timeout_naming_the_key() {
+    let err = load_with(None, &[("SYMBOLON_SERVER__HEADER_READ_TIMEOUT", "0s")]).unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Invalid(ConfigError::OutOfRange { key, .. })
+            if key == "server.header_read_timeout"),
+        "{err:?}"
+    );
+}

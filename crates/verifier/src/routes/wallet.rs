@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxumState};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oid4vp::RequestUriPost;
 use oid4vp::request::object::MEDIA_TYPE;
+use service::ApiError;
+use service::error::codes;
 
 use super::no_store_json;
 use crate::flow::{self, ResponseOutcome};
@@ -50,7 +52,38 @@ pub(crate) async fn request_post(
     }
 }
 
-pub(crate) async fn response(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+/// The only body the response endpoint takes (OpenID4VP §8.2: `direct_post` sends the
+/// parameters "using the `application/x-www-form-urlencoded` format"; `direct_post.jwt`
+/// sends `response=<JWE>` the same way, §8.3.1).
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Whether the `Content-Type` is the form media type, parameters (`charset`) allowed.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(FORM))
+}
+
+pub(crate) async fn response(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // A JSON or multipart body is never parsed as a form by accident: refused with 415
+    // (the media type, not the content, is wrong), code `invalid_request` like every other
+    // malformed response, and `Accept-Post` naming the one media type taken. Nothing about
+    // the transaction is looked at or changed.
+    if !is_form(&headers) {
+        let mut refused = ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, codes::INVALID_REQUEST)
+            .with_description(format!("the response must be sent as {FORM}"))
+            .into_response();
+        refused
+            .headers_mut()
+            .insert("accept-post", HeaderValue::from_static(FORM));
+        return refused;
+    }
     match flow::response(&state, &body).await {
         ResponseOutcome::Accepted(reply) => no_store_json(StatusCode::OK, reply.to_value()),
         ResponseOutcome::Rejected(r) => r.into_response(),
