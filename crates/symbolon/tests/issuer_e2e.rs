@@ -404,10 +404,12 @@ async fn issue10_embedded_default_refuses_replays_captured_before_a_restart() {
     let port = free_port();
     let identifier = format!("http://127.0.0.1:{port}");
     // No database_url and no cache section: the defaults a single-node install runs with.
+    // `bind_access_token` (the stricter policy) makes /credential consume an attestation PoP
+    // too, so a captured one can be replayed there.
     let section = format!(
         "[issuer]\nidentifier = \"{identifier}\"\nadmin_token = \"{ADMIN}\"\n\
          [issuer.keys]\nkek = {{ key = {{ env = \"ISSUER_E2E_KEK\" }} }}\n\
-         [issuer.attestation]\njwks_file = \"{jwks}\"\n\
+         [issuer.attestation]\njwks_file = \"{jwks}\"\nbind_access_token = true\n\
          [issuer.credentials.{CONFIG_ID}]\nvct = \"urn:example:student-card\"\n\
          [[issuer.credentials.{CONFIG_ID}.claims]]\npath = [\"given_name\"]\nmandatory = true\n",
         jwks = jwks.display(),
