@@ -12,14 +12,26 @@
 //!
 //! Times are Unix seconds from the injected clock; entries are live through their
 //! `expires_at` second.
+//!
+//! **Group commit on SQLite.** SQLite has one writer at a time, and a commit (WAL append,
+//! lock hand-over between pooled connections) costs far more than the statement. So on
+//! SQLite, inserts and takes are handed to one writer task that runs every operation
+//! waiting (up to [`MAX_BATCH`]) in order inside one `BEGIN IMMEDIATE` transaction and
+//! answers each caller only after the commit: nothing is reported done before it is
+//! durable, and the operations of a batch see each other in queue order, as one at a time
+//! would. If the batch fails (the transaction is rolled back whole), each operation is
+//! run again on its own, so every caller gets its own outcome or its own error. PostgreSQL
+//! keeps one autocommitted statement per operation: it has concurrent writers and row
+//! locks, and batching across replicas could only add lock waits.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jose::jwt::Clock;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
-use crate::db::Database;
+use crate::db::{Backend, Database};
 use crate::key::{self, KeyHash, Purpose};
 use crate::migrate::Migration;
 use crate::rate::{RateDecision, RateLimiter};
@@ -66,11 +78,138 @@ pub const MIGRATIONS: &[Migration] = &[Migration::per_backend(
     CREATE INDEX store_rate_limit_end ON store_rate_limit (window_end);",
 )];
 
+/// Most operations one SQLite transaction carries.
+pub const MAX_BATCH: usize = 64;
+
 /// The database backend for both [`SingleUse`] and [`RateLimiter`].
 #[derive(Clone)]
 pub struct SqlStore {
     db: Database,
     clock: Arc<dyn Clock>,
+    /// The group-commit writer (SQLite only).
+    writer: Option<mpsc::Sender<Job>>,
+}
+
+/// One single-use operation, its key already hashed, its times already taken.
+#[derive(Debug)]
+enum Op {
+    Insert {
+        namespace: String,
+        hash: Vec<u8>,
+        value: Vec<u8>,
+        expires_at: i64,
+        now: i64,
+    },
+    Take {
+        namespace: String,
+        hash: Vec<u8>,
+    },
+}
+
+/// What an operation found: `Insert` → whether a row was written; `Take` → the row.
+#[derive(Debug)]
+enum Done {
+    Inserted(bool),
+    Taken(Option<(Vec<u8>, i64)>),
+}
+
+type Job = (Op, oneshot::Sender<Result<Done, Error>>);
+
+impl Op {
+    /// Runs the operation's one statement on `conn` (a pooled connection, or the batch's
+    /// transaction).
+    async fn run<'c, E>(&self, conn: E) -> Result<Done, sqlx::Error>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        match self {
+            Op::Insert {
+                namespace,
+                hash,
+                value,
+                expires_at,
+                now,
+            } => {
+                let done = sqlx::query(
+                    "INSERT INTO store_single_use (namespace, key_hash, value, expires_at) \
+                     VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (namespace, key_hash) DO UPDATE \
+                     SET value = excluded.value, expires_at = excluded.expires_at \
+                     WHERE store_single_use.expires_at < $5",
+                )
+                .bind(namespace.as_str())
+                .bind(hash.as_slice())
+                .bind(value.as_slice())
+                .bind(*expires_at)
+                .bind(*now)
+                .execute(conn)
+                .await?;
+                Ok(Done::Inserted(done.rows_affected() == 1))
+            }
+            Op::Take { namespace, hash } => {
+                let row: Option<(Vec<u8>, i64)> = sqlx::query_as(
+                    "DELETE FROM store_single_use WHERE namespace = $1 AND key_hash = $2 \
+                     RETURNING value, expires_at",
+                )
+                .bind(namespace.as_str())
+                .bind(hash.as_slice())
+                .fetch_optional(conn)
+                .await?;
+                Ok(Done::Taken(row))
+            }
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self {
+            Op::Insert { .. } => "insert single-use entry",
+            Op::Take { .. } => "take single-use entry",
+        }
+    }
+}
+
+/// Runs `ops` in order in one write transaction; the results, once committed.
+async fn run_batch(db: &Database, ops: &[&Op]) -> Result<Vec<Done>, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
+    let mut done = Vec::with_capacity(ops.len());
+    for op in ops {
+        done.push(op.run(&mut *tx).await?);
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// The SQLite writer: takes what is waiting, commits it once, answers each caller.
+async fn write_loop(db: Database, mut queue: mpsc::Receiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        // Let requests that are already runnable queue their operation too (as the
+        // issuer's and attester's group-commit writers do): a commit saved per joiner.
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let ops: Vec<&Op> = batch.iter().map(|(op, _)| op).collect();
+        match run_batch(&db, &ops).await {
+            Ok(done) => {
+                for ((_, reply), done) in batch.into_iter().zip(done) {
+                    let _gone = reply.send(Ok(done));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, size = batch.len(), "single-use batch failed; running its operations one by one");
+                for (op, reply) in batch {
+                    let outcome = op.run(db.pool()).await.map_err(Error::db(op.what()));
+                    let _gone = reply.send(outcome);
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -86,7 +225,25 @@ impl SqlStore {
     /// store.
     pub async fn new(db: Database, clock: Arc<dyn Clock>) -> Result<SqlStore, Error> {
         db.migrate(COMPONENT, MIGRATIONS).await?;
-        Ok(SqlStore { db, clock })
+        let writer = (db.backend() == Backend::Sqlite).then(|| {
+            let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+            tokio::spawn(write_loop(db.clone(), rx));
+            tx
+        });
+        Ok(SqlStore { db, clock, writer })
+    }
+
+    /// Runs `op`: through the writer on SQLite, as its own statement on PostgreSQL.
+    async fn execute(&self, op: Op) -> Result<Done, Error> {
+        let what = op.what();
+        let Some(writer) = &self.writer else {
+            return op.run(self.db.pool()).await.map_err(Error::db(what));
+        };
+        let (reply, answer) = oneshot::channel();
+        // The writer ends only with the runtime; then the pool is closing too.
+        let closed = || Error::db(what)(sqlx::Error::PoolClosed);
+        writer.send((op, reply)).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     async fn insert(
@@ -101,25 +258,16 @@ impl SqlStore {
         let ttl = key::duration_secs(ttl)?;
         let hash = KeyHash::new(Purpose::SingleUse, namespace, key);
         let now = self.clock.now();
-        let done = sqlx::query(
-            "INSERT INTO store_single_use (namespace, key_hash, value, expires_at) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (namespace, key_hash) DO UPDATE \
-             SET value = excluded.value, expires_at = excluded.expires_at \
-             WHERE store_single_use.expires_at < $5",
-        )
-        .bind(namespace)
-        .bind(hash.as_bytes())
-        .bind(value)
-        .bind(now.saturating_add(ttl))
-        .bind(now)
-        .execute(self.db.pool())
-        .await
-        .map_err(Error::db("insert single-use entry"))?;
-        Ok(if done.rows_affected() == 1 {
-            InsertOutcome::Inserted
-        } else {
-            InsertOutcome::AlreadyPresent
+        let op = Op::Insert {
+            namespace: namespace.to_owned(),
+            hash: hash.as_bytes().to_vec(),
+            value: value.to_vec(),
+            expires_at: now.saturating_add(ttl),
+            now,
+        };
+        Ok(match self.execute(op).await? {
+            Done::Inserted(true) => InsertOutcome::Inserted,
+            Done::Inserted(false) | Done::Taken(_) => InsertOutcome::AlreadyPresent,
         })
     }
 
@@ -127,15 +275,14 @@ impl SqlStore {
         key::check_namespace(namespace)?;
         let hash = KeyHash::new(Purpose::SingleUse, namespace, key);
         // An expired row is deleted too (it is garbage either way) but not returned.
-        let row: Option<(Vec<u8>, i64)> = sqlx::query_as(
-            "DELETE FROM store_single_use WHERE namespace = $1 AND key_hash = $2 \
-             RETURNING value, expires_at",
-        )
-        .bind(namespace)
-        .bind(hash.as_bytes())
-        .fetch_optional(self.db.pool())
-        .await
-        .map_err(Error::db("take single-use entry"))?;
+        let op = Op::Take {
+            namespace: namespace.to_owned(),
+            hash: hash.as_bytes().to_vec(),
+        };
+        let row = match self.execute(op).await? {
+            Done::Taken(row) => row,
+            Done::Inserted(_) => None,
+        };
         let now = self.clock.now();
         Ok(row.and_then(|(value, expires_at)| (expires_at >= now).then_some(value)))
     }
