@@ -6,8 +6,20 @@
 //! cargo build --release -p symbolon --example loadgen -p symbolon-issuer
 //! target/release/examples/loadgen [--binary target/release/symbolon] [--concurrency 16]
 //!     [--seconds 10] [--runs 5] [--postgres <url>] [--redis <url>] [--port 18600]
-//!     [--server-cpus <list>]
+//!     [--server-cpus <list>] [--dpop] [--bind-access-token]
 //! ```
+//!
+//! The wallets behave like a standard OpenID4VCI 1.0 wallet against the default issuer
+//! configuration: the access token is sent as a bearer token at `/credential`. `--dpop`
+//! makes every wallet use DPoP (a proof at `/token` and one, with `ath`, at `/credential`;
+//! the issuer's default `[issuer.dpop] mode = "offered"` binds the token). `--bind-access-token`
+//! sets the stricter `[issuer.attestation] bind_access_token` policy and sends the
+//! attestation and a fresh PoP at `/credential` too (how figures before DPoP were measured).
+//!
+//! Before the server starts, the same-run crypto ceiling is measured in this process: the
+//! ES256 operations one issuance costs the server in the chosen mode (verifications: the
+//! PoP at `/token`, the proof; plus two DPoP proofs, or the PoP at `/credential`; one
+//! signature: the credential), on one core.
 //!
 //! `--server-cpus 0` starts the server under `taskset -c 0` (run the generator itself under
 //! `taskset -c 1`): server and client then do not compete for the same cores, as in the
@@ -43,6 +55,8 @@ struct Args {
     redis: Option<String>,
     port: u16,
     server_cpus: Option<String>,
+    dpop: bool,
+    bind_access_token: bool,
 }
 
 fn args() -> Args {
@@ -55,9 +69,22 @@ fn args() -> Args {
         redis: None,
         port: 18600,
         server_cpus: None,
+        dpop: false,
+        bind_access_token: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--dpop" => {
+                a.dpop = true;
+                continue;
+            }
+            "--bind-access-token" => {
+                a.bind_access_token = true;
+                continue;
+            }
+            _ => {}
+        }
         let v = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--binary" => a.binary = v,
@@ -91,11 +118,38 @@ const ADMIN: &str = "loadgen-admin-token";
 struct Wallet {
     instance: SoftwareSigner,
     holder: SoftwareSigner,
+    /// The DPoP key, when the wallets use DPoP.
+    dpop: Option<SoftwareSigner>,
+    /// Send the attestation and a fresh PoP at `/credential` too.
+    bind: bool,
     attestation: String,
     aud: String,
 }
 
+fn random_id() -> String {
+    let mut jti = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut jti).unwrap();
+    jose::b64::encode(jti)
+}
+
 impl Wallet {
+    /// A DPoP proof for `POST url` (with `ath` for an access token), when DPoP is on.
+    fn dpop_proof(&self, url: &str, access_token: Option<&str>) -> Option<String> {
+        let key = self.dpop.as_ref()?;
+        Some(
+            oid4vci::DpopClaims {
+                jti: random_id(),
+                htm: "POST".into(),
+                htu: url.to_owned(),
+                iat: now(),
+                access_token: access_token.map(str::to_owned),
+                nonce: None,
+            }
+            .sign(key)
+            .unwrap(),
+        )
+    }
+
     fn pop(&self) -> String {
         let mut jti = [0u8; 16];
         aws_lc_rs::rand::fill(&mut jti).unwrap();
@@ -123,15 +177,16 @@ async fn issuance(
             .collect::<String>(),
         code
     );
-    let r = http
-        .post(format!("{base}/token"))
+    let token_url = format!("{base}/token");
+    let mut r = http
+        .post(&token_url)
         .header(client_attestation::ATTESTATION_HEADER, &w.attestation)
         .header(client_attestation::POP_HEADER, w.pop())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(proof) = w.dpop_proof(&token_url, None) {
+        r = r.header("DPoP", proof);
+    }
+    let r = r.body(form).send().await.map_err(|e| e.to_string())?;
     if r.status() != 200 {
         return Err(format!(
             "token {} {}",
@@ -144,6 +199,13 @@ async fn issuance(
         .as_str()
         .ok_or("no access token")?
         .to_owned();
+    let expected_type = if w.dpop.is_some() { "DPoP" } else { "Bearer" };
+    if token["token_type"].as_str() != Some(expected_type) {
+        return Err(format!(
+            "token_type {} (expected {expected_type})",
+            token["token_type"]
+        ));
+    }
     let n: Value = http
         .post(format!("{base}/nonce"))
         .send()
@@ -162,15 +224,20 @@ async fn issuance(
     .sign(&w.holder)
     .map_err(|e| e.to_string())?;
     let body = json!({"credential_configuration_id": issuer::demo::CLASSROOM_PASS_ID, "proofs": {"jwt": [proof]}});
-    let r = http
-        .post(format!("{base}/credential"))
-        .bearer_auth(&at)
-        .header(client_attestation::ATTESTATION_HEADER, &w.attestation)
-        .header(client_attestation::POP_HEADER, w.pop())
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let credential_url = format!("{base}/credential");
+    let mut r = http.post(&credential_url);
+    r = match w.dpop_proof(&credential_url, Some(&at)) {
+        Some(proof) => r
+            .header("authorization", format!("DPoP {at}"))
+            .header("DPoP", proof),
+        None => r.bearer_auth(&at),
+    };
+    if w.bind {
+        r = r
+            .header(client_attestation::ATTESTATION_HEADER, &w.attestation)
+            .header(client_attestation::POP_HEADER, w.pop());
+    }
+    let r = r.json(&body).send().await.map_err(|e| e.to_string())?;
     if r.status() != 200 {
         return Err(format!(
             "credential {} {}",
@@ -282,8 +349,48 @@ async fn run(
     }
 }
 
+/// CPU time (user + system) of this process, in seconds.
+fn own_cpu() -> f64 {
+    cpu_ticks(std::process::id()) as f64 / TICKS
+}
+
+/// The crypto ceiling of one issuance in this mode, on one core: `verifies` ES256
+/// verifications (key parsed once) and one ES256 signature, repeated; issuances per
+/// CPU-second of this process.
+fn crypto_ceiling(verifies: usize) -> f64 {
+    let key = SoftwareSigner::generate(Algorithm::Es256).unwrap();
+    let public = jose::VerifyingKey::from_jwk(key.public_jwk()).unwrap();
+    let message = b"eyJhbGciOiJFUzI1NiJ9.eyJub25jZSI6Im4ifQ";
+    let signature = key.sign(message).unwrap();
+    let n = 4000;
+    let c0 = own_cpu();
+    for _ in 0..n {
+        for _ in 0..verifies {
+            public
+                .verify(Algorithm::Es256, message, &signature)
+                .unwrap();
+        }
+        key.sign(message).unwrap();
+    }
+    n as f64 / (own_cpu() - c0)
+}
+
 fn main() {
     let a = args();
+    // PoP at /token and the proof; two DPoP proofs, or the PoP at /credential.
+    let verifies = 2 + if a.dpop { 2 } else { 0 } + usize::from(a.bind_access_token);
+    let ceilings: Vec<f64> = (0..3).map(|_| crypto_ceiling(verifies)).collect();
+    let mut sorted = ceilings.clone();
+    sorted.sort_by(f64::total_cmp);
+    let ceiling = sorted[1];
+    eprintln!(
+        "crypto ceiling ({verifies} x ES256 verify + 1 x ES256 sign per issuance, one core): {ceiling:.0} per CPU-second ({})",
+        ceilings
+            .iter()
+            .map(|c| format!("{c:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -307,10 +414,11 @@ fn main() {
             "data_dir = \"{data}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nallow_http_loopback = true\n[metrics]\nenabled = false\n\
              [issuer]\nadmin_token = \"{ADMIN}\"\ndemo = true\noffer_ttl = \"1h\"\n{database}\n\
              [issuer.keys]\nkek = {{ key = {{ env = \"LOADGEN_KEK\" }} }}\n\
-             [issuer.attestation]\njwks_file = \"{jwks}\"\n{cache}",
+             [issuer.attestation]\njwks_file = \"{jwks}\"\nbind_access_token = {bind}\n{cache}",
             data = dir.path().join("data").display(),
             port = a.port,
             jwks = jwks.display(),
+            bind = a.bind_access_token,
         );
         let config_path = dir.path().join("issuer.toml");
         std::fs::write(&config_path, config).unwrap();
@@ -379,6 +487,8 @@ fn main() {
                 Arc::new(Wallet {
                     instance,
                     holder: SoftwareSigner::generate(Algorithm::Es256).unwrap(),
+                    dpop: a.dpop.then(|| SoftwareSigner::generate(Algorithm::Es256).unwrap()),
+                    bind: a.bind_access_token,
                     attestation,
                     aud: base.clone(),
                 })
@@ -411,10 +521,15 @@ fn main() {
         per_cpu.sort_by(f64::total_cmp);
         per_wall.sort_by(f64::total_cmp);
         let label = match (&a.postgres, &a.redis) {
-            (None, _) => "embedded (SQLite, in-process)",
-            (Some(_), None) => "PostgreSQL, in-process",
+            (None, _) => "embedded (SQLite)",
+            (Some(_), None) => "PostgreSQL",
             (Some(_), Some(_)) => "PostgreSQL + Redis",
         };
+        let label = format!(
+            "{label}, {}{}",
+            if a.dpop { "DPoP" } else { "bearer" },
+            if a.bind_access_token { ", bind_access_token" } else { "" }
+        );
         let pinned = a
             .server_cpus
             .as_ref()
@@ -426,6 +541,10 @@ fn main() {
             per_cpu[per_cpu.len() / 2],
             per_wall[per_wall.len() / 2],
             results.iter().map(|r| format!("{:.0}", r.0)).collect::<Vec<_>>().join(" ")
+        );
+        println!(
+            "RESULT\tcrypto-ceiling\tfull_issuance ({verifies} verify + 1 sign, one core)\t{ceiling:.0}\t{ceiling:.0}\t{}",
+            ceilings.iter().map(|c| format!("{c:.0}")).collect::<Vec<_>>().join(" ")
         );
     });
 }
