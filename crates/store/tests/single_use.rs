@@ -170,6 +170,43 @@ mod cases {
         }
     }
 
+    /// Many different keys at once (what a group-committing writer gathers into one
+    /// batch): every caller gets its own outcome — fresh inserts win, repeated ones lose,
+    /// each take returns its own key's value once and nothing for an absent key.
+    pub(super) async fn concurrent_distinct_keys_each_get_their_own_outcome(h: Harness) {
+        for round in 0..3u8 {
+            let mut tasks = Vec::new();
+            for i in 0..40u8 {
+                let store = h.store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let key = [b'd', round, i];
+                    // A fresh jti, one already recorded, a value put and taken, a take of
+                    // a key never put.
+                    match i % 4 {
+                        0 => {
+                            store.insert_once("jti", &key, MINUTE).await.unwrap()
+                                == InsertOutcome::Inserted
+                        }
+                        1 => {
+                            store.insert_once("jti", &key, MINUTE).await.unwrap();
+                            store.insert_once("jti", &key, MINUTE).await.unwrap()
+                                == InsertOutcome::AlreadyPresent
+                        }
+                        2 => {
+                            store.put("code", &key, &[round, i], MINUTE).await.unwrap();
+                            store.take("code", &key).await.unwrap() == Some(vec![round, i])
+                                && store.take("code", &key).await.unwrap().is_none()
+                        }
+                        _ => store.take("code", &key).await.unwrap().is_none(),
+                    }
+                }));
+            }
+            for (i, task) in tasks.into_iter().enumerate() {
+                assert!(task.await.unwrap(), "round {round}, operation {i}");
+            }
+        }
+    }
+
     pub(super) async fn take_is_exactly_once_across_replicas(h: Harness) {
         let (replica, _) = h.replica().await.unwrap();
         let stores = [h.store.clone(), replica];
@@ -359,6 +396,7 @@ macro_rules! suite {
                 empty_and_maximal_values_round_trip,
                 take_is_exactly_once_under_concurrency,
                 insert_once_is_exactly_once_under_concurrency,
+                concurrent_distinct_keys_each_get_their_own_outcome,
                 entries_expire_after_their_ttl,
                 ping_answers,
                 rejects_invalid_namespace,
