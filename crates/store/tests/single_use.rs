@@ -188,13 +188,15 @@ mod cases {
                                 == InsertOutcome::Inserted
                         }
                         1 => {
-                            store.insert_once("jti", &key, MINUTE).await.unwrap();
                             store.insert_once("jti", &key, MINUTE).await.unwrap()
-                                == InsertOutcome::AlreadyPresent
+                                == InsertOutcome::Inserted
+                                && store.insert_once("jti", &key, MINUTE).await.unwrap()
+                                    == InsertOutcome::AlreadyPresent
                         }
                         2 => {
-                            store.put("code", &key, &[round, i], MINUTE).await.unwrap();
-                            store.take("code", &key).await.unwrap() == Some(vec![round, i])
+                            store.put("code", &key, &[round, i], MINUTE).await.unwrap()
+                                == InsertOutcome::Inserted
+                                && store.take("code", &key).await.unwrap() == Some(vec![round, i])
                                 && store.take("code", &key).await.unwrap().is_none()
                         }
                         _ => store.take("code", &key).await.unwrap().is_none(),
