@@ -17,6 +17,7 @@
 //!   from the end.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use attester::audit::{self, AuditStore, hex, parse_hash};
@@ -175,26 +176,10 @@ fn init_key(file: Option<PathBuf>) -> anyhow::Result<()> {
 /// The A-Key as the attester would open it: in its PKCS#11 token, from its software key
 /// file (created there if absent, as the attester does on first start), or the `--mode=all`
 /// embedded key when it exists.
-fn open_a_key(file: Option<&std::path::Path>) -> anyhow::Result<Box<dyn KeySigner>> {
+fn open_a_key(file: Option<&std::path::Path>) -> anyhow::Result<Arc<dyn KeySigner>> {
     let config = config::load(file, std::env::vars_os())?;
     match config.attester.as_ref().and_then(|a| a.key.as_ref()) {
-        Some(KeyConfig::Pkcs11(p)) => {
-            let signer = keys::pkcs11::Pkcs11Signer::open(p).with_context(|| {
-                format!(
-                    "cannot use the A-Key `{}` in PKCS#11 token `{}` (create it with `symbolon attester init-key`)",
-                    p.key_label, p.token_label
-                )
-            })?;
-            Ok(Box::new(signer))
-        }
-        Some(KeyConfig::Software { key_file, kek }) => {
-            let kek = kek
-                .load()
-                .context("cannot load `attester.software_key.kek`")?;
-            let signer = keys::key_file::load_or_generate(key_file, &kek, jose::Algorithm::Es256)
-                .context("cannot load `attester.software_key.key_file`")?;
-            Ok(Box::new(signer))
-        }
+        Some(key) => crate::roles::attester::open_configured_key(key),
         None => {
             let dir = config.data_dir.join("attester");
             let (key_file, kek_file) = (dir.join("a-key.sealed"), dir.join("kek"));
@@ -213,7 +198,7 @@ fn open_a_key(file: Option<&std::path::Path>) -> anyhow::Result<Box<dyn KeySigne
             .with_context(|| format!("cannot use the KEK in {}", kek_file.display()))?;
             let signer = keys::key_file::load(&key_file, &kek)
                 .with_context(|| format!("cannot load the A-Key {}", key_file.display()))?;
-            Ok(Box::new(signer))
+            Ok(Arc::new(signer))
         }
     }
 }

@@ -59,13 +59,11 @@ fn in_cluster_api_url() -> String {
 /// Why the attester does not start alone without a configured A-Key.
 const MISSING_KEY: &str = "`attester.pkcs11` is required: the A-Key lives in a PKCS#11 token (or set `attester.software_key` for a development attester)";
 
-fn open_key(
-    config: &AttesterConfig,
-    ctx: &RoleContext,
-    dir: &Path,
-) -> anyhow::Result<Arc<dyn KeySigner>> {
-    match &config.key {
-        Some(KeyConfig::Pkcs11(p)) => {
+/// The configured A-Key: in its PKCS#11 token, or the software key file (created there if
+/// absent). Used by the role and by `attester gen-cert` / `csr`.
+pub(crate) fn open_configured_key(key: &KeyConfig) -> anyhow::Result<Arc<dyn KeySigner>> {
+    match key {
+        KeyConfig::Pkcs11(p) => {
             let signer = keys::pkcs11::Pkcs11Signer::open(p).with_context(|| {
                 format!(
                     "cannot use the A-Key `{}` in PKCS#11 token `{}` (create it with `symbolon attester init-key`)",
@@ -74,16 +72,30 @@ fn open_key(
             })?;
             Ok(Arc::new(signer))
         }
-        Some(KeyConfig::Software { key_file, kek }) => {
+        KeyConfig::Software { key_file, kek } => {
             let kek = kek
                 .load()
                 .context("cannot load `attester.software_key.kek`")?;
             let signer = keys::key_file::load_or_generate(key_file, &kek, jose::Algorithm::Es256)
                 .context("cannot load `attester.software_key.key_file`")?;
-            tracing::warn!(
-                "the A-Key is a software key: attestations say `key_protection: software`, which production issuers refuse"
-            );
             Ok(Arc::new(signer))
+        }
+    }
+}
+
+fn open_key(
+    config: &AttesterConfig,
+    ctx: &RoleContext,
+    dir: &Path,
+) -> anyhow::Result<Arc<dyn KeySigner>> {
+    match &config.key {
+        Some(key) => {
+            if matches!(key, KeyConfig::Software { .. }) {
+                tracing::warn!(
+                    "the A-Key is a software key: attestations say `key_protection: software`, which production issuers refuse"
+                );
+            }
+            open_configured_key(key)
         }
         None if ctx.all => {
             let kek_path = dir.join("kek");
