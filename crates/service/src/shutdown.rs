@@ -23,33 +23,57 @@ use crate::connections::{ListenerSettings, PeerLimiter, PeerPermit};
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
 /// Resolves when the process receives SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-        tracing::info!("received SIGINT");
-    };
+///
+/// The handlers are installed when this function is *called*, not when the future is
+/// first polled: a caller that announces readiness right after calling it (and then
+/// spawns the future) never lets a SIGTERM sent in reply to that announcement hit the
+/// default disposition and kill the process without draining.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
+    {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-                tracing::info!("received SIGTERM");
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let interrupt = async {
+                match interrupt {
+                    Ok(mut stream) => {
+                        stream.recv().await;
+                        tracing::info!("received SIGINT");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGINT");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            let terminate = async {
+                match terminate {
+                    Ok(mut stream) => {
+                        stream.recv().await;
+                        tracing::info!("received SIGTERM");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            tokio::select! {
+                () = interrupt => {}
+                () = terminate => {}
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for SIGINT");
                 std::future::pending::<()>().await;
             }
+            tracing::info!("received SIGINT");
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }
 

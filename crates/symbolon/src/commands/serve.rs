@@ -146,8 +146,11 @@ async fn serve(mut config: Config, plan: Plan, ready_file: Option<PathBuf>) -> a
 
     let shutdown = Shutdown::new();
     let trigger = shutdown.clone();
+    // Installed now, before the listening line: a SIGTERM sent the moment a caller
+    // reads that line must drain, not kill.
+    let signal = shutdown_signal();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         trigger.trigger();
     });
 
