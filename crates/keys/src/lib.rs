@@ -14,7 +14,7 @@
 //!
 //! All signers implement [`jose::Signer`]. See `docs/keys.md` for operations.
 
-mod files;
+pub mod files;
 pub mod kdf;
 pub mod kek;
 pub mod key_file;

@@ -209,20 +209,10 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Creates `path` (never overwriting) with `text`.
+/// Creates `path` (never overwriting; a certificate or request, readable by others) with
+/// `text`.
 fn write_new(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                anyhow::anyhow!("refusing to overwrite {}: the file exists", path.display())
-            } else {
-                anyhow::Error::new(e).context(format!("cannot write {}", path.display()))
-            }
-        })
+    crate::commands::jwk::write_new_file(path, text.as_bytes(), 0o644)
 }
 
 /// What the command printed about the A-Key and the file it wrote (`file_key`).

@@ -3,8 +3,6 @@
 //! to stdout, where terminals and CI logs would keep it); the public JWK, with its
 //! RFC 7638 thumbprint as `kid`, goes to stdout.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -73,30 +71,22 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates `path` (owner read/write only) and writes `bytes`. Refuses an existing path,
-/// including a symlink, so a key is never overwritten or written through a link.
+/// Creates `path` (owner read/write only) and writes `bytes`, atomically. Refuses an
+/// existing path, including a symlink, so a key is never overwritten or written through a
+/// link.
 pub(crate) fn write_new_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| {
+    write_new_file(path, bytes, keys::files::SECRET_MODE)
+}
+
+/// [`write_new_private_file`] with another mode (a certificate: 0644).
+pub(crate) fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    keys::files::create_new_with_mode(path, bytes, mode).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             anyhow::anyhow!("refusing to overwrite {}: the file exists", path.display())
         } else {
             anyhow::Error::new(e).context(format!("cannot create {}", path.display()))
         }
-    })?;
-    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
-        drop(file);
-        // A partial key file is worse than none.
-        let _ = std::fs::remove_file(path);
-        return Err(anyhow::Error::new(e).context(format!("cannot write {}", path.display())));
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

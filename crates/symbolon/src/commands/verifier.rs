@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use jose::Signer;
 
-use crate::commands::jwk::write_new_private_file;
+use crate::commands::jwk::{write_new_file, write_new_private_file};
 
 /// `symbolon verifier …`.
 #[derive(Debug, Subcommand)]
@@ -65,12 +65,7 @@ fn gen_cert(args: &GenCertArgs) -> anyhow::Result<()> {
     let cert = verifier::keyfiles::generate_self_signed(&args.dns, now(), args.days)
         .context("cannot generate the certificate")?;
     write_new_private_file(&args.key_out, cert.private_jwk.to_json().as_bytes())?;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&args.cert_out)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, cert.pem.as_bytes()))
-        .with_context(|| format!("cannot write {}", args.cert_out.display()))?;
+    write_new_file(&args.cert_out, cert.pem.as_bytes(), 0o644)?;
     let out = serde_json::json!({
         "key": args.key_out.display().to_string(),
         "certificate": args.cert_out.display().to_string(),

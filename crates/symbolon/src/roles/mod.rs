@@ -11,7 +11,8 @@ use std::path::Path;
 use anyhow::Context;
 
 /// Reads a secret file a role generated on an earlier start, or creates it (parent
-/// directories too; the file mode 0600, never overwriting) with `make()`: the embedded
+/// directories too; through [`keys::files::create_new`]: atomic, fsync'd, mode 0600,
+/// never overwriting) with `make()`: the embedded
 /// defaults of `--mode=all` (KEKs, admin tokens) persist this way.
 pub(crate) fn secret_file(
     path: &Path,
@@ -26,20 +27,17 @@ pub(crate) fn secret_file(
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let value = make()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    match keys::files::create_new(path, value.as_bytes()) {
+        Ok(()) => Ok(value),
+        // Another process (a second replica started at the same moment) created it first:
+        // its value wins, so both use the same secret.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Ok(text.trim().to_owned())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
     }
-    use std::io::Write;
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(value.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(value)
 }
 
 /// `n` random bytes from the system generator, base64url.

@@ -78,25 +78,9 @@ fn credential_aad(id: &str) -> Vec<u8> {
     format!("symbolon-wallet:credential:{id}").into_bytes()
 }
 
-/// Writes `contents` atomically with mode 0600.
+/// Writes `contents` atomically with mode 0600 (replacing the file).
 fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut f = options
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    keys::files::replace(path, contents).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Fails unless `dir` holds a wallet.
