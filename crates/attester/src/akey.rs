@@ -157,17 +157,12 @@ impl AKey {
         if self.chain.is_empty() {
             return None;
         }
-        let mut out = String::new();
-        for der in &self.chain {
-            out.push_str("-----BEGIN CERTIFICATE-----\n");
-            let b64 = jose::b64::encode_std(der);
-            for line in b64.as_bytes().chunks(64) {
-                out.push_str(&String::from_utf8_lossy(line));
-                out.push('\n');
-            }
-            out.push_str("-----END CERTIFICATE-----\n");
-        }
-        Some(out)
+        Some(
+            self.chain
+                .iter()
+                .map(|der| jose::pem::encode("CERTIFICATE", der))
+                .collect(),
+        )
     }
 
     /// Signs `claims` (blocking: a PKCS#11 call; run it off the async executor).

@@ -29,7 +29,7 @@ use crate::dpop::{Scheme, presented_token};
 use crate::errors::{Failure, HandlerError, HandlerResult, Rejection};
 use crate::metadata::disclosable;
 use crate::nonce::NONCE_NAMESPACE;
-use crate::random::{Salts, token};
+use crate::random::token;
 use crate::state::State;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -306,7 +306,7 @@ async fn issue(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult
                 payload,
                 &frame,
                 key.signer.as_ref(),
-                &Salts(state.random.as_ref()),
+                state.random.as_ref(),
                 None,
             )?;
             credentials.push(Value::String(sd.into_string()));

@@ -18,7 +18,7 @@
 
 use crate::db;
 use crate::errors::Failure;
-use crate::random::{Indices, Random};
+use crate::random::Random;
 use crate::signing::SigningKeys;
 use status_list::{Bits, IndexAllocator, StatusList, StatusListTokenBuilder};
 use std::time::Duration;
@@ -153,7 +153,9 @@ impl StatusLists {
                     open
                 };
                 let mut open = open;
-                let drawn = open.allocator.allocate(&mut Indices(random));
+                let drawn = open
+                    .allocator
+                    .allocate(&mut status_list::FromRandom(random));
                 let list = open.id.clone();
                 *guard = Some(open);
                 match drawn {

@@ -41,6 +41,8 @@ pub mod jwe;
 pub mod jwk;
 pub mod jws;
 pub mod jwt;
+pub mod pem;
+pub mod random;
 pub mod sign;
 pub mod x5c;
 
@@ -50,5 +52,6 @@ pub use jwe::{DecryptPolicy, Enc, EncryptOptions, EncryptionKey, JweError};
 pub use jwk::{Curve, JwkError, PrivateJwk, PublicJwk};
 pub use jws::{CompactJws, Header, HeaderBuilder, JwsPolicy, VerifiedJws};
 pub use jwt::{Clock, FixedClock, SystemClock, TimeRules};
+pub use random::{Random, RandomError, SystemRandom};
 pub use sign::{SignError, Signer, SoftwareSigner, VerifyingKey};
 pub use x5c::{LeafInfo, TrustAnchors, X5cError};

@@ -108,10 +108,7 @@ pub struct KekSalt {
 
 impl KekSalt {
     /// A new random salt with `params`.
-    pub fn generate(
-        params: KdfParams,
-        rng: &dyn aws_lc_rs::rand::SecureRandom,
-    ) -> Result<Self, KdfError> {
+    pub fn generate(params: KdfParams, rng: &dyn jose::Random) -> Result<Self, KdfError> {
         params.check()?;
         let mut salt = vec![0u8; SALT_LEN];
         rng.fill(&mut salt).map_err(|_| KdfError::Random)?;
@@ -176,7 +173,7 @@ impl KekSalt {
         match files::read_bounded(path, MAX_SALT_FILE) {
             Ok(bytes) => Self::parse_file(path, &bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let salt = Self::generate(params, &aws_lc_rs::rand::SystemRandom::new())?;
+                let salt = Self::generate(params, &jose::SystemRandom)?;
                 let line = format!("{}\n", salt.encode());
                 match files::create_new(path, line.as_bytes()) {
                     Ok(()) => Ok(salt),
@@ -243,14 +240,14 @@ mod tests {
 
     #[test]
     fn same_passphrase_and_salt_give_the_same_kek() {
-        let salt = KekSalt::generate(TEST_PARAMS, &aws_lc_rs::rand::SystemRandom::new()).unwrap();
+        let salt = KekSalt::generate(TEST_PARAMS, &jose::SystemRandom).unwrap();
         let p = SecretString::from("correct horse battery staple");
         let a = Kek::from_passphrase(&p, &salt).unwrap();
         let b = Kek::from_passphrase(&p, &salt).unwrap();
         assert_eq!(a.id(), b.id());
         let other = Kek::from_passphrase(&SecretString::from("correct horse"), &salt).unwrap();
         assert_ne!(a.id(), other.id());
-        let salt2 = KekSalt::generate(TEST_PARAMS, &aws_lc_rs::rand::SystemRandom::new()).unwrap();
+        let salt2 = KekSalt::generate(TEST_PARAMS, &jose::SystemRandom).unwrap();
         assert_ne!(a.id(), Kek::from_passphrase(&p, &salt2).unwrap().id());
     }
 

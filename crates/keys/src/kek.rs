@@ -87,7 +87,7 @@ impl Kek {
     }
 
     /// Generates a random KEK (for tests and for tooling that prints a new one).
-    pub fn generate(rng: &dyn aws_lc_rs::rand::SecureRandom) -> Result<Self, KekError> {
+    pub fn generate(rng: &dyn jose::Random) -> Result<Self, KekError> {
         let mut key = Zeroizing::new([0u8; KEK_LEN]);
         rng.fill(&mut *key).map_err(|_| KekError::Crypto)?;
         Self::from_bytes(&key)

@@ -21,7 +21,6 @@
 
 use crate::kek::{KEK_ID_LEN, Kek};
 use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
-use aws_lc_rs::rand::SecureRandom;
 use jose::{PrivateJwk, SoftwareSigner};
 use zeroize::Zeroizing;
 
@@ -63,7 +62,7 @@ pub enum SealError {
 
 /// Seals `plaintext` under `kek`, bound to `aad`, with a nonce from the system generator.
 pub fn seal(kek: &Kek, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
-    seal_with_rng(kek, aad, plaintext, &aws_lc_rs::rand::SystemRandom::new())
+    seal_with_rng(kek, aad, plaintext, &jose::SystemRandom)
 }
 
 /// [`seal`] with an injected random generator.
@@ -71,7 +70,7 @@ pub fn seal_with_rng(
     kek: &Kek,
     aad: &[u8],
     plaintext: &[u8],
-    rng: &dyn SecureRandom,
+    rng: &dyn jose::Random,
 ) -> Result<Vec<u8>, SealError> {
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill(&mut nonce).map_err(|_| SealError::Crypto)?;

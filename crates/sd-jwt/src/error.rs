@@ -142,9 +142,7 @@ pub enum IssueError {
 }
 
 /// A [`SaltSource`](crate::SaltSource) could not produce random bytes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("random generator failed")]
-pub struct SaltError;
+pub use jose::random::RandomError as SaltError;
 
 /// Building a presentation failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,5 @@
 //! Randomness for salts, decoy digests and decoy positions, injected so that issuance is
-//! testable. aws-lc-rs's `SecureRandom` is sealed, hence this small trait.
+//! testable, through the project's one [`jose::Random`] (named [`SaltSource`] here).
 //!
 //! [`SystemSalts`] is the operating system generator through aws-lc-rs; [`SeededSalts`] is a
 //! deterministic generator for tests and reproducible examples only: its output is
@@ -7,43 +7,14 @@
 
 use crate::error::SaltError;
 use aws_lc_rs::digest;
-use aws_lc_rs::rand::SecureRandom as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A source of cryptographically secure random bytes.
-pub trait SaltSource: Send + Sync {
-    /// Fills `buf` with random bytes.
-    fn fill(&self, buf: &mut [u8]) -> Result<(), SaltError>;
-}
+/// A source of cryptographically secure random bytes: the project's one
+/// [`jose::Random`], so a role passes its own generator as is.
+pub use jose::random::Random as SaltSource;
 
-impl<S: SaltSource + ?Sized> SaltSource for &S {
-    fn fill(&self, buf: &mut [u8]) -> Result<(), SaltError> {
-        (**self).fill(buf)
-    }
-}
-
-impl<S: SaltSource + ?Sized> SaltSource for std::sync::Arc<S> {
-    fn fill(&self, buf: &mut [u8]) -> Result<(), SaltError> {
-        (**self).fill(buf)
-    }
-}
-
-/// The operating system's generator (aws-lc-rs `SystemRandom`).
-#[derive(Clone, Debug, Default)]
-pub struct SystemSalts(aws_lc_rs::rand::SystemRandom);
-
-impl SystemSalts {
-    /// A handle on the system generator.
-    pub fn new() -> Self {
-        SystemSalts(aws_lc_rs::rand::SystemRandom::new())
-    }
-}
-
-impl SaltSource for SystemSalts {
-    fn fill(&self, buf: &mut [u8]) -> Result<(), SaltError> {
-        self.0.fill(buf).map_err(|_| SaltError)
-    }
-}
+/// The operating system's generator (through aws-lc-rs).
+pub type SystemSalts = jose::random::SystemRandom;
 
 /// A deterministic generator: SHA-256 over the seed and a counter. For tests only.
 #[derive(Debug)]

@@ -23,7 +23,7 @@ impl<R: RandomSource + ?Sized> RandomSource for &mut R {
 
 /// The operating system's cryptographically secure generator.
 #[derive(Clone, Debug, Default)]
-pub struct SystemRandom(aws_lc_rs::rand::SystemRandom);
+pub struct SystemRandom(jose::SystemRandom);
 
 impl SystemRandom {
     /// The system generator.
@@ -34,8 +34,18 @@ impl SystemRandom {
 
 impl RandomSource for SystemRandom {
     fn next_u64(&mut self) -> Result<u64, AllocError> {
+        FromRandom(&self.0).next_u64()
+    }
+}
+
+/// Draws from any [`jose::Random`] (a role's injected generator).
+#[derive(Debug)]
+pub struct FromRandom<'a>(pub &'a dyn jose::Random);
+
+impl RandomSource for FromRandom<'_> {
+    fn next_u64(&mut self) -> Result<u64, AllocError> {
         let mut b = [0u8; 8];
-        aws_lc_rs::rand::SecureRandom::fill(&self.0, &mut b).map_err(|_| AllocError::Random)?;
+        self.0.fill(&mut b).map_err(|_| AllocError::Random)?;
         Ok(u64::from_le_bytes(b))
     }
 }

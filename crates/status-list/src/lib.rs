@@ -27,7 +27,7 @@ mod reference;
 mod status;
 mod token;
 
-pub use alloc::{IndexAllocator, RandomSource, SystemRandom};
+pub use alloc::{FromRandom, IndexAllocator, RandomSource, SystemRandom};
 pub use encoded::EncodedStatusList;
 pub use error::{AllocError, CheckError, ListError, ReferenceError, TokenError};
 pub use list::{DEFAULT_MAX_DECOMPRESSED, DecodeLimits, StatusList};

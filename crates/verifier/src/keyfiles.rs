@@ -54,22 +54,9 @@ pub fn read_signer(path: &Path) -> Result<SoftwareSigner, KeyFileError> {
         .map_err(|_| KeyFileError::NotPrivateJwk(path.display().to_string()))
 }
 
-/// The DER certificates of every `CERTIFICATE` block in `pem`, in order.
+/// The DER certificates of every `CERTIFICATE` block in `pem`, in order ([`jose::pem`]).
 pub fn pem_certificates(pem: &str) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let body = rest.get(start + "-----BEGIN CERTIFICATE-----".len()..)?;
-        let end = body.find("-----END CERTIFICATE-----")?;
-        let b64: String = body
-            .get(..end)?
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        out.push(jose::b64::decode_std(b64)?);
-        rest = body.get(end..)?;
-    }
-    (!out.is_empty()).then_some(out)
+    jose::pem::certificates(pem).ok()
 }
 
 /// Reads a PEM certificate chain, leaf first.

@@ -16,7 +16,6 @@
 mod chain;
 mod sig;
 
-use crate::b64;
 use crate::error::Error;
 use crate::jwk::{JwkError, PublicJwk};
 use crate::jws::{CompactJws, JwsPolicy, VerifiedJws};
@@ -50,7 +49,7 @@ pub enum X5cError {
     },
     /// PEM text holds no certificate, a block other than `CERTIFICATE`, or bad base64.
     #[error("PEM trust anchors are invalid: {0}")]
-    Pem(&'static str),
+    Pem(crate::pem::PemError),
     /// No trust anchor was given.
     #[error("no trust anchors configured")]
     NoAnchors,
@@ -216,33 +215,7 @@ impl TrustAnchors {
     /// Builds a set from PEM text holding one or more `CERTIFICATE` blocks (RFC 7468).
     /// Text outside blocks is ignored; any other block type is refused.
     pub fn from_pem(pem: &str) -> Result<Self, X5cError> {
-        let mut ders = Vec::new();
-        let mut rest = pem;
-        while let Some(start) = rest.find("-----BEGIN ") {
-            let after = rest.get(start + "-----BEGIN ".len()..).unwrap_or_default();
-            let (label, body) = after
-                .split_once("-----")
-                .ok_or(X5cError::Pem("unterminated BEGIN line"))?;
-            if label != "CERTIFICATE" {
-                return Err(X5cError::Pem("a block is not a CERTIFICATE"));
-            }
-            let end_marker = "-----END CERTIFICATE-----";
-            let end = body
-                .find(end_marker)
-                .ok_or(X5cError::Pem("missing END CERTIFICATE line"))?;
-            let text: String = body
-                .get(..end)
-                .unwrap_or_default()
-                .chars()
-                .filter(|c| !c.is_ascii_whitespace())
-                .collect();
-            ders.push(b64::decode_std(text).ok_or(X5cError::Pem("invalid base64"))?);
-            rest = body.get(end + end_marker.len()..).unwrap_or_default();
-        }
-        if ders.is_empty() {
-            return Err(X5cError::Pem("no CERTIFICATE block"));
-        }
-        Self::from_der(ders)
+        Self::from_der(crate::pem::only_certificates(pem).map_err(X5cError::Pem)?)
     }
 
     /// Number of anchors.

@@ -416,7 +416,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
 /// A fresh private directory under the system temporary directory.
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let mut b = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| anyhow::anyhow!("the random generator failed"))?;
+    jose::Random::fill(&jose::SystemRandom, &mut b)?;
     let name: String = b.iter().map(|x| format!("{x:02x}")).collect();
     let dir = std::env::temp_dir().join(format!("symbolon-demo-{name}"));
     std::fs::create_dir_all(&dir)?;

@@ -201,7 +201,7 @@ pub(crate) fn core(
 
 fn random_id() -> anyhow::Result<String> {
     let mut b = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| anyhow::anyhow!("the random generator failed"))?;
+    jose::Random::fill(&jose::SystemRandom, &mut b)?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 

@@ -42,8 +42,5 @@ pub(crate) fn secret_file(
 
 /// `n` random bytes from the system generator, base64url.
 pub(crate) fn random_b64(n: usize) -> anyhow::Result<String> {
-    let mut bytes = vec![0u8; n];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
-    Ok(jose::b64::encode(bytes))
+    Ok(jose::random::token(&jose::SystemRandom, n)?)
 }

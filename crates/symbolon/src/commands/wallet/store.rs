@@ -118,16 +118,10 @@ pub(crate) fn write_anchors(dir: &Path, ders: &[Vec<u8>]) -> anyhow::Result<()> 
             _ => Ok(()),
         };
     }
-    let mut pem = String::new();
-    for der in ders {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        let b64 = jose::b64::encode_std(der);
-        for line in b64.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-    }
+    let pem: String = ders
+        .iter()
+        .map(|der| jose::pem::encode("CERTIFICATE", der))
+        .collect();
     write_private(&path, pem.as_bytes())
 }
 
@@ -148,8 +142,7 @@ impl Store {
         }
         std::fs::create_dir_all(dir.join("credentials"))
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let salt = KekSalt::generate(KdfParams::default(), &rng)?;
+        let salt = KekSalt::generate(KdfParams::default(), &jose::SystemRandom)?;
         let kek = Kek::from_passphrase(passphrase, &salt)?;
         let holder = SoftwareSigner::generate(Algorithm::Es256)?;
         let kid = holder.public_jwk().thumbprint();
