@@ -1,11 +1,12 @@
-//! Sealing of the per-transaction response decryption keys at rest: AES-256-GCM under the
-//! verifier's key encryption key, with the transaction's request id as associated data so
-//! a sealed key cannot be moved to another transaction. The plaintext private JWK only
-//! exists in memory while a response is decrypted.
+//! Sealing of the per-transaction response decryption keys at rest: a
+//! [`keys::seal`] record (AES-256-GCM under the verifier's key encryption key, with the
+//! KEK's id in the header) whose associated data names the purpose and the transaction's
+//! request id, so a sealed key cannot be moved to another transaction or purpose. The
+//! plaintext private JWK only exists in memory while a response is decrypted.
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use jose::PrivateJwk;
 use jose::jwe::EncryptionKey;
+use keys::Kek;
 use zeroize::Zeroizing;
 
 use crate::clock::{Random, RandomError};
@@ -26,7 +27,7 @@ pub enum SealError {
 
 /// The key encryption key.
 pub struct Sealer {
-    key: LessSafeKey,
+    kek: Kek,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -35,12 +36,19 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
+/// The associated data of a sealed response key: a fixed purpose label, then (after a
+/// NUL, so no id can extend the label) the transaction's request id.
+fn aad(request_id: &str) -> Vec<u8> {
+    let mut v = b"symbolon-verifier response-key v1\0".to_vec();
+    v.extend_from_slice(request_id.as_bytes());
+    v
+}
+
 impl Sealer {
     /// A sealer with the 32-byte key `kek`.
     pub fn new(kek: &[u8; 32]) -> Result<Self, SealError> {
-        let key = UnboundKey::new(&AES_256_GCM, kek).map_err(|_| SealError::Seal)?;
         Ok(Sealer {
-            key: LessSafeKey::new(key),
+            kek: Kek::from_bytes(kek).map_err(|_| SealError::Seal)?,
         })
     }
 
@@ -59,7 +67,7 @@ impl Sealer {
         Self::new(&kek)
     }
 
-    /// Seals `key` for transaction `request_id`: nonce ‖ ciphertext ‖ tag.
+    /// Seals `key` for transaction `request_id`.
     pub fn seal(
         &self,
         key: &EncryptionKey,
@@ -67,31 +75,22 @@ impl Sealer {
         random: &dyn Random,
     ) -> Result<Vec<u8>, SealError> {
         let jwk = key.to_private_jwk().map_err(|_| SealError::Seal)?;
-        let mut buf = Zeroizing::new(jwk.to_json().as_bytes().to_vec());
-        let mut nonce = [0u8; NONCE_LEN];
-        random.fill(&mut nonce)?;
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(request_id.as_bytes()),
-                &mut *buf,
-            )
-            .map_err(|_| SealError::Seal)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&buf);
-        Ok(out)
+        // `Crypto` is also the random generator failing for the nonce: either way nothing
+        // was sealed.
+        keys::seal::seal_with_rng(
+            &self.kek,
+            &aad(request_id),
+            jwk.to_json().as_bytes(),
+            random,
+        )
+        .map_err(|_| SealError::Seal)
     }
 
     /// Opens a key sealed for `request_id`.
     pub fn open(&self, sealed: &[u8], request_id: &str) -> Result<EncryptionKey, SealError> {
-        let (nonce, ct) = sealed.split_at_checked(NONCE_LEN).ok_or(SealError::Open)?;
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Open)?;
-        let mut buf = Zeroizing::new(ct.to_vec());
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(request_id.as_bytes()), &mut buf)
-            .map_err(|_| SealError::Open)?;
-        let jwk = PrivateJwk::from_json(plain).map_err(|_| SealError::Open)?;
+        let plain =
+            keys::seal::open(&self.kek, &aad(request_id), sealed).map_err(|_| SealError::Open)?;
+        let jwk = PrivateJwk::from_json(&plain).map_err(|_| SealError::Open)?;
         EncryptionKey::from_private_jwk(&jwk).map_err(|_| SealError::Open)
     }
 }
