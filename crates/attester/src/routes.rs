@@ -20,12 +20,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State as AxumState};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use service::ApiError;
+use service::{AdminCaller, ApiError};
 
 use crate::audit::hex;
 use crate::error::{AttestError, codes};
@@ -177,39 +177,11 @@ struct AuditQuery {
     limit: Option<u32>,
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-fn unauthorized() -> Response {
-    let mut r = ApiError::new(StatusCode::UNAUTHORIZED, codes::INVALID_TOKEN)
-        .with_description("a valid admin bearer token is required")
-        .into_response();
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer error=\"invalid_token\""),
-    );
-    r
-}
-
 async fn audit(
+    _: AdminCaller,
     AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    use keys::ExposeSecret;
-    use subtle::ConstantTimeEq;
-    let authorized = match (&state.settings.admin_token, bearer(&headers)) {
-        (Some(expected), Some(given)) => {
-            bool::from(expected.expose_secret().as_bytes().ct_eq(given.as_bytes()))
-        }
-        _ => false,
-    };
-    if !authorized {
-        return unauthorized();
-    }
     let Ok(Query(q)) = query else {
         return ApiError::bad_request(codes::INVALID_REQUEST)
             .with_description("query: `after` (integer) and `limit` (1 to 1000)")

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use jose::Clock;
-use keys::SecretString;
 use store::{RateLimiter, SingleUse};
 
 use crate::akey::AKey;
@@ -35,7 +34,7 @@ pub struct Settings {
     /// Per-identity limit.
     pub rate_limit: RateLimit,
     /// The admin API's bearer token; `None`: the admin API refuses every call.
-    pub admin_token: Option<SecretString>,
+    pub admin_token: Option<service::config::Secret>,
 }
 
 impl Settings {
@@ -127,5 +126,11 @@ impl State {
     /// The audit log.
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+}
+
+impl service::AdminTokens for State {
+    fn admin_token(&self) -> Option<&service::config::Secret> {
+        self.settings.admin_token.as_ref()
     }
 }

@@ -5,17 +5,16 @@
 //! list's version and re-signs the Status List Token at once. Offers are created in
 //! [`crate::offers`].
 
-use crate::auth;
 use crate::db::{self, CredentialRow};
 use crate::errors::{HandlerError, HandlerResult, Rejection};
 use crate::state::State;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxumState};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use oid4vci::ErrorCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use service::AdminCaller;
 use status_list::Status;
 use std::sync::Arc;
 
@@ -82,13 +81,12 @@ fn parse_cursor(text: &str) -> Option<(i64, &str)> {
 
 /// `GET /admin/credentials`.
 pub(crate) async fn list(
+    // Authenticated before the query is looked at: an unauthenticated caller learns
+    // nothing, not even which parameters exist (401 before 400).
+    _: AdminCaller,
     AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
     page: Result<Query<Page>, QueryRejection>,
 ) -> HandlerResult<Response> {
-    // Authenticate before looking at the query: an unauthenticated caller learns nothing,
-    // not even which parameters exist (401 before 400).
-    auth::admin(&headers, state.admin_token.as_ref())?;
     let Query(page) = page.map_err(|e| {
         HandlerError::from(Rejection::new(ErrorCode::InvalidRequest).describe(e.body_text()))
     })?;
@@ -120,11 +118,10 @@ pub(crate) async fn list(
 
 /// `GET /admin/credentials/{id}`.
 pub(crate) async fn show(
+    _: AdminCaller,
     AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> HandlerResult<Response> {
-    auth::admin(&headers, state.admin_token.as_ref())?;
     let row = db::credential(state.db.pool(), &id)
         .await?
         .ok_or_else(|| HandlerError::from(service::ApiError::not_found()))?;
@@ -140,12 +137,11 @@ struct SetStatus {
 
 /// `POST /admin/credentials/{id}/status`.
 pub(crate) async fn set_status(
+    _: AdminCaller,
     AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> HandlerResult<Response> {
-    auth::admin(&headers, state.admin_token.as_ref())?;
     let invalid =
         |t: &'static str| HandlerError::from(Rejection::new(ErrorCode::InvalidRequest).describe(t));
     let object =

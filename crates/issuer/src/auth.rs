@@ -1,6 +1,6 @@
-//! Who is calling: Attestation-Based Client Authentication at `/token`, the optional binding
-//! of the access token to the client instance key at `/credential` and `/notification`, and
-//! the admin bearer token.
+//! Who is calling: Attestation-Based Client Authentication at `/token` and the optional
+//! binding of the access token to the client instance key at `/credential` and
+//! `/notification`. (The admin API's bearer token is [`service::AdminCaller`].)
 //!
 //! **Client authentication** (`/token`): exactly one `OAuth-Client-Attestation` and one
 //! `OAuth-Client-Attestation-PoP` header; the attestation signed by a trusted attester and
@@ -22,7 +22,6 @@
 //! [`crate::dpop`]), which works with both.
 
 use crate::errors::{HandlerError, Rejection};
-use crate::secret::Secret;
 use crate::trust::Trust;
 use axum::http::HeaderMap;
 use client_attestation::{
@@ -370,19 +369,5 @@ fn describe(e: &AttestationError) -> &'static str {
             "this server requires an attestation challenge in the PoP"
         }
         _ => "the attestation challenge is unknown, expired or used",
-    }
-}
-
-/// Checks `Authorization: Bearer <admin token>` in constant time. Without a configured
-/// token every admin request is refused.
-pub(crate) fn admin(headers: &HeaderMap, token: Option<&Secret>) -> Result<(), Rejection> {
-    let presented = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match (token, presented) {
-        (Some(t), Some(p)) if t.matches(p) => Ok(()),
-        _ => Err(Rejection::new(ErrorCode::InvalidToken).describe("admin bearer token required")),
     }
 }

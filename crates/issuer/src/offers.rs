@@ -16,12 +16,13 @@ use crate::errors::{HandlerError, HandlerResult, Rejection};
 use crate::random::{Random, RandomError, token};
 use crate::state::State;
 use axum::extract::{Path, State as AxumState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oid4vci::offer::{InputMode, OfferReference, OfferUri};
 use oid4vci::{CredentialOffer, ErrorCode, PreAuthorizedCodeGrant, TxCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use service::AdminCaller;
 use std::sync::Arc;
 
 /// Largest claims object an offer may carry (serialized).
@@ -141,11 +142,10 @@ fn check_claims(
 
 /// `POST /admin/offers`.
 pub(crate) async fn create(
+    _: AdminCaller,
     AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> HandlerResult<Response> {
-    auth::admin(&headers, state.admin_token.as_ref())?;
     let object =
         jose::json::parse_object(&body).map_err(|_| invalid("the body must be a JSON object"))?;
     let req: CreateOffer = serde_json::from_value(Value::Object(object))

@@ -362,3 +362,9 @@ impl From<Failure> for StartError {
         StartError::Config(f.to_string())
     }
 }
+
+impl service::AdminTokens for State {
+    fn admin_token(&self) -> Option<&crate::secret::Secret> {
+        self.admin_token.as_ref()
+    }
+}

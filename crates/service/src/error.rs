@@ -27,6 +27,8 @@ pub mod codes {
     pub const SERVER_ERROR: &str = "server_error";
     /// RFC 6749 §4.1.2.1: the server is temporarily unable to handle the request.
     pub const TEMPORARILY_UNAVAILABLE: &str = "temporarily_unavailable";
+    /// RFC 6750 §3.1: the bearer token is missing, expired, revoked or wrong.
+    pub const INVALID_TOKEN: &str = "invalid_token";
     /// No route matches the request path.
     pub const NOT_FOUND: &str = "not_found";
 }

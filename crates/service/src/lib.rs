@@ -18,6 +18,7 @@
 //! hands both to [`app::AppBuilder`].
 
 pub mod app;
+pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod connections;
@@ -29,6 +30,7 @@ pub mod readiness;
 pub mod shutdown;
 
 pub use app::{AppBuilder, AppError, Mount, RoleService};
+pub use auth::{AdminCaller, AdminTokens};
 pub use connections::ListenerSettings;
 pub use error::ApiError;
 pub use layers::HttpSettings;

@@ -341,7 +341,7 @@ impl Harness {
             .iter()
             .map(|n| attester::config::parse_net(n).unwrap())
             .collect();
-        settings.admin_token = Some(keys::SecretString::from(ADMIN.to_owned()));
+        settings.admin_token = Some(service::config::Secret::new(ADMIN.to_owned()));
         let state = Arc::new(State::new(
             settings,
             Dependencies {

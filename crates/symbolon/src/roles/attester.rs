@@ -233,7 +233,9 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         dev_evidence,
         allowed_ips: config.allowed_ips.clone(),
         rate_limit: config.rate_limit,
-        admin_token: admin_token.filter(|t| !t.expose_secret().is_empty()),
+        admin_token: admin_token
+            .filter(|t| !t.expose_secret().is_empty())
+            .map(|t| service::config::Secret::new(t.expose_secret().to_owned())),
     };
     let random: Arc<dyn Random> = Arc::new(SystemRandom);
     let jwks = akey.jwks().to_string();

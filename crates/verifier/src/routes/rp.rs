@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State as AxumState};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use service::ApiError;
@@ -17,37 +17,14 @@ use crate::state::State;
 /// An RP backend that presented the bearer token.
 pub(crate) struct RpCaller;
 
-fn unauthorized(description: &'static str) -> Response {
-    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token")
-        .with_description(description)
-        .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer error=\"invalid_token\""),
-    );
-    response
-}
-
 impl FromRequestParts<Arc<State>> for RpCaller {
-    type Rejection = Response;
+    type Rejection = service::auth::BearerRefusal;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, Response> {
-        let Some(expected) = state.rp_token() else {
-            return Err(unauthorized(
-                "the RP API is disabled: no rp_token is configured",
-            ));
-        };
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match presented {
-            Some(t) if expected.matches(t) => Ok(RpCaller),
-            Some(_) => Err(unauthorized("the bearer token is not valid")),
-            None => Err(unauthorized("a bearer token is required")),
-        }
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<State>,
+    ) -> Result<Self, Self::Rejection> {
+        service::auth::check_bearer(parts, state.rp_token(), "RP API").map(|()| RpCaller)
     }
 }
 
