@@ -62,7 +62,7 @@ import kubernetes_validate
 import yaml
 
 VERSIONS = ["1.30.0", "1.37.0"]
-ROLES = ["attester"]
+ROLES = ["attester", "issuer", "verifier"]
 COMPONENT = "components/workload"
 ATTESTER_NS = "cvm-security"
 WALLET_NS = "cvm-wallets"

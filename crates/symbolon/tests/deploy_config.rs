@@ -204,7 +204,76 @@ fn accepted(role: &str) -> (Wiring, String) {
 }
 
 #[test]
+fn issue11_issuer_manifest_config_passes_config_check() {
+    let (wiring, stdout) = accepted("issuer");
+    // The Secret reaches the process: the URLs are taken (and printed redacted).
+    assert!(
+        wiring
+            .env
+            .iter()
+            .any(|(k, _)| k == "SYMBOLON_ISSUER__DATABASE_URL"),
+        "{:?}",
+        wiring.env
+    );
+    assert!(stdout.contains("0.0.0.0:8444"), "{stdout}");
+    assert!(!stdout.contains("postgres://symbolon:pw"), "{stdout}");
+}
+
+#[test]
+fn issue11_verifier_manifest_config_passes_config_check() {
+    let (_, stdout) = accepted("verifier");
+    assert!(stdout.contains("0.0.0.0:8443"), "{stdout}");
+    assert!(!stdout.contains("postgres://symbolon:pw"), "{stdout}");
+}
+
+#[test]
 fn issue11_attester_manifest_config_passes_config_check() {
     let (_, stdout) = accepted("attester");
     assert!(stdout.contains("0.0.0.0:5000"), "{stdout}");
+}
+
+#[test]
+fn issue11_manifest_config_check_refuses_a_miswired_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    // A misspelt variable is no config key: refused, naming it.
+    let mut wiring = wiring("issuer", &render("issuer"));
+    for (name, _) in &mut wiring.env {
+        if name == "SYMBOLON_ISSUER__DATABASE_URL" {
+            *name = "SYMBOLON_ISSUER__DATABASE_URI".into();
+        }
+    }
+    let (ok, _, stderr) = config_check("issuer", &wiring, dir.path());
+    assert!(!ok, "a misspelt variable passed");
+    assert!(stderr.contains("SYMBOLON_ISSUER__DATABASE_URI"), "{stderr}");
+    // The Redis cache without the Secret's Redis URL: refused, naming the key.
+    for (role, name, key) in [
+        (
+            "issuer",
+            "SYMBOLON_ISSUER__CACHE__REDIS_URL",
+            "issuer.cache.redis_url",
+        ),
+        (
+            "verifier",
+            "SYMBOLON_VERIFIER__CACHE__REDIS_URL",
+            "verifier.cache.redis_url",
+        ),
+    ] {
+        let wiring = wiring_without(role, name);
+        let (ok, _, stderr) = config_check(role, &wiring, dir.path());
+        assert!(!ok, "deploy/{role} without {name} passed");
+        assert!(stderr.contains(key), "{stderr}");
+    }
+}
+
+/// The wiring of `role` without the variable `name` (which the manifests must set).
+fn wiring_without(role: &str, name: &str) -> Wiring {
+    let mut wiring = wiring(role, &render(role));
+    let before = wiring.env.len();
+    wiring.env.retain(|(k, _)| k != name);
+    assert_eq!(
+        wiring.env.len(),
+        before - 1,
+        "deploy/{role} does not set {name}"
+    );
+    wiring
 }
