@@ -6,7 +6,7 @@
 //! [`crate::offers`].
 
 use crate::db::{self, CredentialRow};
-use crate::errors::{HandlerError, HandlerResult, Rejection};
+use crate::error::{HandlerError, HandlerResult, Rejection};
 use crate::state::State;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxumState};

@@ -21,7 +21,7 @@
 //! this policy shuts them out; sender-constrained tokens the standard way are DPoP (see
 //! [`crate::dpop`]), which works with both.
 
-use crate::errors::{HandlerError, Rejection};
+use crate::error::{HandlerError, Rejection};
 use crate::trust::Trust;
 use axum::http::HeaderMap;
 use client_attestation::{
@@ -197,7 +197,7 @@ impl ClientAuth {
         let attestation_hash = sha256_b64(attestation.as_bytes());
         let generation = self.trust.generation();
         let verifier = match self.trust.verifier_for(attestation, now) {
-            None => return Err(crate::errors::Failure::TrustNotLoaded.into()),
+            None => return Err(crate::error::Failure::TrustNotLoaded.into()),
             Some(Err(e)) => {
                 tracing::info!(reason = %e, "client attestation refused: x5c chain not trusted");
                 return Err(Rejection::new(ErrorCode::InvalidClientAttestation)

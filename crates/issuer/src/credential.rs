@@ -26,7 +26,7 @@
 use crate::auth::sha256_b64;
 use crate::db::{self, NewCredential, TokenRow};
 use crate::dpop::{Scheme, presented_token};
-use crate::errors::{Failure, HandlerError, HandlerResult, Rejection};
+use crate::error::{Failure, HandlerError, HandlerResult, Rejection};
 use crate::metadata::disclosable;
 use crate::nonce::NONCE_NAMESPACE;
 use crate::random::token;

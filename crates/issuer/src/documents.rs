@@ -2,7 +2,7 @@
 //! when `Accept` prefers `application/jwt`), Authorization Server Metadata, JWT VC Issuer
 //! Metadata and the plain JWKS of the signing keys, and the Status List Tokens.
 
-use crate::errors::{HandlerError, HandlerResult};
+use crate::error::{HandlerError, HandlerResult};
 use crate::state::State;
 use axum::extract::{Path, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, header};

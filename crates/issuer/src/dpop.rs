@@ -28,7 +28,7 @@
 //! (`[issuer.attestation] bind_access_token`) is checked after this, in
 //! `credential::authorize`.
 
-use crate::errors::{HandlerError, Rejection};
+use crate::error::{HandlerError, Rejection};
 use crate::random::Random;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;

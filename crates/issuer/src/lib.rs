@@ -26,6 +26,7 @@
 //! database), the key store (software keys sealed under a KEK, or PKCS#11), attester
 //! trust, and the injected clock and randomness.
 
+mod access_tokens;
 pub mod admin;
 pub mod auth;
 mod batch;
@@ -35,7 +36,7 @@ pub mod db;
 pub mod demo;
 pub mod documents;
 pub mod dpop;
-pub mod errors;
+pub mod error;
 pub mod maintenance;
 pub mod metadata;
 pub mod nonce;
@@ -47,14 +48,13 @@ pub mod signing;
 pub mod state;
 pub mod status;
 pub mod token;
-mod tokens;
 pub mod trust;
 
 use axum::Router;
 use axum::routing::{MethodRouter, get, post};
 use std::sync::Arc;
 
-pub use errors::{Failure, Rejection};
+pub use error::{Failure, Rejection};
 pub use random::{ManualClock, Random, SystemRandom};
 pub use secret::Secret;
 pub use signing::{DEFAULT_PKCS11_LABEL_PREFIX, KeyStore, SigningKeys};

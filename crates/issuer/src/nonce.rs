@@ -4,7 +4,7 @@
 //! (OpenID4VCI 1.0 §7.2). `POST /challenge` (ABCA §6): the same for attestation
 //! challenges.
 
-use crate::errors::HandlerResult;
+use crate::error::HandlerResult;
 use crate::random::token;
 use crate::state::State;
 use axum::extract::State as AxumState;

@@ -6,7 +6,7 @@
 
 use crate::credential::authorize;
 use crate::db;
-use crate::errors::{HandlerResult, Rejection};
+use crate::error::{HandlerResult, Rejection};
 use crate::state::State;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, StatusCode};

@@ -12,7 +12,7 @@
 use crate::auth;
 use crate::config::RESERVED_CLAIMS;
 use crate::db::{self, NewOffer};
-use crate::errors::{HandlerError, HandlerResult, Rejection};
+use crate::error::{HandlerError, HandlerResult, Rejection};
 use crate::random::{Random, RandomError, token};
 use crate::state::State;
 use axum::extract::{Path, State as AxumState};
@@ -300,7 +300,7 @@ pub(crate) async fn fetch(
         .filter(|r| r.redeemed_at.is_none() && r.expires_at > state.now())
         .ok_or_else(not_found)?;
     let ids: Vec<String> = serde_json::from_str(&row.configuration_ids)
-        .map_err(|_| crate::errors::Failure::Corrupt("offer"))?;
+        .map_err(|_| crate::error::Failure::Corrupt("offer"))?;
     let tx = match (&row.tx_code_hash, &row.tx_code_mode, row.tx_code_length) {
         (Some(_), mode, length) => Some((
             mode.as_deref()

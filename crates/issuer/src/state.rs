@@ -4,15 +4,15 @@
 //! runs the migrations, opens or creates the request encryption key and the current
 //! signing key, so a misconfiguration stops the start instead of the first request.
 
+use crate::access_tokens::TokenCache;
 use crate::auth::{ClientAuth, ClientPolicy};
 use crate::config::IssuerConfig;
-use crate::errors::Failure;
+use crate::error::Failure;
 use crate::metadata::{Endpoints, as_metadata, issuer_metadata};
 use crate::random::Random;
 use crate::secret::Secret;
 use crate::signing::{KeyStore, Rotation, SigningKeys};
 use crate::status::StatusLists;
-use crate::tokens::TokenCache;
 use crate::trust::{Trust, TrustSources, VerifierSettings};
 use client_attestation::EnvironmentPolicy;
 use jose::jwe::EncryptionKey;

@@ -17,7 +17,7 @@
 //! `ttl` has passed.
 
 use crate::db;
-use crate::errors::Failure;
+use crate::error::Failure;
 use crate::random::Random;
 use crate::signing::SigningKeys;
 use status_list::{Bits, IndexAllocator, StatusList, StatusListTokenBuilder};

@@ -25,7 +25,7 @@
 use crate::auth::sha256_b64;
 use crate::batch::RedeemJob;
 use crate::db::{self, Redemption};
-use crate::errors::{HandlerResult, Rejection};
+use crate::error::{HandlerResult, Rejection};
 use crate::offers::tx_code_hash;
 use crate::random::token;
 use crate::state::State;
@@ -153,7 +153,7 @@ async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> Handler
                     }
                 }
                 (Some(_), None, Some(_)) => {
-                    return Err(crate::errors::Failure::Corrupt("offer").into());
+                    return Err(crate::error::Failure::Corrupt("offer").into());
                 }
                 (None, _, None) => {}
             }
