@@ -85,6 +85,8 @@ pub(crate) struct RoleContext {
     pub(crate) allow_http_loopback: bool,
     /// Whether this process serves `--mode=all` (embedded defaults apply).
     pub(crate) all: bool,
+    /// What the roles of this process hand each other ([`Plan::local`]).
+    pub(crate) local: Arc<LocalRoles>,
 }
 
 impl RoleContext {
@@ -114,6 +116,7 @@ impl RoleContext {
             base_url,
             allow_http_loopback,
             all: plan.all,
+            local: Arc::clone(&plan.local),
         })
     }
 }
@@ -124,8 +127,8 @@ pub(crate) const IMPLEMENTED: &[(Role, BuildRole)] = &[
     (Role::Verifier, |ctx| {
         Box::pin(crate::roles::verifier::build(ctx))
     }),
-    // The attester comes before the issuer: under `--mode=all` it writes the JWK Set the
-    // issuer's trust reads at start.
+    // The attester comes before the issuer: under `--mode=all` it hands its public A-Key
+    // to the issuer in memory (`LocalRoles`).
     (Role::Attester, |ctx| {
         Box::pin(crate::roles::attester::build(ctx))
     }),
@@ -231,6 +234,17 @@ pub(crate) struct Plan {
     pub(crate) roles: Vec<(Role, BuildRole)>,
     /// `--mode=all` was asked for.
     pub(crate) all: bool,
+    /// What the roles of this process hand each other in memory.
+    pub(crate) local: Arc<LocalRoles>,
+}
+
+/// What roles served by one process hand each other in memory, never through files: a
+/// role that publishes something sets it while it is built, and a role built after it (the
+/// order of [`IMPLEMENTED`]) reads it.
+#[derive(Debug, Default)]
+pub(crate) struct LocalRoles {
+    /// The in-process attester's public A-Key, which the issuer of `--mode=all` trusts.
+    pub(crate) attester_key: std::sync::OnceLock<jose::PublicJwk>,
 }
 
 impl Plan {
@@ -255,6 +269,7 @@ pub(crate) fn plan_in(registry: &Registry, modes: &[Role]) -> anyhow::Result<Pla
             mount: Mount::Nested,
             roles: registry.to_vec(),
             all: true,
+            local: Arc::default(),
         });
     }
     let mut roles: Vec<(Role, BuildRole)> = Vec::new();
@@ -275,6 +290,7 @@ pub(crate) fn plan_in(registry: &Registry, modes: &[Role]) -> anyhow::Result<Pla
         mount,
         roles,
         all: false,
+        local: Arc::default(),
     })
 }
 

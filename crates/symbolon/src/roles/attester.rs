@@ -11,8 +11,9 @@
 //! sealed in `<data_dir>/attester/a-key.sealed` under a KEK generated into
 //! `<data_dir>/attester/kek` (mode 0600), `dev` evidence on, Kubernetes evidence off, the
 //! audit log in `<data_dir>/attester/audit.db`, an admin token in
-//! `<data_dir>/attester/admin_token`; and the public JWK Set is written to
-//! `<data_dir>/attester/jwks.json`, where the issuer of the same process reads its trust.
+//! `<data_dir>/attester/admin_token`; and the public A-Key is handed in memory to the issuer
+//! of the same process ([`crate::mode::LocalRoles`]), which trusts it: nothing passes
+//! between the roles through files.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,14 +31,6 @@ use service::http::AddressPolicy;
 
 use crate::mode::RoleContext;
 use crate::roles::{random_b64, secret_file};
-
-/// Writes `contents` to `path` through a temporary file and a rename, so a reader (the
-/// issuer's trust loader) never sees half a file.
-fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
 
 /// The in-cluster API server address, from the variables the kubelet sets in every pod.
 fn in_cluster_api_url() -> String {
@@ -238,7 +231,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
             .map(|t| service::config::Secret::new(t.expose_secret().to_owned())),
     };
     let random: Arc<dyn Random> = Arc::new(SystemRandom);
-    let jwks = akey.jwks().to_string();
+    let public_key = akey.public_jwk().clone();
     let kid = akey.kid().to_owned();
     let protection = akey.protection();
     let state = Arc::new(State::new(
@@ -253,10 +246,8 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
             kubernetes,
         },
     ));
-    if ctx.all {
-        let path = dir.join("jwks.json");
-        write_atomically(&path, jwks.as_bytes())?;
-        tracing::info!(path = %path.display(), "attester public keys written for the local issuer");
+    if ctx.all && ctx.local.attester_key.set(public_key).is_err() {
+        anyhow::bail!("a second attester in one process: its public key is already handed over");
     }
     tracing::info!(
         identifier,
@@ -335,6 +326,7 @@ mod tests {
     async fn all_mode_needs_no_configuration_and_marks_the_software_key() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = context(dir.path(), &[Role::All]);
+        let local = Arc::clone(&ctx.local);
         let base = ctx.base_url.clone();
         let config = Arc::clone(&ctx.config);
         let service = build(ctx).await.unwrap();
@@ -344,11 +336,12 @@ mod tests {
             .build()
             .unwrap();
 
-        // The JWK Set the issuer of the same process trusts, public only.
+        // The key the issuer of the same process trusts, handed over in memory (public
+        // only), and no file between the roles.
         let own = dir.path().join("attester");
-        let jwks: Value =
-            serde_json::from_str(&std::fs::read_to_string(own.join("jwks.json")).unwrap()).unwrap();
-        let published = jose::PublicJwk::from_value(&jwks["keys"][0]).unwrap();
+        let published = local.attester_key.get().unwrap().clone();
+        assert!(published.to_value().get("d").is_none());
+        assert!(!own.join("jwks.json").exists());
         for secret in ["kek", "admin_token"] {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(own.join(secret))
@@ -400,11 +393,11 @@ mod tests {
         assert_eq!(jws.header().kid(), published.kid());
 
         // A restart keeps the key (the issuer's trust stays valid).
-        let again = build(context(dir.path(), &[Role::All])).await;
+        let ctx2 = context(dir.path(), &[Role::All]);
+        let local2 = Arc::clone(&ctx2.local);
+        let again = build(ctx2).await;
         assert!(again.is_ok());
-        let jwks2: Value =
-            serde_json::from_str(&std::fs::read_to_string(own.join("jwks.json")).unwrap()).unwrap();
-        assert_eq!(jwks, jwks2);
+        assert!(local2.attester_key.get().unwrap().same_key(&published));
     }
 
     #[tokio::test]

@@ -6,9 +6,8 @@
 //! "IMMERSE classroom pass" configuration, SQLite under `<data_dir>/issuer/`, in-process
 //! single-use values, software keys sealed under a KEK generated into
 //! `<data_dir>/issuer/kek` (mode 0600), an admin token generated into
-//! `<data_dir>/issuer/admin_token`, and attester trust read from
-//! `<data_dir>/attester/jwks.json` — the file the in-process attester writes; until it
-//! exists the issuer reports not ready and refuses token requests. The demo attestation
+//! `<data_dir>/issuer/admin_token`, and attester trust in the public A-Key the in-process
+//! attester hands over in memory ([`crate::mode::LocalRoles`]). The demo attestation
 //! policy also accepts `dev` evidence and software attester keys (there is no Kubernetes or
 //! TPM in a one-command demo).
 
@@ -36,6 +35,8 @@ pub(crate) struct Checked {
     config: IssuerConfig,
     /// The attester JWK Set file the trust reads.
     jwks_file: Option<PathBuf>,
+    /// Trust the attester of this process (`--mode=all` without `jwks_file`).
+    local_attester: bool,
     /// The Credential Issuer Identifier.
     identifier: String,
 }
@@ -58,12 +59,10 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
         a.evidence.push(EvidenceType::Dev);
         a.key_protection.push(KeyProtection::Software);
     }
-    let jwks_file = match (&config.attestation.jwks_file, ctx.all) {
-        (Some(f), _) => Some(f.clone()),
-        (None, true) => Some(ctx.config.data_dir.join("attester").join("jwks.json")),
-        (None, false) => None,
-    };
+    let jwks_file = config.attestation.jwks_file.clone();
+    let local_attester = jwks_file.is_none() && ctx.all;
     if jwks_file.is_none()
+        && !local_attester
         && config.attestation.x509_anchors.is_none()
         && config.attestation.wallet_providers.is_empty()
     {
@@ -89,6 +88,7 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
     Ok(Checked {
         config,
         jwks_file,
+        local_attester,
         identifier,
     })
 }
@@ -98,6 +98,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
     let Checked {
         mut config,
         jwks_file,
+        local_attester,
         identifier,
     } = check(&ctx)?;
     let dir = ctx.config.data_dir.join("issuer");
@@ -152,7 +153,16 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
             label_prefix: p.key_label.clone(),
         },
     };
-    let trust = TrustSources::from_config(&config.attestation, jwks_file);
+    let mut trust = TrustSources::from_config(&config.attestation, jwks_file);
+    if local_attester {
+        // The attester is built first (`mode::IMPLEMENTED`) and hands its key over.
+        let key = ctx.local.attester_key.get().cloned().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the attester of this process has not handed over its public key: it must be built before the issuer"
+            )
+        })?;
+        trust.keys.push(key);
+    }
     let state = State::new(Dependencies {
         config,
         identifier,
