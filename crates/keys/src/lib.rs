@@ -24,6 +24,8 @@ pub mod seal;
 pub mod secret;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "x509")]
+pub mod x509;
 
 pub use kek::{Kek, KekError, KekSource};
 pub use key_file::KeyFileError;

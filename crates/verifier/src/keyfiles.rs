@@ -89,137 +89,26 @@ impl std::fmt::Debug for DevCertificate {
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(days: i64) -> (i32, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        i32::try_from(y).unwrap_or(1970),
-        u8::try_from(m).unwrap_or(1),
-        u8::try_from(d).unwrap_or(1),
-    )
-}
-
-/// A [`jose::Signer`] (software, PKCS#11 …) seen by rcgen as the certificate's key.
-struct CertKey<'a> {
-    signer: &'a dyn Signer,
-    public: Vec<u8>,
-    algorithm: &'static rcgen::SignatureAlgorithm,
-}
-
-impl rcgen::PublicKeyData for CertKey<'_> {
-    fn der_bytes(&self) -> &[u8] {
-        &self.public
-    }
-
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        self.algorithm
-    }
-}
-
-impl rcgen::SigningKey for CertKey<'_> {
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        let sig = self
-            .signer
-            .sign(msg)
-            .map_err(|_| rcgen::Error::RemoteKeyError)?;
-        match self.signer.algorithm() {
-            // X.509 carries ECDSA signatures DER-encoded, JWS as r ‖ s.
-            jose::Algorithm::Es256 | jose::Algorithm::Es384 => {
-                ecdsa_der(&sig).ok_or(rcgen::Error::RemoteKeyError)
-            }
-            jose::Algorithm::Ed25519 => Ok(sig),
-        }
-    }
-}
-
-/// `r ‖ s` (equal halves) as a DER `Ecdsa-Sig-Value` (RFC 5480 §2.2 / RFC 3279).
-fn ecdsa_der(rs: &[u8]) -> Option<Vec<u8>> {
-    if rs.is_empty() || !rs.len().is_multiple_of(2) || rs.len() > 132 {
-        return None;
-    }
-    let (r, s) = rs.split_at(rs.len() / 2);
-    let int = |v: &[u8]| {
-        let v = match v.iter().position(|b| *b != 0) {
-            Some(i) => v.get(i..).unwrap_or_default(),
-            None => &[0u8][..],
-        };
-        let mut out = vec![0x02];
-        let pad = v.first().is_some_and(|b| b & 0x80 != 0);
-        let len = v.len() + usize::from(pad);
-        out.push(u8::try_from(len).unwrap_or(0));
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(v);
-        out
-    };
-    let body: Vec<u8> = [int(r), int(s)].concat();
-    let mut out = vec![0x30];
-    if body.len() < 0x80 {
-        out.push(u8::try_from(body.len()).ok()?);
-    } else {
-        out.push(0x81);
-        out.push(u8::try_from(body.len()).ok()?);
-    }
-    out.extend_from_slice(&body);
-    Some(out)
-}
-
 /// A self-signed certificate for the key of `signer` (a software key or one inside a
 /// PKCS#11 token), with the `dNSName` SANs `dns`, valid from a day before `now` for
-/// `days` days, key usage `digitalSignature`. Returns the DER and PEM forms.
+/// `days` days, key usage `digitalSignature` ([`keys::x509::self_signed`]). Returns the
+/// DER and PEM forms.
 pub fn self_signed_certificate(
     signer: &dyn Signer,
     dns: &[String],
     now: i64,
     days: u32,
 ) -> Result<(Vec<u8>, String), KeyFileError> {
-    let fail = |e: &dyn std::fmt::Display| KeyFileError::Generate(e.to_string());
-    let jwk = signer.public_jwk();
-    let (public, algorithm) = match signer.algorithm() {
-        jose::Algorithm::Es256 => (jwk.sec1_point(), &rcgen::PKCS_ECDSA_P256_SHA256),
-        jose::Algorithm::Es384 => (jwk.sec1_point(), &rcgen::PKCS_ECDSA_P384_SHA384),
-        jose::Algorithm::Ed25519 => (Some(jwk.raw_public_key()), &rcgen::PKCS_ED25519),
-    };
-    let key = CertKey {
-        signer,
-        public: public.ok_or_else(|| fail(&"the key has no public point"))?,
-        algorithm,
-    };
-    let mut params = rcgen::CertificateParams::default();
-    params.subject_alt_names = dns
-        .iter()
-        .map(|d| {
-            rcgen::string::Ia5String::try_from(d.as_str())
-                .map(rcgen::SanType::DnsName)
-                .map_err(|e| fail(&e))
-        })
-        .collect::<Result<_, _>>()?;
-    let mut name = rcgen::DistinguishedName::new();
-    name.push(
-        rcgen::DnType::CommonName,
-        dns.first()
+    let subject = keys::x509::Subject {
+        common_name: dns
+            .first()
             .cloned()
             .unwrap_or_else(|| "symbolon verifier".into()),
-    );
-    name.push(rcgen::DnType::OrganizationName, "Symbolon development");
-    params.distinguished_name = name;
-    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-    let today = now.div_euclid(86_400);
-    let (y, m, d) = civil_from_days(today - 1);
-    params.not_before = rcgen::date_time_ymd(y, m, d);
-    let (y, m, d) = civil_from_days(today + i64::from(days));
-    params.not_after = rcgen::date_time_ymd(y, m, d);
-    let cert = params.self_signed(&key).map_err(|e| fail(&e))?;
-    Ok((cert.der().to_vec(), cert.pem()))
+        organization: Some("Symbolon development".into()),
+        dns: dns.to_vec(),
+    };
+    keys::x509::self_signed(signer, &subject, now, days)
+        .map_err(|e| KeyFileError::Generate(e.to_string()))
 }
 
 /// Generates an ES256 software key and a self-signed certificate for it (see
@@ -254,13 +143,6 @@ mod tests {
     use jose::TrustAnchors;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(20_833), (2027, 1, 15));
-    }
-
-    #[test]
     fn generated_certificate_validates_and_matches_the_key() {
         let now = 1_800_000_000;
         let c = generate_self_signed(&["verifier.example".into()], now, 30).unwrap();
@@ -273,18 +155,6 @@ mod tests {
                 .is_err()
         );
         assert_eq!(pem_certificates(&c.pem).unwrap(), vec![c.der]);
-    }
-
-    #[test]
-    fn ecdsa_signatures_become_der() {
-        // r with the high bit set gets a zero byte; leading zeros of s are dropped.
-        let mut rs = vec![0x80u8; 32];
-        rs.extend(std::iter::repeat_n(0u8, 31));
-        rs.push(0x05);
-        let der = ecdsa_der(&rs).unwrap();
-        assert_eq!(&der[..5], &[0x30, 0x26, 0x02, 0x21, 0x00]);
-        assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x05]);
-        assert!(ecdsa_der(&[1, 2, 3]).is_none());
     }
 
     #[test]
