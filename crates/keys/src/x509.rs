@@ -131,21 +131,6 @@ fn civil_from_days(days: i64) -> (i32, u8, u8) {
     )
 }
 
-/// A host name as a `dNSName` SAN holds it (RFC 1123 labels, at most 253 octets).
-fn is_dns_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-}
-
 fn params(subject: &Subject) -> Result<rcgen::CertificateParams, CertificateError> {
     if subject.common_name.trim().is_empty() {
         return Err(CertificateError::Subject("the common name is empty".into()));
@@ -155,7 +140,7 @@ fn params(subject: &Subject) -> Result<rcgen::CertificateParams, CertificateErro
         .dns
         .iter()
         .map(|d| {
-            if !is_dns_name(d) {
+            if !jose::x5c::is_dns_name(d) {
                 return Err(CertificateError::Subject(format!(
                     "`{d}` is not a DNS name"
                 )));

@@ -278,6 +278,22 @@ impl LeafInfo {
     }
 }
 
+/// A DNS name as a `dNSName` SAN holds it: dot-separated labels of letters, digits and
+/// inner hyphens, 1–63 bytes each, 253 bytes at most (RFC 1123, RFC 5280 §4.2.1.6).
+pub fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 /// Validates `chain` (DER, leaf first, as from [`Header::x5c`](crate::Header::x5c)) against
 /// `anchors` at Unix time `now`, returning what the leaf certifies.
 pub fn validate_chain(
