@@ -25,8 +25,8 @@ use jose::{Algorithm, Clock, CompactJws, PublicJwk, SignError, Signer, SoftwareS
 use serde_json::{Value, json};
 use service::http::{FetchError, GuardedClient};
 
-use crate::proof::sign_challenge_response;
 use crate::random::{self, Random};
+use client_attestation::proof::sign_challenge_response;
 
 /// Default lifetime of a PoP JWT's `exp` (for draft -07 servers).
 const POP_LIFETIME: i64 = 60;
