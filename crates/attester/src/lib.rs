@@ -15,13 +15,13 @@
 //!
 //! Modules: [`config`] (the `[attester]` section), [`akey`] (the signing key and its public
 //! documents), [`certificate`] (a self-signed certificate or a CSR signed by the A-Key),
-//! [`state`] (injected dependencies), [`readiness`], [`client`] (the wallet side: CI-Key,
-//! cached attestation, fresh PoPs). See `docs/attester.md`.
+//! [`state`] (injected dependencies), [`readiness`]. The wallet side (CI-Key, cached
+//! attestation, fresh PoPs) is `wallet::attestation` in the wallet core, which does not
+//! link this service. See `docs/attester.md`.
 
 pub mod akey;
 pub mod audit;
 pub mod certificate;
-pub mod client;
 pub mod config;
 pub mod error;
 pub mod evidence;
@@ -31,8 +31,8 @@ pub mod readiness;
 mod routes;
 pub mod state;
 
-/// Injected randomness. It is defined in `client-attestation` because the wallet side needs
-/// the same source without linking this service.
+/// Injected randomness. It is defined in `client-attestation` because the wallet core's
+/// attestation client needs the same source without linking this service.
 pub use client_attestation::random;
 
 pub use akey::AKey;

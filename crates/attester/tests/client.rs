@@ -1,4 +1,4 @@
-//! The wallet side over HTTP: `attester::client::AttestationClient` obtains an attestation
+//! The wallet side over HTTP: `wallet::attestation::AttestationClient` obtains an attestation
 //! for its in-memory CI-Key from a running attester (Kubernetes evidence through the
 //! TokenReview stand-in), caches it until shortly before expiry, re-reads its rotated
 //! token, and makes a fresh PoP per token request that Symbolon's `AttestationVerifier`
@@ -15,14 +15,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use attester::client::{
-    AttestationClient, ClientError, ClientSettings, EvidenceSource, challenge_from, fetch_challenge,
-};
 use attester::random::SystemRandom;
 use client_attestation::{AttestationVerifier, TrustedAttester};
 use common::*;
 use jose::{Algorithm, FixedClock, PublicJwk, VerifyingKey};
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
+use wallet::attestation::{
+    AttestationClient, ClientError, ClientSettings, EvidenceSource, challenge_from, fetch_challenge,
+};
 
 fn http() -> GuardedClient {
     GuardedClient::new(HttpSettings {

@@ -152,7 +152,7 @@ pub enum IssuanceError {
     NoTokenEndpoint,
     /// Obtaining the client attestation or its PoP failed.
     #[error("client attestation: {0}")]
-    Attestation(#[from] attester::client::ClientError),
+    Attestation(#[from] crate::attestation::ClientError),
     /// Signing a proof with the holder key failed.
     #[error("the holder key could not sign: {0}")]
     Sign(#[from] SignError),

@@ -15,7 +15,7 @@
 //! the latest `DPoP-Nonce` the server sent carried in the next proof, and one retry on
 //! `use_dpop_nonce`.
 
-use attester::client::{challenge_from, fetch_challenge};
+use crate::attestation::{challenge_from, fetch_challenge};
 use jose::jwe::{DecryptPolicy, Enc, EncryptionKey};
 use jose::{Algorithm, Curve, PublicJwk, Signer, SoftwareSigner};
 use oid4vci::credential::JWT_MEDIA_TYPE;
