@@ -147,8 +147,8 @@ async fn wallet_client_makes_a_fresh_pop_per_request_that_the_issuer_accepts() {
             &clock,
         )
         .unwrap();
-    assert_ne!(v1.pop_jti, v2.pop_jti, "each PoP has its own jti");
-    assert_eq!(v1.challenge, None);
+    assert_ne!(v1.pop_jti(), v2.pop_jti(), "each PoP has its own jti");
+    assert_eq!(v1.challenge(), None);
 
     // Answering a server challenge (`use_attestation_challenge`).
     let mut headers = reqwest::header::HeaderMap::new();
@@ -165,7 +165,7 @@ async fn wallet_client_makes_a_fresh_pop_per_request_that_the_issuer_accepts() {
     let v3 = verifier
         .verify(&h3.attestation, &h3.pop, None, &clock)
         .unwrap();
-    assert_eq!(v3.challenge.as_deref(), Some("c-42"));
+    assert_eq!(v3.challenge(), Some("c-42"));
     // A PoP for another server is refused there.
     let elsewhere = w.client.pop("https://elsewhere.example", None).unwrap();
     assert!(
