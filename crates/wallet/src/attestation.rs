@@ -23,9 +23,9 @@ use std::time::Duration;
 use client_attestation::proof::sign_challenge_response;
 use client_attestation::random::{self, Random};
 use client_attestation::{ATTESTATION_TYP, CHALLENGE_HEADER, PopClaims};
+use http_client::{FetchError, GuardedClient};
 use jose::{Algorithm, Clock, CompactJws, PublicJwk, SignError, Signer, SoftwareSigner};
 use serde_json::{Value, json};
-use service::http::{FetchError, GuardedClient};
 
 /// Default lifetime of a PoP JWT's `exp` (for draft -07 servers).
 const POP_LIFETIME: i64 = 60;

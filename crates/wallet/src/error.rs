@@ -4,9 +4,9 @@
 //! [`Lifecycle::Unknown`](crate::lifecycle::Lifecycle::Unknown)) is kept apart from "checked
 //! and refused".
 
+use http_client::FetchError;
 use jose::SignError;
 use jose::jwe::JweError;
-use service::http::FetchError;
 
 /// A peer (issuer, authorization server, attester, verifier) could not be reached or
 /// answered outside the protocol.

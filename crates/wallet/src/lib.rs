@@ -4,12 +4,13 @@
 //! or WebSockets: the command-line wallet and the wallet engine drive it.
 //!
 //! What it is given, so tests and deployments control it:
-//! - the SSRF-guarded HTTP client (`service::http::GuardedClient`): private, loopback,
+//! - the SSRF-guarded HTTP client (`http_client::GuardedClient`): private, loopback,
 //!   link-local and metadata addresses are refused unless its policy allows them;
 //! - a clock and randomness;
 //! - the attestation client of this wallet instance ([`attestation::AttestationClient`]; its
 //!   CI-Key lives there), which talks to the attester over HTTP: this crate links no part
-//!   of the attester service (nor any server-side store or PKCS#11 code);
+//!   of the attester service, nor the roles' server plumbing (`service`), nor any
+//!   server-side store or PKCS#11 code;
 //! - the holder key, only ever as a [`jose::Signer`] passed to the call that signs (a
 //!   proof JWT, a KB-JWT): the private key never enters this crate.
 //!
@@ -38,8 +39,8 @@ use std::sync::Arc;
 
 use attestation::AttestationClient;
 use client_attestation::random::Random;
+use http_client::GuardedClient;
 use jose::Clock;
-use service::http::GuardedClient;
 
 pub use credential::{ClaimLabel, HeldCredential};
 pub use error::{CredentialCheck, IssuanceError, LifecycleError, PeerError, PresentationError};

@@ -1,6 +1,6 @@
 //! The holder core links no server: `cargo tree` of this crate's normal dependencies names
-//! neither the attester service nor any other role, nor the server-side store, database,
-//! cache or PKCS#11 crates they pull in. A wallet instance (the command-line wallet, a
+//! neither the attester service nor any other role, nor the roles' HTTP server plumbing,
+//! nor the server-side store, database, cache or PKCS#11 crates they pull in. A wallet instance (the command-line wallet, a
 //! future mobile or web wallet) must build without them; this test fails as soon as a
 //! dependency brings one back.
 //!
@@ -18,6 +18,9 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("symbolon-attester", "the attestation service"),
     ("symbolon-issuer", "the issuer role"),
     ("symbolon-verifier", "the verifier role"),
+    ("symbolon-service", "the roles' server plumbing"),
+    ("axum", "an HTTP server framework"),
+    ("metrics-exporter-prometheus", "a metrics endpoint"),
     ("symbolon-store", "the server-side store"),
     ("symbolon-keys", "server key custody (PKCS#11, sealed keys)"),
     ("sqlx", "a database driver"),
