@@ -1,8 +1,8 @@
 //! The holder core links no server: `cargo tree` of this crate's normal dependencies names
 //! neither the attester service nor any other role, nor the roles' HTTP server plumbing,
-//! nor the server-side store, database, cache or PKCS#11 crates they pull in. A wallet instance (the command-line wallet, a
-//! future mobile or web wallet) must build without them; this test fails as soon as a
-//! dependency brings one back.
+//! nor the server-side store, database, cache or PKCS#11 crates they pull in. A wallet
+//! instance (the command-line wallet, a future mobile or web wallet) must build without
+//! them; this test fails as soon as a dependency brings one back.
 //!
 //! It runs the cargo that built it (`env!("CARGO")`), offline and with the lock file as it
 //! is, from the workspace root: the build that produced this test already resolved and
@@ -63,7 +63,7 @@ fn normal_dependencies() -> Vec<String> {
 }
 
 #[test]
-fn issue11_wallet_links_no_role_store_database_cache_or_pkcs11_crate() {
+fn issue11_wallet_links_no_role_server_store_database_cache_or_pkcs11_crate() {
     let crates = normal_dependencies();
     // The listing is real: the crate itself and what it is built on appear in it.
     for expected in ["symbolon-wallet", "symbolon-client-attestation", "reqwest"] {
