@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use attester::proof::sign_challenge_response;
+use client_attestation::proof::sign_challenge_response;
 use jose::{Algorithm, Clock, Signer, SoftwareSigner, SystemClock};
 use serde_json::{Value, json};
 

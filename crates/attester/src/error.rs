@@ -23,6 +23,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use service::ApiError;
 
+use client_attestation::proof::ProofError;
+
 use crate::audit::AuditError;
 use crate::evidence::kubernetes::ReviewError;
 
@@ -44,27 +46,6 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "rate_limited";
     /// The admin bearer token is missing or wrong.
     pub const INVALID_TOKEN: &str = "invalid_token";
-}
-
-/// Why the proof of possession (`challenge_response`) was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ProofError {
-    /// Not a compact JWS of type `symbolon-attestation-challenge+jwt` signed by `ci_jwk`
-    /// with its algorithm.
-    #[error("challenge_response: {0}")]
-    Jws(jose::Error),
-    /// A claim is missing or has the wrong type.
-    #[error("challenge_response claim `{0}` is missing or malformed")]
-    Claim(&'static str),
-    /// `aud` does not name this attester.
-    #[error("challenge_response `aud` does not name this attester")]
-    Audience,
-    /// `sub` differs from the request's `client_id`.
-    #[error("challenge_response `sub` differs from `client_id`")]
-    Subject,
-    /// `iat` is too old or in the future.
-    #[error("challenge_response is not fresh: {0}")]
-    Time(jose::ClaimError),
 }
 
 /// Why an attestation (or challenge) request was refused.

@@ -16,6 +16,7 @@
 //! attester authorized and attempted that signature) and the caller gets `500`.
 
 use client_attestation::AttestationClaims;
+use client_attestation::proof::{ProofRules, verify_challenge_response};
 use jose::{PublicJwk, VerifyingKey};
 use serde_json::{Map, Value};
 use store::{InsertOutcome, RateDecision};
@@ -23,7 +24,6 @@ use store::{InsertOutcome, RateDecision};
 use crate::audit::AuditEntry;
 use crate::error::AttestError;
 use crate::evidence::{Evidence, Identity};
-use crate::proof::{ProofRules, verify_challenge_response};
 use crate::random;
 use crate::state::State;
 
@@ -186,7 +186,7 @@ pub async fn attest(state: &State, body: &[u8]) -> Result<Issued, AttestError> {
     )?;
     if state
         .single_use
-        .take(CHALLENGE_NAMESPACE, proof.challenge.as_bytes())
+        .take(CHALLENGE_NAMESPACE, proof.challenge().as_bytes())
         .await?
         .is_none()
     {

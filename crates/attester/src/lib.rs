@@ -6,30 +6,34 @@
 //! authenticated wallet workloads get attestations:
 //!
 //! 1. the wallet asks for a fresh challenge (`POST /v1/challenge`);
-//! 2. it signs the challenge with its CI-Key ([`proof`]) and sends it with its evidence
-//!    (`POST /v1/attestations`): a Kubernetes projected service-account token, checked with
-//!    the TokenReview API ([`evidence::kubernetes`]), or development evidence when enabled;
+//! 2. it signs the challenge with its CI-Key ([`client_attestation::proof`]) and sends it
+//!    with its evidence (`POST /v1/attestations`): a Kubernetes projected service-account
+//!    token, checked with the TokenReview API ([`evidence::kubernetes`]), or development
+//!    evidence when enabled;
 //! 3. the attester checks identity, rate limit and proof, appends a hash-chained audit
 //!    record ([`audit`]) and only then signs ([`flow`]).
 //!
 //! Modules: [`config`] (the `[attester]` section), [`akey`] (the signing key and its public
-//! documents), [`certificate`] (a self-signed certificate or a CSR signed by the A-Key), [`state`] (injected dependencies), [`readiness`], [`client`] (the wallet side:
-//! CI-Key, cached attestation, fresh PoPs). See `docs/attester.md`.
+//! documents), [`certificate`] (a self-signed certificate or a CSR signed by the A-Key),
+//! [`state`] (injected dependencies), [`readiness`]. The wallet side (CI-Key, cached
+//! attestation, fresh PoPs) is `wallet::attestation` in the wallet core, which does not
+//! link this service. See `docs/attester.md`.
 
 pub mod akey;
 pub mod audit;
 pub mod certificate;
-pub mod client;
 pub mod config;
 pub mod error;
 pub mod evidence;
 pub mod flow;
 pub mod pem;
-pub mod proof;
-pub mod random;
 pub mod readiness;
 mod routes;
 pub mod state;
+
+/// Injected randomness. It is defined in `client-attestation` because the wallet core's
+/// attestation client needs the same source without linking this service.
+pub use client_attestation::random;
 
 pub use akey::AKey;
 pub use error::AttestError;

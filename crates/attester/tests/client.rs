@@ -1,4 +1,4 @@
-//! The wallet side over HTTP: `attester::client::AttestationClient` obtains an attestation
+//! The wallet side over HTTP: `wallet::attestation::AttestationClient` obtains an attestation
 //! for its in-memory CI-Key from a running attester (Kubernetes evidence through the
 //! TokenReview stand-in), caches it until shortly before expiry, re-reads its rotated
 //! token, and makes a fresh PoP per token request that Symbolon's `AttestationVerifier`
@@ -15,14 +15,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use attester::client::{
-    AttestationClient, ClientError, ClientSettings, EvidenceSource, challenge_from, fetch_challenge,
-};
 use attester::random::SystemRandom;
 use client_attestation::{AttestationVerifier, TrustedAttester};
 use common::*;
 use jose::{Algorithm, FixedClock, PublicJwk, VerifyingKey};
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
+use wallet::attestation::{
+    AttestationClient, ClientError, ClientSettings, EvidenceSource, challenge_from, fetch_challenge,
+};
 
 fn http() -> GuardedClient {
     GuardedClient::new(HttpSettings {
@@ -147,8 +147,8 @@ async fn wallet_client_makes_a_fresh_pop_per_request_that_the_issuer_accepts() {
             &clock,
         )
         .unwrap();
-    assert_ne!(v1.pop_jti, v2.pop_jti, "each PoP has its own jti");
-    assert_eq!(v1.challenge, None);
+    assert_ne!(v1.pop_jti(), v2.pop_jti(), "each PoP has its own jti");
+    assert_eq!(v1.challenge(), None);
 
     // Answering a server challenge (`use_attestation_challenge`).
     let mut headers = reqwest::header::HeaderMap::new();
@@ -165,7 +165,7 @@ async fn wallet_client_makes_a_fresh_pop_per_request_that_the_issuer_accepts() {
     let v3 = verifier
         .verify(&h3.attestation, &h3.pop, None, &clock)
         .unwrap();
-    assert_eq!(v3.challenge.as_deref(), Some("c-42"));
+    assert_eq!(v3.challenge(), Some("c-42"));
     // A PoP for another server is refused there.
     let elsewhere = w.client.pop("https://elsewhere.example", None).unwrap();
     assert!(

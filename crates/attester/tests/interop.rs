@@ -1,7 +1,7 @@
 //! Interop with third-party code: the authorization server of `@openid4vc/oauth2` (npm,
 //! pinned in `interop/package.json`), configured to trust the attester's published key,
 //! accepts a token request authenticated with an attestation signed inside SoftHSM2 and a
-//! PoP made by `attester::client`; it refuses one signed by a key it does not trust and a
+//! PoP made by `wallet::attestation`; it refuses one signed by a key it does not trust and a
 //! PoP by another key. Configured with only an X.509 anchor (no JWKS), it accepts an
 //! attestation carrying the `x5c` of a certificate the A-Key signed for itself
 //! (`symbolon attester gen-cert`), inside SoftHSM2.
@@ -21,7 +21,6 @@ mod node_peer;
 
 use std::sync::Arc;
 
-use attester::client::{AttestationClient, ClientSettings, EvidenceSource};
 use attester::random::SystemRandom;
 use client_attestation::AttestationClaims;
 use common::*;
@@ -29,6 +28,7 @@ use jose::{Clock, Signer};
 use node_peer::NodePeer;
 use serde_json::Value;
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
+use wallet::attestation::{AttestationClient, ClientSettings, EvidenceSource};
 
 const AS_ISSUER: &str = "https://as.interop.example";
 const CODE: &str = "pre-authorized-code-1";

@@ -110,9 +110,9 @@ async fn wallet_pod_obtains_an_attestation_signed_inside_softhsm() {
     let verified = verifier
         .verify(jwt, &pop, Some("wallet-instance-1"), &FixedClock(NOW + 5))
         .unwrap();
-    assert_eq!(verified.client_id, "wallet-instance-1");
+    assert_eq!(verified.client_id(), "wallet-instance-1");
     let accepted = EnvironmentPolicy::production()
-        .evaluate(&verified.claims)
+        .evaluate(verified.claims())
         .unwrap();
     assert_eq!(accepted.evidence, EvidenceType::Kubernetes);
 

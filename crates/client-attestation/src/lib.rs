@@ -3,19 +3,25 @@
 //!
 //! Three parties use this crate:
 //! - the **attester** builds Client Attestation JWTs ([`AttestationClaims::sign`]) binding a
-//!   client instance key (CI-Key) with environment claims ([`Environment`]);
-//! - the **wallet** signs a fresh PoP JWT per request with the CI-Key ([`PopClaims::sign`]);
+//!   client instance key (CI-Key) with environment claims ([`Environment`]), after checking
+//!   the wallet's proof of possession of that key ([`proof::verify_challenge_response`]);
+//! - the **wallet** proves possession of its CI-Key to the attester
+//!   ([`proof::sign_challenge_response`]) and signs a fresh PoP JWT per request with it
+//!   ([`PopClaims::sign`]);
 //! - the **authorization server** verifies both ([`AttestationVerifier`]) and applies a
 //!   policy over the environment claims ([`EnvironmentPolicy`]).
 //!
 //! Both claim sets are accepted: draft -07 (what OID4VCI 1.0 pins: `iss` in the attestation,
 //! `iss`/`exp` in the PoP) and draft -10 (no `iss`, `challenge`). The crate does no I/O:
 //! PoP `jti` replay and challenge consumption are the caller's, through its replay cache,
-//! using the values [`VerifiedClientAttestation`] hands back.
+//! using the values [`VerifiedClientAttestation`] hands back. Randomness (challenges, `jti`s)
+//! is injected through [`random::Random`].
 
 mod claims;
 mod error;
 mod policy;
+pub mod proof;
+pub mod random;
 mod verify;
 
 pub use claims::{AttestationClaims, Environment, EvidenceType, KeyProtection, PopClaims};

@@ -34,27 +34,90 @@ pub struct AttestationVerifier {
 
 /// A verified attestation: who the client is, its instance key, and what the caller must
 /// still check against its own state (PoP `jti` replay, challenge consumption).
+///
+/// Only [`AttestationVerifier::verify`] and [`AttestationVerifier::verify_pop`] make one
+/// (its fields are private), so holding one means the attestation's signature by a trusted
+/// attester, its time claims and the PoP were all checked.
+///
+/// ```compile_fail
+/// # fn forge(claims: serde_json::Map<String, serde_json::Value>, cnf: jose::PublicJwk) {
+/// let forged = client_attestation::VerifiedClientAttestation {
+///     client_id: "anyone".to_owned(),
+///     attester: None,
+///     trusted_by: 0,
+///     cnf,
+///     claims,
+///     exp: i64::MAX,
+///     pop_jti: "j".to_owned(),
+///     pop_iat: 0,
+///     challenge: None,
+/// };
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct VerifiedClientAttestation {
+    client_id: String,
+    attester: Option<String>,
+    trusted_by: usize,
+    cnf: PublicJwk,
+    claims: Map<String, Value>,
+    exp: i64,
+    pop_jti: String,
+    pop_iat: i64,
+    challenge: Option<String>,
+}
+
+impl VerifiedClientAttestation {
     /// The client_id (`sub`).
-    pub client_id: String,
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     /// The attester's `iss`, when present.
-    pub attester: Option<String>,
+    pub fn attester(&self) -> Option<&str> {
+        self.attester.as_deref()
+    }
+
     /// Index in [`AttestationVerifier::attesters`] of the attester whose key verified it:
     /// which trust entry, and so which policy, applies.
-    pub trusted_by: usize,
+    pub fn trusted_by(&self) -> usize {
+        self.trusted_by
+    }
+
     /// The client instance key.
-    pub cnf: PublicJwk,
+    pub fn cnf(&self) -> &PublicJwk {
+        &self.cnf
+    }
+
+    /// The client instance key, keeping nothing else.
+    pub fn into_cnf(self) -> PublicJwk {
+        self.cnf
+    }
+
     /// All attestation claims.
-    pub claims: Map<String, Value>,
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
     /// Attestation expiry.
-    pub exp: i64,
+    pub fn exp(&self) -> i64 {
+        self.exp
+    }
+
     /// PoP `jti`: the caller must insert it into its replay cache and refuse a repeat.
-    pub pop_jti: String,
+    pub fn pop_jti(&self) -> &str {
+        &self.pop_jti
+    }
+
     /// PoP `iat`.
-    pub pop_iat: i64,
+    pub fn pop_iat(&self) -> i64 {
+        self.pop_iat
+    }
+
     /// PoP `challenge`: the caller must consume it when it issued challenges.
-    pub challenge: Option<String>,
+    pub fn challenge(&self) -> Option<&str> {
+        self.challenge.as_deref()
+    }
 }
 
 /// A verified Client Attestation JWT, without PoP: step one of [`AttestationVerifier::verify`].
@@ -62,24 +125,70 @@ pub struct VerifiedClientAttestation {
 /// A server may keep it (keyed by the attestation's bytes) and check each new PoP against it
 /// with [`AttestationVerifier::verify_pop`], which re-checks the attestation's expiry: a
 /// wallet instance presents the same attestation many times until it nears expiry, and its
-/// signature does not need checking again.
+/// signature does not need checking again. Only [`AttestationVerifier::verify_attestation`]
+/// makes one (its fields are private), so a PoP is never checked against a key that did not
+/// come out of a verified attestation.
+///
+/// ```compile_fail
+/// # fn forge(
+/// #     claims: serde_json::Map<String, serde_json::Value>,
+/// #     cnf: jose::PublicJwk,
+/// #     cnf_key: jose::VerifyingKey,
+/// # ) {
+/// let forged = client_attestation::VerifiedAttestation {
+///     client_id: "anyone".to_owned(),
+///     attester: None,
+///     trusted_by: 0,
+///     cnf,
+///     cnf_key,
+///     claims,
+///     exp: i64::MAX,
+/// };
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct VerifiedAttestation {
+    client_id: String,
+    attester: Option<String>,
+    trusted_by: usize,
+    cnf: PublicJwk,
+    /// `cnf`, parsed for verification.
+    cnf_key: VerifyingKey,
+    claims: Map<String, Value>,
+    exp: i64,
+}
+
+impl VerifiedAttestation {
     /// The client_id (`sub`).
-    pub client_id: String,
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
     /// The attester's `iss`, when present.
-    pub attester: Option<String>,
+    pub fn attester(&self) -> Option<&str> {
+        self.attester.as_deref()
+    }
+
     /// Index in [`AttestationVerifier::attesters`] of the attester whose key verified it:
     /// which trust entry, and so which policy, applies.
-    pub trusted_by: usize,
+    pub fn trusted_by(&self) -> usize {
+        self.trusted_by
+    }
+
     /// The client instance key.
-    pub cnf: PublicJwk,
-    /// `cnf`, parsed for verification.
-    pub cnf_key: VerifyingKey,
+    pub fn cnf(&self) -> &PublicJwk {
+        &self.cnf
+    }
+
     /// All attestation claims.
-    pub claims: Map<String, Value>,
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
     /// Attestation expiry.
-    pub exp: i64,
+    pub fn exp(&self) -> i64 {
+        self.exp
+    }
 }
 
 /// A `kid` from the request as it may appear in a message and the log: escaped (no line

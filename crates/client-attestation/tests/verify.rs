@@ -97,11 +97,11 @@ fn accepts_draft_10_claim_set() {
     let ok = v
         .verify(&att, &pop, Some("wallet-client"), &FixedClock(NOW))
         .unwrap();
-    assert_eq!(ok.client_id, "wallet-client");
-    assert_eq!(ok.challenge.as_deref(), Some("ch-1"));
-    assert_eq!(ok.pop_jti, "pop-1");
-    assert!(ok.cnf.same_key(f.ci.public_jwk()));
-    assert_eq!(ok.attester, None);
+    assert_eq!(ok.client_id(), "wallet-client");
+    assert_eq!(ok.challenge(), Some("ch-1"));
+    assert_eq!(ok.pop_jti(), "pop-1");
+    assert!(ok.cnf().same_key(f.ci.public_jwk()));
+    assert_eq!(ok.attester(), None);
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn accepts_draft_07_claim_set_with_pop_iss_and_exp() {
         .verifier
         .verify(&att, &p.sign(&f.ci).unwrap(), None, &FixedClock(NOW))
         .unwrap();
-    assert_eq!(ok.attester.as_deref(), Some("https://attester.example"));
+    assert_eq!(ok.attester(), Some("https://attester.example"));
 }
 
 #[test]
@@ -490,7 +490,7 @@ fn a_verified_attestation_checks_later_pops_until_it_expires() {
             .verifier
             .verify_pop(&verified, &p.sign(&f.ci).unwrap(), None, &FixedClock(at))
             .unwrap();
-        assert_eq!(ok.pop_jti, format!("pop-{i}"));
+        assert_eq!(ok.pop_jti(), format!("pop-{i}"));
     }
     p.iat = NOW + 3600 + 31;
     let e = f
@@ -600,7 +600,7 @@ fn issue10_verified_attestation_names_the_trust_entry_whose_key_verified_it() {
     assert_eq!(
         v.verify(&ours, &pop, None, &FixedClock(NOW))
             .unwrap()
-            .trusted_by,
+            .trusted_by(),
         0
     );
     let mut a = attestation(&f);
@@ -609,7 +609,7 @@ fn issue10_verified_attestation_names_the_trust_entry_whose_key_verified_it() {
     assert_eq!(
         v.verify(&theirs, &pop, None, &FixedClock(NOW))
             .unwrap()
-            .trusted_by,
+            .trusted_by(),
         1
     );
 }

@@ -118,7 +118,7 @@ impl AttestationCache {
                 entries.clear();
             }
         }
-        let until = verified.exp.min(now.saturating_add(REVERIFY_AFTER));
+        let until = verified.exp().min(now.saturating_add(REVERIFY_AFTER));
         entries.insert(
             hash,
             CachedAttestation {
@@ -230,7 +230,7 @@ impl ClientAuth {
         };
         Ok(PendingClient {
             attestation_hash,
-            jkt: verified.cnf.thumbprint(),
+            jkt: verified.cnf().thumbprint(),
             verified,
         })
     }
@@ -247,14 +247,14 @@ impl ClientAuth {
     /// provider's own, or the Symbolon attester's client_id allow-list and environment
     /// policy.
     fn check_policy(&self, a: &VerifiedAttestation) -> Result<(), HandlerError> {
-        if let Some(i) = a.trusted_by.checked_sub(1) {
-            let name = self.trust.entry_name(a.trusted_by);
+        if let Some(i) = a.trusted_by().checked_sub(1) {
+            let name = self.trust.entry_name(a.trusted_by());
             let Some(policy) = self.policy.wallet_providers.get(i) else {
                 return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
                     .describe("no policy for this attester")
                     .into());
             };
-            return policy.evaluate(&a.client_id, &a.claims).map_err(|v| {
+            return policy.evaluate(a.client_id(), a.claims()).map_err(|v| {
                 tracing::info!(provider = name, reason = %v, "client attestation refused by wallet provider policy");
                 Rejection::new(ErrorCode::InvalidClientAttestation)
                     .describe(format!(
@@ -263,21 +263,23 @@ impl ClientAuth {
                     .into()
             });
         }
-        if !self.policy.client_ids.is_empty() && !self.policy.client_ids.contains(&a.client_id) {
+        if !self.policy.client_ids.is_empty()
+            && !self.policy.client_ids.iter().any(|c| c == a.client_id())
+        {
             return Err(Rejection::new(ErrorCode::InvalidClient)
                 .describe("this client_id is not accepted")
                 .into());
         }
-        let has_environment = a.claims.contains_key("environment");
+        let has_environment = a.claims().contains_key("environment");
         if (self.policy.require_environment || has_environment)
-            && let Err(v) = self.policy.environment.evaluate(&a.claims)
+            && let Err(v) = self.policy.environment.evaluate(a.claims())
         {
             return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
                 .describe(format!("client attestation refused by policy: {v}"))
                 .into());
         }
         if !self.policy.environment.attesters.is_empty() && !has_environment {
-            let iss = a.attester.as_deref().unwrap_or_default();
+            let iss = a.attester().unwrap_or_default();
             if !self.policy.environment.attesters.iter().any(|x| x == iss) {
                 return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
                     .describe("this attester is not accepted")
@@ -295,7 +297,7 @@ impl ClientAuth {
         with_challenge: bool,
     ) -> Result<(), HandlerError> {
         if with_challenge && self.policy.require_challenge {
-            let Some(challenge) = client.verified.challenge.as_deref() else {
+            let Some(challenge) = client.verified.challenge() else {
                 return Err(self
                     .challenge_rejection("this server requires an attestation challenge in the PoP")
                     .await);
@@ -315,7 +317,7 @@ impl ClientAuth {
             .single_use
             .insert_once(
                 JTI_NAMESPACE,
-                client.verified.pop_jti.as_bytes(),
+                client.verified.pop_jti().as_bytes(),
                 self.policy.jti_ttl,
             )
             .await?
@@ -359,7 +361,7 @@ impl ClientAuth {
                 .into(),
             other => other,
         })?;
-        Ok(client.verified.cnf)
+        Ok(client.verified.into_cnf())
     }
 }
 

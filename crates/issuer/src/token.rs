@@ -87,11 +87,11 @@ async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> Handler
     let now = state.now();
     let access_token = token(state.random.as_ref(), 32)?;
     let token_hash = sha256_b64(access_token.as_bytes());
-    let cnf = client.verified.cnf.bare().to_value().to_string();
+    let cnf = client.verified.cnf().bare().to_value().to_string();
     let redemption = Redemption {
         token_hash: &token_hash,
         token_expires_at: now.saturating_add(state.settings.access_token_ttl),
-        client_id: &client.verified.client_id,
+        client_id: client.verified.client_id(),
         jkt: &client.jkt,
         cnf_jwk: &cnf,
         attestation_hash: &client.attestation_hash,

@@ -538,7 +538,7 @@ mod tests {
             .unwrap();
             let v = trust.verifier_for(&att, now).unwrap().unwrap();
             assert_eq!(
-                v.verify(&att, &pop, None, &clock).unwrap().trusted_by,
+                v.verify(&att, &pop, None, &clock).unwrap().trusted_by(),
                 entry
             );
         }

@@ -12,7 +12,9 @@
 //!   deadline;
 //! - [`connections`]: the listener's header read timeout and per-peer connection cap;
 //! - [`config`]: helpers every config section uses (key-naming errors, human durations,
-//!   redacted secrets).
+//!   redacted secrets);
+//! - [`http`]: the SSRF-guarded outbound client, defined in `symbolon-http-client` so the
+//!   wallet core can use it without linking this crate's server plumbing.
 //!
 //! A role crate exposes `router(state) -> axum::Router` plus a [`Readiness`]; the binary
 //! hands both to [`app::AppBuilder`].
@@ -23,11 +25,12 @@ pub mod batch;
 pub mod config;
 pub mod connections;
 pub mod error;
-pub mod http;
 pub mod layers;
 pub mod metrics;
 pub mod readiness;
 pub mod shutdown;
+
+pub use http_client as http;
 
 pub use app::{AppBuilder, AppError, Mount, RoleService};
 pub use auth::{AdminCaller, AdminTokens};

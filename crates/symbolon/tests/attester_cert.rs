@@ -158,8 +158,8 @@ fn issuer_accepts_x5c_attestation(signer: Arc<dyn KeySigner>, cert: &Path) {
     let verified = verifier
         .verify(&attestation, &pop, None, &FixedClock(t))
         .unwrap();
-    assert_eq!(verified.client_id, "wallet-instance-1");
-    assert_eq!(verified.trusted_by, 0);
+    assert_eq!(verified.client_id(), "wallet-instance-1");
+    assert_eq!(verified.trusted_by(), 0);
 }
 
 #[test]

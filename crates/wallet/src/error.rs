@@ -4,9 +4,9 @@
 //! [`Lifecycle::Unknown`](crate::lifecycle::Lifecycle::Unknown)) is kept apart from "checked
 //! and refused".
 
+use http_client::FetchError;
 use jose::SignError;
 use jose::jwe::JweError;
-use service::http::FetchError;
 
 /// A peer (issuer, authorization server, attester, verifier) could not be reached or
 /// answered outside the protocol.
@@ -152,7 +152,7 @@ pub enum IssuanceError {
     NoTokenEndpoint,
     /// Obtaining the client attestation or its PoP failed.
     #[error("client attestation: {0}")]
-    Attestation(#[from] attester::client::ClientError),
+    Attestation(#[from] crate::attestation::ClientError),
     /// Signing a proof with the holder key failed.
     #[error("the holder key could not sign: {0}")]
     Sign(#[from] SignError),

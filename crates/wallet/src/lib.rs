@@ -4,10 +4,13 @@
 //! or WebSockets: the command-line wallet and the wallet engine drive it.
 //!
 //! What it is given, so tests and deployments control it:
-//! - the SSRF-guarded HTTP client (`service::http::GuardedClient`): private, loopback,
+//! - the SSRF-guarded HTTP client (`http_client::GuardedClient`): private, loopback,
 //!   link-local and metadata addresses are refused unless its policy allows them;
 //! - a clock and randomness;
-//! - the attestation client of this wallet instance (its CI-Key lives there);
+//! - the attestation client of this wallet instance ([`attestation::AttestationClient`]; its
+//!   CI-Key lives there), which talks to the attester over HTTP: this crate links no part
+//!   of the attester service, nor the roles' server plumbing (`service`), nor any
+//!   server-side store or PKCS#11 code;
 //! - the holder key, only ever as a [`jose::Signer`] passed to the call that signs (a
 //!   proof JWT, a KB-JWT): the private key never enters this crate.
 //!
@@ -23,6 +26,7 @@
 //! - [`Wallet::check`] → [`lifecycle::Lifecycle`] (expired, revoked, suspended, valid,
 //!   or unknown when the status list could not be checked).
 
+pub mod attestation;
 pub mod credential;
 pub mod error;
 pub mod issuance;
@@ -33,10 +37,10 @@ pub mod settings;
 
 use std::sync::Arc;
 
-use attester::client::AttestationClient;
-use attester::random::Random;
+use attestation::AttestationClient;
+use client_attestation::random::Random;
+use http_client::GuardedClient;
 use jose::Clock;
-use service::http::GuardedClient;
 
 pub use credential::{ClaimLabel, HeldCredential};
 pub use error::{CredentialCheck, IssuanceError, LifecycleError, PeerError, PresentationError};
@@ -97,7 +101,7 @@ impl Wallet {
         self.clock.now()
     }
 
-    fn token(&self, bytes: usize) -> Result<String, attester::random::RandomError> {
-        attester::random::token(&*self.random, bytes)
+    fn token(&self, bytes: usize) -> Result<String, client_attestation::random::RandomError> {
+        client_attestation::random::token(&*self.random, bytes)
     }
 }

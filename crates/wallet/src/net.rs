@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use http_client::{Fetched, GuardedClient};
 use serde_json::Value;
-use service::http::{Fetched, GuardedClient};
 
 use crate::error::PeerError;
 

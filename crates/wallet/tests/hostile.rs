@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::routing::{get, post};
 use common::*;
+use http_client::FetchError;
 use jose::{Algorithm, Clock, Signer, SoftwareSigner, TrustAnchors};
 use oid4vp::request::object::ObjectError;
 use oid4vp::{AuthorizationRequest, ClientId, DcqlQuery, RequestError, ResponseMode};
 use serde_json::{Value, json};
-use service::http::FetchError;
 use wallet::{CredentialCheck, IssuanceError, PeerError, PresentationError, Registration};
 
 /// Serves `app` on a loopback port; returns `http://localhost:<port>`.

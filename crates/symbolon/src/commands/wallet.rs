@@ -171,11 +171,11 @@ pub(crate) fn core(
     })?;
     let clock: Arc<dyn Clock> = Arc::new(jose::SystemClock);
     let random = Arc::new(attester::random::SystemRandom);
-    let attestation = attester::client::AttestationClient::new(
-        attester::client::ClientSettings::new(
+    let attestation = wallet::attestation::AttestationClient::new(
+        wallet::attestation::ClientSettings::new(
             attester,
             client_id,
-            attester::client::EvidenceSource::Dev,
+            wallet::attestation::EvidenceSource::Dev,
         ),
         http.clone(),
         Arc::clone(&clock),

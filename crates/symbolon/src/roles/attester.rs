@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(status, StatusCode::OK, "{challenge}");
         let ci = jose::SoftwareSigner::generate(jose::Algorithm::Es256).unwrap();
         let now = jose::Clock::now(&jose::SystemClock);
-        let proof = attester::proof::sign_challenge_response(
+        let proof = client_attestation::proof::sign_challenge_response(
             &ci,
             challenge["attestation_challenge"].as_str().unwrap(),
             &base,

@@ -15,7 +15,8 @@
 //! the latest `DPoP-Nonce` the server sent carried in the next proof, and one retry on
 //! `use_dpop_nonce`.
 
-use attester::client::{challenge_from, fetch_challenge};
+use crate::attestation::{challenge_from, fetch_challenge};
+use http_client::Fetched;
 use jose::jwe::{DecryptPolicy, Enc, EncryptionKey};
 use jose::{Algorithm, Curve, PublicJwk, Signer, SoftwareSigner};
 use oid4vci::credential::JWT_MEDIA_TYPE;
@@ -24,7 +25,6 @@ use oid4vci::{
     DPOP_TOKEN_TYPE, DpopClaims, NonceResponse, NotificationEvent, NotificationRequest,
     ProofClaims, Proofs, ResponseEncryption, TokenRequest, TokenResponse,
 };
-use service::http::Fetched;
 use std::sync::{Arc, Mutex};
 
 use super::PendingOffer;

@@ -14,12 +14,12 @@
 
 use std::sync::Arc;
 
-use attester::client::{AttestationClient, ClientSettings, EvidenceSource};
 use client_attestation::{EvidenceType, KeyProtection};
+use http_client::{AddressPolicy, GuardedClient, HttpSettings};
 use jose::{Algorithm, Clock, Signer, SoftwareSigner, TrustAnchors};
 use serde_json::{Value, json};
-use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 use store::{CacheConfig, Caches, Database};
+use wallet::attestation::{AttestationClient, ClientSettings, EvidenceSource};
 use wallet::{Settings, Wallet};
 
 pub const ADMIN: &str = "wallet-test-admin-token-0123456789";

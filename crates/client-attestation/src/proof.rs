@@ -2,6 +2,10 @@
 //! attester's fresh challenge with the key it wants attested, so nobody obtains an
 //! attestation for a key they do not hold.
 //!
+//! The wallet signs ([`sign_challenge_response`], used by the attestation client in the
+//! wallet core) and the attester verifies ([`verify_challenge_response`]); both live here,
+//! beside the other attestation JWTs, so the wallet needs nothing of the attester service.
+//!
 //! Form (documented in `docs/attester.md`): a compact JWS
 //!
 //! ```text
@@ -20,7 +24,26 @@ use jose::jwt::{TimeRules, check_time};
 use jose::{CompactJws, HeaderBuilder, JwsPolicy, PublicJwk, SignError, Signer, VerifyingKey};
 use serde_json::{Map, Value};
 
-use crate::error::ProofError;
+/// Why the proof of possession (`challenge_response`) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    /// Not a compact JWS of type `symbolon-attestation-challenge+jwt` signed by `ci_jwk`
+    /// with its algorithm.
+    #[error("challenge_response: {0}")]
+    Jws(jose::Error),
+    /// A claim is missing or has the wrong type.
+    #[error("challenge_response claim `{0}` is missing or malformed")]
+    Claim(&'static str),
+    /// `aud` does not name this attester.
+    #[error("challenge_response `aud` does not name this attester")]
+    Audience,
+    /// `sub` differs from the request's `client_id`.
+    #[error("challenge_response `sub` differs from `client_id`")]
+    Subject,
+    /// `iat` is too old or in the future.
+    #[error("challenge_response is not fresh: {0}")]
+    Time(jose::ClaimError),
+}
 
 /// `typ` of a challenge response.
 pub const CHALLENGE_RESPONSE_TYP: &str = "symbolon-attestation-challenge+jwt";
@@ -44,10 +67,26 @@ pub fn sign_challenge_response(
 }
 
 /// What a verified challenge response says.
+///
+/// Only [`verify_challenge_response`] makes one (its field is private), so holding one
+/// means the signature, `typ`, `aud`, `sub` and `iat` were checked: code that consumes the
+/// challenge cannot be handed an unchecked value by mistake.
+///
+/// ```compile_fail
+/// let forged = client_attestation::proof::VerifiedChallengeResponse {
+///     challenge: "c".to_owned(),
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedChallengeResponse {
+    challenge: String,
+}
+
+impl VerifiedChallengeResponse {
     /// The challenge the caller signed (still to be consumed by the caller).
-    pub challenge: String,
+    pub fn challenge(&self) -> &str {
+        &self.challenge
+    }
 }
 
 /// What a challenge response is checked against.
@@ -138,7 +177,7 @@ mod tests {
             let text =
                 sign_challenge_response(&key, "c-1", "https://attester.example", "wallet-1", NOW)
                     .unwrap();
-            assert_eq!(check(&text, &key).unwrap().challenge, "c-1", "{alg:?}");
+            assert_eq!(check(&text, &key).unwrap().challenge(), "c-1", "{alg:?}");
         }
     }
 

@@ -1,4 +1,4 @@
-//! The wallet side of attestation, for the wallet engine: a CI-Key generated when the
+//! The wallet side of attestation, for the wallet core: a CI-Key generated when the
 //! client is made (kept in memory only, never written anywhere), an attestation for it
 //! obtained from the attester and cached until shortly before it expires, and a fresh
 //! PoP JWT per token request.
@@ -20,13 +20,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use client_attestation::proof::sign_challenge_response;
+use client_attestation::random::{self, Random};
 use client_attestation::{ATTESTATION_TYP, CHALLENGE_HEADER, PopClaims};
+use http_client::{FetchError, GuardedClient};
 use jose::{Algorithm, Clock, CompactJws, PublicJwk, SignError, Signer, SoftwareSigner};
 use serde_json::{Value, json};
-use service::http::{FetchError, GuardedClient};
-
-use crate::proof::sign_challenge_response;
-use crate::random::{self, Random};
 
 /// Default lifetime of a PoP JWT's `exp` (for draft -07 servers).
 const POP_LIFETIME: i64 = 60;

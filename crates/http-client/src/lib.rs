@@ -1,6 +1,7 @@
 //! The one outbound HTTP client every role uses (metadata, status lists, request objects,
 //! TokenReview, attestation): an SSRF guard around reqwest, so no user-supplied URL can
-//! reach the process's own network.
+//! reach the process's own network. The roles reach it as `service::http`; the wallet core
+//! uses this crate directly, so a wallet links no server code.
 //!
 //! Rules, all enforced here rather than left to callers:
 //! - `https://` only; `http://` only when [`AddressPolicy`] allows loopback (tests, the local
