@@ -225,6 +225,12 @@ run_tests() {
     cargo nextest run --workspace --all-features --no-fail-fast
 }
 
+run_doctests() {
+    # nextest does not run doctests; some are compile_fail guards (the sealed verification
+    # types of client-attestation cannot be built outside their verifier).
+    cargo test --doc --workspace --all-features
+}
+
 check_docs() {
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
 }
@@ -251,6 +257,7 @@ step "start services" start_services
 step "cargo fmt --check" check_format
 step "cargo clippy" check_clippy
 step "cargo nextest" run_tests
+step "cargo test --doc" run_doctests
 step "cargo doc" check_docs
 step "fuzz smoke (${FUZZ_SECONDS:-15}s per target)" run_fuzz_smoke
 step "cargo deny" check_dependencies

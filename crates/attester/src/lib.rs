@@ -31,9 +31,8 @@ pub mod readiness;
 mod routes;
 pub mod state;
 
-/// Injected randomness. It is defined in `client-attestation` because the wallet core's
-/// attestation client needs the same source without linking this service.
-pub use client_attestation::random;
+/// Injected randomness: the project's one [`jose::random`].
+pub use jose::random;
 
 pub use akey::AKey;
 pub use error::AttestError;

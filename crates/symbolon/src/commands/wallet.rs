@@ -170,7 +170,7 @@ pub(crate) fn core(
         ..HttpSettings::default()
     })?;
     let clock: Arc<dyn Clock> = Arc::new(jose::SystemClock);
-    let random = Arc::new(attester::random::SystemRandom);
+    let random = Arc::new(jose::SystemRandom);
     let attestation = wallet::attestation::AttestationClient::new(
         wallet::attestation::ClientSettings::new(
             attester,
