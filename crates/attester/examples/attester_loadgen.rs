@@ -38,19 +38,9 @@ use client_attestation::proof::sign_challenge_response;
 use jose::{Algorithm, Clock, Signer, SoftwareSigner, SystemClock};
 use serde_json::{Value, json};
 
-/// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ, 100 on Linux).
-const TICKS: f64 = 100.0;
-
 /// User + system CPU seconds of process `pid` so far.
 fn cpu_of(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // The command name may hold spaces: fields are counted after its closing parenthesis.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let utime: f64 = fields[11].parse().unwrap();
-    let stime: f64 = fields[12].parse().unwrap();
-    (utime + stime) / TICKS
+    measure::process_cpu(pid).unwrap().as_secs_f64()
 }
 
 fn own_cpu() -> f64 {

@@ -105,14 +105,10 @@ fn now() -> i64 {
     jose::Clock::now(&jose::SystemClock)
 }
 
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = stat.rsplit_once(") ").unwrap().1;
-    let f: Vec<&str> = rest.split(' ').collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+/// User + system CPU seconds of process `pid` so far.
+fn cpu_secs(pid: u32) -> f64 {
+    measure::process_cpu(pid).unwrap().as_secs_f64()
 }
-
-const TICKS: f64 = 100.0;
 const ADMIN: &str = "loadgen-admin-token";
 
 struct Wallet {
@@ -306,7 +302,7 @@ async fn run(
 ) -> Run {
     let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
-    let c0 = cpu_ticks(pid);
+    let c0 = cpu_secs(pid);
     let start = Instant::now();
     let end = start + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -340,7 +336,7 @@ async fn run(
         t.await.unwrap();
     }
     let wall = start.elapsed().as_secs_f64();
-    let server_cpu = (cpu_ticks(pid) - c0) as f64 / TICKS;
+    let server_cpu = cpu_secs(pid) - c0;
     Run {
         ok: ok.load(Ordering::Relaxed),
         errors: errors.load(Ordering::Relaxed),
@@ -351,7 +347,7 @@ async fn run(
 
 /// CPU time (user + system) of this process, in seconds.
 fn own_cpu() -> f64 {
-    cpu_ticks(std::process::id()) as f64 / TICKS
+    cpu_secs(std::process::id())
 }
 
 /// The crypto ceiling of one issuance in this mode, on one core: `verifies` ES256

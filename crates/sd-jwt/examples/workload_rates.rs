@@ -18,11 +18,9 @@ mod common;
 use std::hint::black_box;
 use std::time::Instant;
 
-/// CPU time of this thread in seconds (Linux `/proc/thread-self/schedstat`, nanoseconds).
+/// CPU time of this thread in seconds.
 fn thread_cpu_secs() -> f64 {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
-    let ns: u64 = s.split_whitespace().next().unwrap().parse().unwrap();
-    ns as f64 * 1e-9
+    measure::thread_cpu().unwrap().as_secs_f64()
 }
 
 fn bench(name: &str, secs: f64, runs: usize, mut f: impl FnMut()) {

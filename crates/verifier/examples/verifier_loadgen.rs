@@ -178,24 +178,7 @@ fn report(label: &str, n: usize, cpu: Duration, wall: Duration) {
 
 /// CPU time (user + system) of `pid`, from /proc.
 fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = stat.rsplit_once(')').unwrap().1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the command name: state is field 3; utime and stime are fields 14 and 15.
-    let utime: u64 = fields[11].parse().unwrap();
-    let stime: u64 = fields[12].parse().unwrap();
-    let ticks: u64 = String::from_utf8(
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .parse()
-    .unwrap();
-    Duration::from_secs_f64((utime + stime) as f64 / ticks as f64)
+    measure::process_cpu(pid).unwrap()
 }
 
 fn own_cpu() -> Duration {
