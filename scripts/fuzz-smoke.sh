@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target listed as a [[bin]] in fuzz/Cargo.toml for a short time
-# (FUZZ_SECONDS, default 15) to catch crashes early. Longer campaigns run the same
-# targets by hand: `cargo fuzz run -s none <target>`.
+# Runs every cargo-fuzz target listed as a [[bin]] in fuzz/Cargo.toml for a short time to
+# catch crashes early. Longer campaigns run the same targets by hand:
+# `cargo fuzz run -s none <target> -- -max_total_time=600`.
+#
+# Time: the run shares a budget of FUZZ_BUDGET seconds (default 135) between the targets,
+# at least 5 s each, so adding a target does not lengthen CI; FUZZ_SECONDS, when set,
+# gives every target that many seconds instead. The one build before the runs is not
+# counted.
 #
 # `-s none` builds without sanitizers, which works on the stable toolchain.
 
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-seconds=${FUZZ_SECONDS:-15}
+budget=${FUZZ_BUDGET:-135}
 
 mapfile -t targets < <(python3 -c '
 import tomllib
@@ -21,6 +26,11 @@ for target in manifest.get("bin", []):
 if ((${#targets[@]} == 0)); then
     echo "no [[bin]] targets in fuzz/Cargo.toml" >&2
     exit 1
+fi
+
+seconds=${FUZZ_SECONDS:-$((budget / ${#targets[@]}))}
+if ((seconds < 5)); then
+    seconds=5
 fi
 
 echo "fuzz targets: ${targets[*]} (${seconds}s each)"

@@ -128,11 +128,12 @@ fn proven_by(thumbprint: Option<&str>) -> String {
     }
 }
 
-/// An optional value from the input, for a message: `` `value` `` or `absent` (never
-/// Rust's `Some("…")` / `None`, which would reach clients in error descriptions).
+/// An optional value from the input, for a message: `` `value` `` (escaped and bounded,
+/// [`jose::escape_input`]) or `absent` (never Rust's `Some("…")` / `None`, which would
+/// reach clients in error descriptions).
 fn shown(value: &Option<String>) -> String {
     match value {
-        Some(v) => format!("`{v}`"),
+        Some(v) => format!("`{}`", jose::escape_input(v)),
         None => "absent".to_owned(),
     }
 }

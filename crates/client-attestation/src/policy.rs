@@ -20,10 +20,10 @@ pub enum PolicyViolation {
     #[error("attester key protection `{0}` is not accepted")]
     KeyProtection(&'static str),
     /// The attester (`iss`) is not allowed for this server.
-    #[error("attester `{0}` is not accepted")]
+    #[error("attester `{}` is not accepted", jose::escape_input(.0))]
     Attester(String),
     /// The client_id (attestation `sub`) is not among those accepted from this attester.
-    #[error("client_id `{0}` is not accepted from this attester")]
+    #[error("client_id `{}` is not accepted from this attester", jose::escape_input(.0))]
     ClientId(String),
     /// A required claim (JSON pointer into the attestation claims) is absent or has a value
     /// outside the allowed set.

@@ -194,11 +194,7 @@ impl VerifiedAttestation {
 /// A `kid` from the request as it may appear in a message and the log: escaped (no line
 /// breaks or quotes from the sender) and bounded.
 fn shown(kid: &str) -> String {
-    let mut out: String = kid.chars().take(64).flat_map(char::escape_debug).collect();
-    if kid.chars().nth(64).is_some() {
-        out.push('…');
-    }
-    out
+    jose::escape_input(kid)
 }
 
 fn attestation_time(e: ClaimError) -> AttestationError {

@@ -613,3 +613,40 @@ fn issue10_verified_attestation_names_the_trust_entry_whose_key_verified_it() {
         1
     );
 }
+
+#[test]
+fn issue11_sender_text_in_refusals_cannot_forge_a_log_line() {
+    // Found by the `client_attestation_verify` fuzz target: the issuer logs these messages
+    // (`reason = %e`), and a `typ` or `iss` with a line break went into them verbatim.
+    let f = fixture();
+    let claims = Value::Object(attestation(&f).to_object());
+    let att = sign_raw(json!({"typ": "\n\0\0", "kid": "a1"}), claims, &f.attester);
+    let e = f
+        .verifier
+        .verify(&att, &pop(AUD).sign(&f.ci).unwrap(), None, &FixedClock(NOW))
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            AttestationError::Attestation(jose::Error::UnexpectedTyp { .. })
+        ),
+        "{e}"
+    );
+    assert!(!e.to_string().contains(char::is_control), "{e:?}");
+
+    let mut a = attestation(&f);
+    a.issuer = Some("https://evil.example\nINFO forged line".into());
+    let att = a.sign(&f.attester, None).unwrap();
+    let e = f
+        .verifier
+        .verify(&att, &pop(AUD).sign(&f.ci).unwrap(), None, &FixedClock(NOW))
+        .unwrap_err();
+    assert!(
+        matches!(e, AttestationError::UntrustedAttester { .. }),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "client attestation is not signed by a trusted attester (iss `https://evil.example\\nINFO forged line`, kid `a1`)"
+    );
+}

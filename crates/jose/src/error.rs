@@ -6,6 +6,25 @@ use crate::json::JsonError;
 use crate::jwk::JwkError;
 use std::fmt;
 
+/// Longest piece of sender-chosen text [`escape_input`] keeps.
+const SHOWN_CHARS: usize = 64;
+
+/// Sender-chosen text (a `typ`, an `alg`, a member name) as it may appear in an error
+/// message: messages are logged and sent back as descriptions, so the text is escaped (no
+/// line breaks, control characters or quotes from the sender can forge a log line) and
+/// bounded to 64 characters (then `…`).
+pub fn escape_input(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(SHOWN_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(SHOWN_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// Which part of a compact serialization an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
@@ -66,7 +85,7 @@ pub enum Error {
     #[error("`alg` none is never accepted")]
     AlgNone,
     /// `alg` names an algorithm this implementation does not support.
-    #[error("unsupported `alg` `{0}`")]
+    #[error("unsupported `alg` `{}`", escape_input(.0))]
     UnsupportedAlgorithm(String),
     /// `alg` is supported but not in the caller's allow-list.
     #[error("`alg` {0} is not allowed here")]
@@ -79,11 +98,11 @@ pub enum Error {
     UnexpectedTyp {
         /// Required value.
         expected: String,
-        /// What the header said (`none` if absent).
+        /// What the header said, escaped ([`escape_input`]) in backquotes, or `none`.
         found: String,
     },
     /// `crit` lists an extension this caller does not understand (RFC 7515 §4.1.11).
-    #[error("critical header extension `{0}` is not understood")]
+    #[error("critical header extension `{}` is not understood", escape_input(.0))]
     UnknownCrit(String),
     /// `crit` is empty, lists a registered name, or names a parameter that is absent.
     #[error("`crit` header is invalid: {0}")]
@@ -147,4 +166,20 @@ pub enum ClaimError {
         /// The clock's time.
         now: i64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue11_escape_input_escapes_control_characters_and_bounds_length() {
+        assert_eq!(escape_input("ES256"), "ES256");
+        assert_eq!(escape_input("a\nb\"c\u{7}"), "a\\nb\\\"c\\u{7}");
+        let long = "é".repeat(100);
+        let shown = escape_input(&long);
+        assert_eq!(shown.chars().count(), 65);
+        assert!(shown.ends_with('…'));
+        assert_eq!(escape_input(&"x".repeat(64)), "x".repeat(64));
+    }
 }

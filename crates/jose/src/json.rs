@@ -13,7 +13,7 @@ pub enum JsonError {
     #[error("invalid JSON: {0}")]
     Syntax(#[from] serde_json::Error),
     /// The same member name appears twice in one object.
-    #[error("duplicate JSON member name `{0}`")]
+    #[error("duplicate JSON member name `{}`", crate::escape_input(.0))]
     Duplicate(String),
     /// A JSON object was required.
     #[error("expected a JSON object")]

@@ -55,10 +55,10 @@ pub enum JwkError {
     #[error("JWK member `{0}` is missing or not a string")]
     Missing(&'static str),
     /// `kty` is not `EC` or `OKP`.
-    #[error("unsupported JWK `kty` `{0}`")]
+    #[error("unsupported JWK `kty` `{}`", crate::escape_input(.0))]
     UnsupportedKty(String),
     /// `crv` is not one of P-256, P-384 (EC) or Ed25519 (OKP).
-    #[error("unsupported JWK `crv` `{0}`")]
+    #[error("unsupported JWK `crv` `{}`", crate::escape_input(.0))]
     UnsupportedCurve(String),
     /// A coordinate or scalar is not base64url of the exact length for the curve.
     #[error("JWK member `{0}` is not base64url of the right length")]
@@ -73,11 +73,11 @@ pub enum JwkError {
     #[error("JWK private key does not match its public key")]
     Inconsistent,
     /// `alg` in the JWK names an algorithm that this key cannot perform.
-    #[error("JWK `alg` `{0}` does not fit the key type")]
+    #[error("JWK `alg` `{}` does not fit the key type", crate::escape_input(.0))]
     AlgMismatch(String),
     /// `use` names another purpose than the one the key is being used for (`sig` for a
     /// verification key, `enc` for an encryption key).
-    #[error("JWK `use` is `{0}`, which does not permit this operation")]
+    #[error("JWK `use` is `{}`, which does not permit this operation", crate::escape_input(.0))]
     WrongUse(String),
 }
 

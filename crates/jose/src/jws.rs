@@ -144,7 +144,10 @@ impl Header {
                 found => {
                     return Err(Error::UnexpectedTyp {
                         expected: policy.typ.join("` or `"),
-                        found: found.map_or_else(|| "none".to_owned(), |t| format!("`{t}`")),
+                        found: found.map_or_else(
+                            || "none".to_owned(),
+                            |t| format!("`{}`", crate::escape_input(t)),
+                        ),
                     });
                 }
             }
@@ -452,6 +455,29 @@ mod tests {
             CompactJws::parse(&jws).unwrap().verify(&vk, &p),
             Err(Error::UnexpectedTyp { .. })
         ));
+    }
+
+    #[test]
+    fn issue11_sender_text_in_header_errors_is_escaped() {
+        // Found by the `client_attestation_verify` fuzz target: a `typ` with a line break
+        // reached the issuer's log verbatim through the refusal message.
+        let (s, jws) = signed(HeaderBuilder::new().typ("\n\0\0"));
+        let vk = VerifyingKey::from_jwk(s.public_jwk()).unwrap();
+        let p = JwsPolicy::new(ES256).with_typ(&["kb+jwt"]);
+        let e = CompactJws::parse(&jws)
+            .unwrap()
+            .verify(&vk, &p)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "`typ` must be `kb+jwt`, found `\\n\\0\\0`");
+        let forged = raw_jws(r#"{"alg":"ES256","crit":["x\ny"],"x\ny":1}"#, &s);
+        let e = CompactJws::parse(&forged)
+            .unwrap()
+            .verify(&vk, &JwsPolicy::new(ES256))
+            .unwrap_err();
+        assert!(matches!(e, Error::UnknownCrit(ref n) if n == "x\ny"));
+        assert!(!e.to_string().contains('\n'), "{e}");
+        let e = CompactJws::parse(&raw_jws(r#"{"alg":"ES\r256"}"#, &s)).unwrap_err();
+        assert!(!e.to_string().contains('\r'), "{e}");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub mod sign;
 pub mod x5c;
 
 pub use alg::Algorithm;
-pub use error::{ClaimError, Error, Part};
+pub use error::{ClaimError, Error, Part, escape_input};
 pub use jwe::{DecryptPolicy, Enc, EncryptOptions, EncryptionKey, JweError};
 pub use jwk::{Curve, JwkError, PrivateJwk, PublicJwk};
 pub use jws::{CompactJws, Header, HeaderBuilder, JwsPolicy, VerifiedJws};

@@ -34,7 +34,7 @@ pub enum CredentialRequestError {
     #[error("`proofs` must hold exactly one proof type with a non-empty array")]
     ProofsShape,
     /// A proof type this crate does not implement.
-    #[error("proof type `{0}` is not supported")]
+    #[error("proof type `{}` is not supported", jose::escape_input(.0))]
     UnsupportedProofType(String),
     /// `credential_response_encryption` is missing `jwk` or `enc`, or malformed.
     #[error("`credential_response_encryption.{0}` is missing or malformed")]
@@ -49,10 +49,10 @@ pub enum CredentialRequestError {
     #[error("`credential_response_encryption.jwk` cannot be used with ECDH-ES: {0}")]
     EncryptionKeyUnusable(String),
     /// `enc` is not implemented.
-    #[error("`credential_response_encryption.enc` `{0}` is not supported")]
+    #[error("`credential_response_encryption.enc` `{}` is not supported", jose::escape_input(.0))]
     UnsupportedEnc(String),
     /// `zip` is not `DEF`.
-    #[error("`credential_response_encryption.zip` `{0}` is not supported")]
+    #[error("`credential_response_encryption.zip` `{}` is not supported", jose::escape_input(.0))]
     UnsupportedZip(String),
     /// An encrypted request could not be decrypted.
     #[error("the encrypted credential request cannot be decrypted: {0}")]
@@ -184,7 +184,8 @@ impl ResponseEncryption {
             Some(ECDH_ES) => {}
             Some(other) => {
                 return Err(CredentialRequestError::EncryptionKeyUnusable(format!(
-                    "alg `{other}`"
+                    "alg `{}`",
+                    jose::escape_input(other)
                 )));
             }
         }
@@ -192,7 +193,8 @@ impl ResponseEncryption {
             && u != "enc"
         {
             return Err(CredentialRequestError::EncryptionKeyUnusable(format!(
-                "use `{u}`"
+                "use `{}`",
+                jose::escape_input(u)
             )));
         }
         if jwk.curve().is_none() {

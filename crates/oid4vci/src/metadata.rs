@@ -35,7 +35,10 @@ pub enum MetadataError {
     NotObject,
     /// `credential_issuer` differs from the identifier the metadata was fetched for
     /// (§12.2.4: simple string comparison).
-    #[error("metadata names issuer `{found}`, expected `{expected}`")]
+    #[error(
+        "metadata names issuer `{}`, expected `{expected}`",
+        jose::escape_input(found)
+    )]
     IssuerMismatch {
         /// The identifier the metadata was fetched for.
         expected: String,
@@ -50,10 +53,10 @@ pub enum MetadataError {
     BatchSize,
     /// `proof_types_supported` present without `cryptographic_binding_methods_supported`,
     /// or the reverse (§12.2.4: present iff).
-    #[error("configuration `{0}`: proof types and binding methods must come together")]
+    #[error("configuration `{}`: proof types and binding methods must come together", jose::escape_input(.0))]
     BindingWithoutProofTypes(String),
     /// A `dc+sd-jwt` configuration without `vct` (Appendix A.3.2).
-    #[error("configuration `{0}`: `vct` is required for dc+sd-jwt")]
+    #[error("configuration `{}`: `vct` is required for dc+sd-jwt", jose::escape_input(.0))]
     MissingVct(String),
     /// An array that must not be empty is empty.
     #[error("`{0}` must not be empty")]

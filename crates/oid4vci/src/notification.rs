@@ -50,7 +50,7 @@ pub enum NotificationError {
     #[error("notification member `{0}` has the wrong type")]
     WrongType(&'static str),
     /// `event` is not one of the three events.
-    #[error("notification event `{0}` is unknown")]
+    #[error("notification event `{}` is unknown", jose::escape_input(.0))]
     UnknownEvent(String),
     /// `event_description` uses characters outside `%x20-21 / %x23-5B / %x5D-7E`.
     #[error("`event_description` uses characters outside the allowed ASCII set")]

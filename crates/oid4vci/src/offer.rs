@@ -35,7 +35,7 @@ pub enum OfferError {
     #[error("`credential_configuration_ids` must not be empty")]
     NoConfigurationIds,
     /// `credential_configuration_ids` repeats a value (§4.1.1: unique).
-    #[error("`credential_configuration_ids` repeats `{0}`")]
+    #[error("`credential_configuration_ids` repeats `{}`", jose::escape_input(.0))]
     DuplicateConfigurationId(String),
     /// A string member that must carry a value is empty.
     #[error("credential offer member `{0}` is empty")]
@@ -53,7 +53,7 @@ pub enum OfferError {
     #[error("the credential offer URI is not a valid URI")]
     NotUri,
     /// The offer URI uses another scheme than `openid-credential-offer` or `https`.
-    #[error("the credential offer URI scheme `{0}` is not accepted")]
+    #[error("the credential offer URI scheme `{}` is not accepted", jose::escape_input(.0))]
     Scheme(String),
     /// Neither `credential_offer` nor `credential_offer_uri` is present.
     #[error("the offer URI carries neither `credential_offer` nor `credential_offer_uri`")]

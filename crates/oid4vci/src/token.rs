@@ -16,13 +16,13 @@ pub enum TokenRequestError {
     #[error("the token request body is not form-encoded UTF-8")]
     NotForm,
     /// A parameter appears more than once (RFC 6749 §3.2).
-    #[error("token request parameter `{0}` is repeated")]
+    #[error("token request parameter `{}` is repeated", jose::escape_input(.0))]
     Repeated(String),
     /// A required parameter is missing or empty.
     #[error("token request parameter `{0}` is missing")]
     Missing(&'static str),
     /// `grant_type` is not one this server supports.
-    #[error("grant type `{0}` is not supported")]
+    #[error("grant type `{}` is not supported", jose::escape_input(.0))]
     UnsupportedGrantType(String),
     /// `tx_code` with another grant than the pre-authorized code (§6.1).
     #[error("`tx_code` is only used with the pre-authorized code grant")]
@@ -229,6 +229,15 @@ mod tests {
             TokenRequest::from_form(body.as_bytes()),
             Err(TokenRequestError::Repeated("pre-authorized_code".into()))
         );
+    }
+
+    #[test]
+    fn issue11_parameter_names_and_grant_types_in_messages_are_escaped() {
+        let e = TokenRequest::from_form(b"a%0Ab=1&a%0Ab=2").unwrap_err();
+        assert_eq!(e, TokenRequestError::Repeated("a\nb".into()));
+        assert_eq!(e.to_string(), "token request parameter `a\\nb` is repeated");
+        let e = TokenRequest::from_form(b"grant_type=x%0D%0Ay").unwrap_err();
+        assert_eq!(e.to_string(), "grant type `x\\r\\ny` is not supported");
     }
 
     #[test]

@@ -26,16 +26,16 @@ pub enum JweError {
     #[error("JWE header parameter `{0}` is malformed")]
     MalformedHeader(&'static str),
     /// `alg` is not `ECDH-ES`, the only key management algorithm implemented.
-    #[error("unsupported JWE `alg` `{0}` (only ECDH-ES is implemented)")]
+    #[error("unsupported JWE `alg` `{}` (only ECDH-ES is implemented)", crate::escape_input(.0))]
     UnsupportedAlg(String),
     /// `enc` is not `A128GCM` or `A256GCM`.
-    #[error("unsupported JWE `enc` `{0}`")]
+    #[error("unsupported JWE `enc` `{}`", crate::escape_input(.0))]
     UnsupportedEnc(String),
     /// `enc` is supported but not in the caller's allow-list.
     #[error("JWE `enc` {0} is not allowed here")]
     EncNotAllowed(Enc),
     /// `zip` names an algorithm other than `DEF` (RFC 7516 §4.1.3).
-    #[error("unsupported JWE `zip` `{0}`")]
+    #[error("unsupported JWE `zip` `{}`", crate::escape_input(.0))]
     UnsupportedZip(String),
     /// `zip` is present but the caller does not accept compressed plaintext.
     #[error("compressed JWE (`zip`) is not accepted here")]
@@ -45,7 +45,7 @@ pub enum JweError {
     #[error("JWE `crit` header is invalid: {0}")]
     InvalidCrit(&'static str),
     /// `crit` lists an extension the caller does not understand.
-    #[error("critical JWE header extension `{0}` is not understood")]
+    #[error("critical JWE header extension `{}` is not understood", crate::escape_input(.0))]
     UnknownCrit(String),
     /// `epk` is not a valid public EC key (RFC 7518 §4.6.1.1).
     #[error("JWE `epk` is invalid: {0}")]
@@ -93,10 +93,10 @@ pub enum JweError {
     #[error("JWE private key is invalid: {0}")]
     InvalidKey(JwkError),
     /// The key (recipient JWK or private key) says it is not for encryption (`use`).
-    #[error("key `use` is `{0}`, not `enc`")]
+    #[error("key `use` is `{}`, not `enc`", crate::escape_input(.0))]
     KeyNotForEncryption(String),
     /// The key (recipient JWK or private key) names another key management `alg`.
-    #[error("key `alg` is `{0}`, not `ECDH-ES`")]
+    #[error("key `alg` is `{}`, not `ECDH-ES`", crate::escape_input(.0))]
     KeyAlgMismatch(String),
     /// A Concat KDF input is longer than its 32-bit length prefix can state.
     #[error("Concat KDF input is too long")]
