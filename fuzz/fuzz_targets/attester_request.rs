@@ -12,7 +12,7 @@
 #![no_main]
 
 use attester::flow::{AttestationRequest, MAX_CLIENT_ID};
-use attester::proof::{CHALLENGE_RESPONSE_TYP, ProofRules, verify_challenge_response};
+use client_attestation::proof::{CHALLENGE_RESPONSE_TYP, ProofRules, verify_challenge_response};
 use jose::{Algorithm, HeaderBuilder, Signer, SoftwareSigner, VerifyingKey};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -71,12 +71,12 @@ fn check(body: &[u8], signed_by_ci: Option<bool>) {
         Some(false),
         "accepted a response signed by another key"
     );
-    assert!(!verified.challenge.is_empty());
+    assert!(!verified.challenge().is_empty());
     let claims = jose::CompactJws::parse(response)
         .ok()
         .and_then(|j| j.claims_unverified().ok())
         .unwrap_or_default();
-    assert_eq!(claims.get("challenge"), Some(&json!(verified.challenge)));
+    assert_eq!(claims.get("challenge"), Some(&json!(verified.challenge())));
     match claims.get("aud") {
         Some(Value::String(a)) => assert_eq!(a, AUDIENCE),
         Some(Value::Array(a)) => assert_eq!(a.as_slice(), [json!(AUDIENCE)]),

@@ -113,9 +113,9 @@ fn check(
         }
     };
     accepted(&v, attestation, pop, client_id);
-    assert!(v.trusted_by < verifier.attesters.len());
+    assert!(v.trusted_by() < verifier.attesters.len());
     if let Some(built) = built {
-        assert_eq!(built.attestation_signer, Some(v.trusted_by));
+        assert_eq!(built.attestation_signer, Some(v.trusted_by()));
         assert!(built.pop_by_client);
     }
 }
@@ -129,25 +129,25 @@ fn accepted(v: &VerifiedClientAttestation, attestation: &str, pop: &str, client_
     };
     let a = claims(attestation);
     let p = claims(pop);
-    assert!(!v.client_id.is_empty());
-    assert_eq!(a.get("sub"), Some(&json!(v.client_id)));
+    assert!(!v.client_id().is_empty());
+    assert_eq!(a.get("sub"), Some(&json!(v.client_id())));
     let cnf = a.get("cnf").and_then(|c| c.get("jwk"));
     let cnf = cnf.and_then(|c| PublicJwk::from_value(c).ok());
-    assert!(cnf.is_some_and(|c| c.same_key(&v.cnf)));
+    assert!(cnf.is_some_and(|c| c.same_key(v.cnf())));
     let skew = SKEW as i64;
-    assert!(NOW < v.exp.saturating_add(skew));
-    assert!(v.pop_iat <= NOW + skew && NOW - v.pop_iat <= POP_MAX_AGE as i64 + skew);
-    assert!(!v.pop_jti.is_empty());
-    assert_eq!(p.get("jti"), Some(&json!(v.pop_jti)));
+    assert!(NOW < v.exp().saturating_add(skew));
+    assert!(v.pop_iat() <= NOW + skew && NOW - v.pop_iat() <= POP_MAX_AGE as i64 + skew);
+    assert!(!v.pop_jti().is_empty());
+    assert_eq!(p.get("jti"), Some(&json!(v.pop_jti())));
     match p.get("aud") {
         Some(Value::String(aud)) => assert_eq!(aud, AUDIENCE),
         Some(Value::Array(aud)) => assert_eq!(aud.as_slice(), [json!(AUDIENCE)]),
         other => panic!("accepted PoP `aud` {other:?}"),
     }
     if let Some(iss) = p.get("iss") {
-        assert_eq!(iss, &json!(v.client_id));
+        assert_eq!(iss, &json!(v.client_id()));
     }
-    assert!(client_id.is_none_or(|c| c == v.client_id));
+    assert!(client_id.is_none_or(|c| c == v.client_id()));
 }
 
 /// What the generator knows about a pair it built.
