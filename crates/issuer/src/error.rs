@@ -308,9 +308,12 @@ pub enum Failure {
     /// Issuing the SD-JWT VC failed after every input was checked.
     #[error("SD-JWT VC issuance: {0}")]
     Issue(#[from] sd_jwt::VcError),
+    /// Building or encoding a status list failed.
+    #[error("status list: {0}")]
+    StatusList(#[from] status_list::ListError),
     /// Building or signing a status list token failed.
     #[error("status list: {0}")]
-    StatusList(String),
+    StatusListToken(#[from] status_list::TokenError),
     /// Signing failed.
     #[error("signing: {0}")]
     Sign(#[from] jose::SignError),
