@@ -6,7 +6,7 @@
 //! [`crate::offers`].
 
 use crate::db::{self, CredentialRow};
-use crate::error::{HandlerError, HandlerResult, Rejection};
+use crate::error::{HandlerError, HandlerResult, Reason, Rejection};
 use crate::state::State;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State as AxumState};
@@ -88,14 +88,17 @@ pub(crate) async fn list(
     page: Result<Query<Page>, QueryRejection>,
 ) -> HandlerResult<Response> {
     let Query(page) = page.map_err(|e| {
-        HandlerError::from(Rejection::new(ErrorCode::InvalidRequest).describe(e.body_text()))
+        HandlerError::from(
+            Rejection::new(ErrorCode::InvalidRequest, Reason::AdminRequestInvalid)
+                .describe(e.body_text()),
+        )
     })?;
     let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let after = match page.cursor.as_deref() {
         None => None,
         Some(text) => Some(parse_cursor(text).ok_or_else(|| {
             HandlerError::from(
-                Rejection::new(ErrorCode::InvalidRequest)
+                Rejection::new(ErrorCode::InvalidRequest, Reason::AdminRequestInvalid)
                     .describe("`cursor` must be the `next_cursor` of an earlier page"),
             )
         })?),
@@ -142,8 +145,11 @@ pub(crate) async fn set_status(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> HandlerResult<Response> {
-    let invalid =
-        |t: &'static str| HandlerError::from(Rejection::new(ErrorCode::InvalidRequest).describe(t));
+    let invalid = |t: &'static str| {
+        HandlerError::from(
+            Rejection::new(ErrorCode::InvalidRequest, Reason::AdminRequestInvalid).describe(t),
+        )
+    };
     let object =
         jose::json::parse_object(&body).map_err(|_| invalid("the body must be a JSON object"))?;
     let req: SetStatus = serde_json::from_value(Value::Object(object))

@@ -21,7 +21,7 @@
 //! this policy shuts them out; sender-constrained tokens the standard way are DPoP (see
 //! [`crate::dpop`]), which works with both.
 
-use crate::error::{HandlerError, Rejection};
+use crate::error::{HandlerError, Reason, Rejection};
 use crate::trust::Trust;
 use axum::http::HeaderMap;
 use client_attestation::{
@@ -144,12 +144,19 @@ fn single_header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h s
     let mut values = headers.get_all(name).iter();
     match (values.next(), values.next()) {
         (Some(v), None) => v.to_str().map(str::trim).map_err(|_| {
-            Rejection::new(ErrorCode::InvalidClient).describe(format!("`{name}` is not text"))
+            Rejection::new(ErrorCode::InvalidClient, Reason::AttestationHeaderNotText)
+                .describe(format!("`{name}` is not text"))
         }),
-        (None, _) => Err(Rejection::new(ErrorCode::InvalidClient)
-            .describe(format!("client attestation is required: send `{name}`"))),
-        (Some(_), Some(_)) => Err(Rejection::new(ErrorCode::InvalidClient)
-            .describe(format!("`{name}` must appear exactly once"))),
+        (None, _) => Err(Rejection::new(
+            ErrorCode::InvalidClient,
+            Reason::AttestationHeaderMissing,
+        )
+        .describe(format!("client attestation is required: send `{name}`"))),
+        (Some(_), Some(_)) => Err(Rejection::new(
+            ErrorCode::InvalidClient,
+            Reason::AttestationHeaderRepeated,
+        )
+        .describe(format!("`{name}` must appear exactly once"))),
     }
 }
 
@@ -173,9 +180,9 @@ impl ClientAuth {
         Ok(challenge)
     }
 
-    async fn challenge_rejection(&self, description: &'static str) -> HandlerError {
+    async fn challenge_rejection(&self, reason: Reason, description: &'static str) -> HandlerError {
         match self.new_challenge().await {
-            Ok(c) => Rejection::new(ErrorCode::UseAttestationChallenge)
+            Ok(c) => Rejection::new(ErrorCode::UseAttestationChallenge, reason)
                 .describe(description)
                 .with_challenge(c)
                 .into(),
@@ -200,7 +207,7 @@ impl ClientAuth {
             None => return Err(crate::error::Failure::TrustNotLoaded.into()),
             Some(Err(e)) => {
                 tracing::info!(reason = %e, "client attestation refused: x5c chain not trusted");
-                return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
+                return Err(Rejection::new(ErrorCode::InvalidClientAttestation, Reason::AttestationChainUntrusted)
                     .describe(format!(
                         "client attestation: untrusted certificate chain: no trusted anchor takes its x5c ({e})"
                     ))
@@ -224,7 +231,8 @@ impl ClientAuth {
         let verified = match verifier.verify_pop(&attested, pop, client_id, clock) {
             Ok(v) => v,
             Err(e @ (AttestationError::ChallengeRequired | AttestationError::ChallengeInvalid)) => {
-                return Err(self.challenge_rejection(describe(&e)).await);
+                let (reason, text) = describe(&e);
+                return Err(self.challenge_rejection(reason, text).await);
             }
             Err(e) => return Err(self.reject(&e)),
         };
@@ -240,7 +248,9 @@ impl ClientAuth {
         // Which of untrusted key, unknown kid or bad signature (and every other reason) is
         // in the message, for the operator as for the client developer.
         tracing::info!(error = code.as_str(), reason = %e, "client attestation refused");
-        Rejection::new(code).describe(e.to_string()).into()
+        Rejection::new(code, Reason::AttestationInvalid)
+            .describe(e.to_string())
+            .into()
     }
 
     /// The policy of the trust entry whose key verified the attestation: a wallet
@@ -250,13 +260,16 @@ impl ClientAuth {
         if let Some(i) = a.trusted_by().checked_sub(1) {
             let name = self.trust.entry_name(a.trusted_by());
             let Some(policy) = self.policy.wallet_providers.get(i) else {
-                return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
-                    .describe("no policy for this attester")
-                    .into());
+                return Err(Rejection::new(
+                    ErrorCode::InvalidClientAttestation,
+                    Reason::WalletProviderPolicyMissing,
+                )
+                .describe("no policy for this attester")
+                .into());
             };
             return policy.evaluate(a.client_id(), a.claims()).map_err(|v| {
                 tracing::info!(provider = name, reason = %v, "client attestation refused by wallet provider policy");
-                Rejection::new(ErrorCode::InvalidClientAttestation)
+                Rejection::new(ErrorCode::InvalidClientAttestation, Reason::WalletProviderPolicyRefused)
                     .describe(format!(
                         "client attestation refused by the policy for wallet provider `{name}`: {v}"
                     ))
@@ -266,24 +279,32 @@ impl ClientAuth {
         if !self.policy.client_ids.is_empty()
             && !self.policy.client_ids.iter().any(|c| c == a.client_id())
         {
-            return Err(Rejection::new(ErrorCode::InvalidClient)
-                .describe("this client_id is not accepted")
-                .into());
+            return Err(
+                Rejection::new(ErrorCode::InvalidClient, Reason::ClientIdNotAccepted)
+                    .describe("this client_id is not accepted")
+                    .into(),
+            );
         }
         let has_environment = a.claims().contains_key("environment");
         if (self.policy.require_environment || has_environment)
             && let Err(v) = self.policy.environment.evaluate(a.claims())
         {
-            return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
-                .describe(format!("client attestation refused by policy: {v}"))
-                .into());
+            return Err(Rejection::new(
+                ErrorCode::InvalidClientAttestation,
+                Reason::EnvironmentPolicyRefused,
+            )
+            .describe(format!("client attestation refused by policy: {v}"))
+            .into());
         }
         if !self.policy.environment.attesters.is_empty() && !has_environment {
             let iss = a.attester().unwrap_or_default();
             if !self.policy.environment.attesters.iter().any(|x| x == iss) {
-                return Err(Rejection::new(ErrorCode::InvalidClientAttestation)
-                    .describe("this attester is not accepted")
-                    .into());
+                return Err(Rejection::new(
+                    ErrorCode::InvalidClientAttestation,
+                    Reason::AttesterNotAccepted,
+                )
+                .describe("this attester is not accepted")
+                .into());
             }
         }
         Ok(())
@@ -299,7 +320,10 @@ impl ClientAuth {
         if with_challenge && self.policy.require_challenge {
             let Some(challenge) = client.verified.challenge() else {
                 return Err(self
-                    .challenge_rejection("this server requires an attestation challenge in the PoP")
+                    .challenge_rejection(
+                        Reason::AttestationChallengeMissing,
+                        "this server requires an attestation challenge in the PoP",
+                    )
                     .await);
             };
             if self
@@ -309,7 +333,10 @@ impl ClientAuth {
                 .is_none()
             {
                 return Err(self
-                    .challenge_rejection("the attestation challenge is unknown, expired or used")
+                    .challenge_rejection(
+                        Reason::AttestationChallengeUnknown,
+                        "the attestation challenge is unknown, expired or used",
+                    )
                     .await);
             }
         }
@@ -323,9 +350,11 @@ impl ClientAuth {
             .await?
         {
             InsertOutcome::Inserted => Ok(()),
-            InsertOutcome::AlreadyPresent => Err(Rejection::new(ErrorCode::InvalidClient)
-                .describe("the client attestation PoP `jti` was already used")
-                .into()),
+            InsertOutcome::AlreadyPresent => {
+                Err(Rejection::new(ErrorCode::InvalidClient, Reason::PopReplay)
+                    .describe("the client attestation PoP `jti` was already used")
+                    .into())
+            }
         }
     }
 
@@ -341,7 +370,7 @@ impl ClientAuth {
         let client = match self.verify(headers, Some(client_id), clock).await {
             Ok(c) => c,
             Err(HandlerError::Rejected(r)) => {
-                return Err(Rejection::new(ErrorCode::InvalidToken)
+                return Err(Rejection::new(ErrorCode::InvalidToken, Reason::BindingProofMissing)
                     .describe(format!(
                         "the access token is bound to a client instance key: send its attestation and a fresh PoP ({})",
                         r.code()
@@ -351,25 +380,33 @@ impl ClientAuth {
             Err(e) => return Err(e),
         };
         if client.jkt != jkt {
-            return Err(Rejection::new(ErrorCode::InvalidToken)
-                .describe("the PoP is signed by another key than the access token is bound to")
-                .into());
+            return Err(
+                Rejection::new(ErrorCode::InvalidToken, Reason::BindingKeyMismatch)
+                    .describe("the PoP is signed by another key than the access token is bound to")
+                    .into(),
+            );
         }
         self.commit(&client, false).await.map_err(|e| match e {
-            HandlerError::Rejected(_) => Rejection::new(ErrorCode::InvalidToken)
-                .describe("the PoP `jti` was already used")
-                .into(),
+            HandlerError::Rejected(_) => {
+                Rejection::new(ErrorCode::InvalidToken, Reason::BindingPopReplay)
+                    .describe("the PoP `jti` was already used")
+                    .into()
+            }
             other => other,
         })?;
         Ok(client.verified.into_cnf())
     }
 }
 
-fn describe(e: &AttestationError) -> &'static str {
+fn describe(e: &AttestationError) -> (Reason, &'static str) {
     match e {
-        AttestationError::ChallengeRequired => {
-            "this server requires an attestation challenge in the PoP"
-        }
-        _ => "the attestation challenge is unknown, expired or used",
+        AttestationError::ChallengeRequired => (
+            Reason::AttestationChallengeMissing,
+            "this server requires an attestation challenge in the PoP",
+        ),
+        _ => (
+            Reason::AttestationChallengeUnknown,
+            "the attestation challenge is unknown, expired or used",
+        ),
     }
 }

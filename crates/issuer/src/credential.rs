@@ -26,7 +26,7 @@
 use crate::auth::sha256_b64;
 use crate::db::{self, NewCredential, TokenRow};
 use crate::dpop::{Scheme, presented_token};
-use crate::error::{Failure, HandlerError, HandlerResult, Rejection};
+use crate::error::{Failure, HandlerError, HandlerResult, Reason, Rejection};
 use crate::metadata::disclosable;
 use crate::nonce::NONCE_NAMESPACE;
 use crate::random::token;
@@ -67,8 +67,8 @@ pub(crate) async fn authorize(
 ) -> HandlerResult<Arc<TokenRow>> {
     let (scheme, presented) = presented_token(headers)
         .map_err(|r| r.at_resource(state.dpop.challenge(Scheme::Bearer)))?;
-    let unauthorized = |text: &'static str| -> HandlerError {
-        Rejection::new(ErrorCode::InvalidToken)
+    let unauthorized = |reason: Reason, text: &'static str| -> HandlerError {
+        Rejection::new(ErrorCode::InvalidToken, reason)
             .describe(text)
             .at_resource(state.dpop.challenge(scheme))
             .into()
@@ -80,14 +80,17 @@ pub(crate) async fn authorize(
         None => {
             let row = db::token(state.db.pool(), &hash)
                 .await?
-                .ok_or_else(|| unauthorized("unknown access token"))?;
+                .ok_or_else(|| unauthorized(Reason::UnknownAccessToken, "unknown access token"))?;
             let row = Arc::new(row);
             state.tokens.insert(hash, Arc::clone(&row), now);
             row
         }
     };
     if row.token_expires_at <= now {
-        return Err(unauthorized("the access token has expired"));
+        return Err(unauthorized(
+            Reason::ExpiredAccessToken,
+            "the access token has expired",
+        ));
     }
     state
         .dpop
@@ -117,12 +120,12 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.trim().to_ascii_lowercase())
 }
 
-fn encryption(text: &'static str) -> Rejection {
-    Rejection::new(ErrorCode::InvalidEncryptionParameters).describe(text)
+fn encryption(reason: Reason, text: &'static str) -> Rejection {
+    Rejection::new(ErrorCode::InvalidEncryptionParameters, reason).describe(text)
 }
 
-fn proof(text: impl Into<std::borrow::Cow<'static, str>>) -> Rejection {
-    Rejection::new(ErrorCode::InvalidProof).describe(text)
+fn proof(reason: Reason, text: impl Into<std::borrow::Cow<'static, str>>) -> Rejection {
+    Rejection::new(ErrorCode::InvalidProof, reason).describe(text)
 }
 
 /// Parses the body, plain or encrypted, and applies the encryption rules.
@@ -136,43 +139,62 @@ fn parse_request(
         Some("application/json") => {
             if enc.request_required {
                 return Err(encryption(
+                    Reason::RequestEncryptionRequired,
                     "this issuer requires encrypted credential requests",
                 ));
             }
-            let r = CredentialRequest::from_json(body)
-                .map_err(|e| Rejection::new(e.code()).describe(e.to_string()))?;
+            let r = CredentialRequest::from_json(body).map_err(|e| {
+                Rejection::new(e.code(), Reason::CredentialRequestMalformed).describe(e.to_string())
+            })?;
             if r.credential_response_encryption.is_some() {
                 return Err(encryption(
+                    Reason::ResponseEncryptionInPlainRequest,
                     "`credential_response_encryption` must be sent in an encrypted request (application/jwt)",
                 ));
             }
             r
         }
         Some(JWT_MEDIA_TYPE) => {
-            let key = state
-                .encryption_key
-                .as_ref()
-                .ok_or_else(|| encryption("this issuer does not accept encrypted requests"))?;
-            let text = std::str::from_utf8(body).map_err(|_| encryption("the JWE is not text"))?;
+            let key = state.encryption_key.as_ref().ok_or_else(|| {
+                encryption(
+                    Reason::RequestEncryptionNotOffered,
+                    "this issuer does not accept encrypted requests",
+                )
+            })?;
+            let text = std::str::from_utf8(body)
+                .map_err(|_| encryption(Reason::JweNotText, "the JWE is not text"))?;
             let mut policy = DecryptPolicy::new(&enc.enc);
             if enc.zip {
                 policy = policy.with_zip();
             }
-            CredentialRequest::from_jwe(text, key, &policy)
-                .map_err(|e| Rejection::new(e.code()).describe(e.to_string()))?
+            CredentialRequest::from_jwe(text, key, &policy).map_err(|e| {
+                Rejection::new(e.code(), Reason::CredentialRequestMalformed).describe(e.to_string())
+            })?
         }
         _ => {
-            return Err(Rejection::new(ErrorCode::InvalidCredentialRequest)
-                .describe("the credential request must be application/json or application/jwt"));
+            return Err(Rejection::new(
+                ErrorCode::InvalidCredentialRequest,
+                Reason::CredentialRequestMediaType,
+            )
+            .describe("the credential request must be application/json or application/jwt"));
         }
     };
     match &request.credential_response_encryption {
         None if enc.response_required => Err(encryption(
+            Reason::ResponseEncryptionRequired,
             "this issuer requires `credential_response_encryption`",
         )),
-        Some(_) if !enc.enabled => Err(encryption("this issuer does not encrypt responses")),
-        Some(e) if !enc.enc.contains(&e.enc) => Err(encryption("this `enc` is not offered")),
-        Some(e) if e.zip && !enc.zip => Err(encryption("`zip` is not offered")),
+        Some(_) if !enc.enabled => Err(encryption(
+            Reason::ResponseEncryptionNotOffered,
+            "this issuer does not encrypt responses",
+        )),
+        Some(e) if !enc.enc.contains(&e.enc) => Err(encryption(
+            Reason::EncNotOffered,
+            "this `enc` is not offered",
+        )),
+        Some(e) if e.zip && !enc.zip => {
+            Err(encryption(Reason::ZipNotOffered, "`zip` is not offered"))
+        }
         _ => Ok(request),
     }
 }
@@ -197,35 +219,46 @@ async fn issue(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult
 
     let configuration_id = match &request.target {
         CredentialTarget::Identifier(_) => {
-            return Err(Rejection::new(ErrorCode::UnknownCredentialIdentifier)
+            return Err(Rejection::new(ErrorCode::UnknownCredentialIdentifier, Reason::CredentialIdentifierUnsupported)
                 .describe("this issuer hands out no credential identifiers: use `credential_configuration_id`")
                 .into());
         }
         CredentialTarget::ConfigurationId(id) => id,
     };
     let Some(config) = state.config.credentials.get(configuration_id) else {
-        return Err(Rejection::new(ErrorCode::UnknownCredentialConfiguration).into());
+        return Err(Rejection::new(
+            ErrorCode::UnknownCredentialConfiguration,
+            Reason::UnknownConfiguration,
+        )
+        .into());
     };
     let granted: Vec<String> =
         serde_json::from_str(&grant.configuration_ids).map_err(|_| Failure::Corrupt("offer"))?;
     if !granted.iter().any(|g| g == configuration_id) {
-        return Err(Rejection::new(ErrorCode::InsufficientScope)
-            .describe("the access token does not cover this credential configuration")
-            .into());
+        return Err(Rejection::new(
+            ErrorCode::InsufficientScope,
+            Reason::ConfigurationNotGranted,
+        )
+        .describe("the access token does not cover this credential configuration")
+        .into());
     }
 
     let jwts = match &request.proofs {
-        None => return Err(proof("`proofs` is required").into()),
+        None => return Err(proof(Reason::ProofMissing, "`proofs` is required").into()),
         Some(Proofs::Attestation(_)) => {
-            return Err(proof("the `attestation` proof type is not supported").into());
+            return Err(proof(
+                Reason::ProofTypeUnsupported,
+                "the `attestation` proof type is not supported",
+            )
+            .into());
         }
         Some(Proofs::Jwt(list)) => list,
     };
     if jwts.len() > state.settings.batch_size {
-        return Err(proof(format!(
-            "at most {} proofs per request",
-            state.settings.batch_size
-        ))
+        return Err(proof(
+            Reason::TooManyProofs,
+            format!("at most {} proofs per request", state.settings.batch_size),
+        )
         .into());
     }
     let policy = ProofPolicy {
@@ -238,11 +271,15 @@ async fn issue(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult
     };
     let mut holders = Vec::with_capacity(jwts.len());
     for jwt in jwts {
-        let p =
-            verify_proof(jwt, &policy, state.clock.as_ref()).map_err(|e| proof(e.to_string()))?;
+        let p = verify_proof(jwt, &policy, state.clock.as_ref())
+            .map_err(|e| proof(Reason::ProofInvalid, e.to_string()))?;
         let jkt = p.key.thumbprint();
         if holders.iter().any(|(k, _, _): &(String, _, _)| *k == jkt) {
-            return Err(proof("each proof must be for a distinct key").into());
+            return Err(proof(
+                Reason::ProofKeyRepeated,
+                "each proof must be for a distinct key",
+            )
+            .into());
         }
         holders.push((jkt, p.key, p.nonce));
     }
@@ -259,9 +296,11 @@ async fn issue(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult
             .await?
             .is_none()
         {
-            return Err(Rejection::new(ErrorCode::InvalidNonce)
-                .describe("the c_nonce is unknown, expired or already used: fetch a new one")
-                .into());
+            return Err(
+                Rejection::new(ErrorCode::InvalidNonce, Reason::NonceUnknown)
+                    .describe("the c_nonce is unknown, expired or already used: fetch a new one")
+                    .into(),
+            );
         }
     }
 

@@ -28,7 +28,7 @@
 //! (`[issuer.attestation] bind_access_token`) is checked after this, in
 //! `credential::authorize`.
 
-use crate::error::{HandlerError, Rejection};
+use crate::error::{HandlerError, Reason, Rejection};
 use crate::random::Random;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
@@ -172,7 +172,7 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Result<(Scheme, &str), Rej
         }
     });
     parsed.ok_or_else(|| {
-        Rejection::new(ErrorCode::InvalidToken)
+        Rejection::new(ErrorCode::InvalidToken, Reason::AccessTokenMissing)
             .describe("an access token is required: `Authorization: Bearer <token>` or `Authorization: DPoP <token>` with a DPoP proof")
     })
 }
@@ -199,8 +199,8 @@ impl PendingProof {
     }
 }
 
-fn invalid(text: impl Into<std::borrow::Cow<'static, str>>) -> Rejection {
-    Rejection::new(ErrorCode::InvalidDpopProof).describe(text)
+fn invalid(reason: Reason, text: impl Into<std::borrow::Cow<'static, str>>) -> Rejection {
+    Rejection::new(ErrorCode::InvalidDpopProof, reason).describe(text)
 }
 
 impl Dpop {
@@ -282,8 +282,11 @@ impl Dpop {
             (Some(v), None) => v
                 .to_str()
                 .map(|s| Some(s.trim()))
-                .map_err(|_| invalid("the `DPoP` header is not text")),
-            (Some(_), Some(_)) => Err(invalid("the `DPoP` header must appear exactly once")),
+                .map_err(|_| invalid(Reason::DpopHeaderMalformed, "the `DPoP` header is not text")),
+            (Some(_), Some(_)) => Err(invalid(
+                Reason::DpopHeaderMalformed,
+                "the `DPoP` header must appear exactly once",
+            )),
         }
     }
 
@@ -306,7 +309,7 @@ impl Dpop {
         };
         verify_dpop(proof, &policy, &request, clock)
             .map(PendingProof)
-            .map_err(|e| Rejection::new(e.code()).describe(e.to_string()))
+            .map_err(|e| Rejection::new(e.code(), Reason::DpopProofInvalid).describe(e.to_string()))
     }
 
     /// The proof of a token request (`url`: the token endpoint), checked but not yet
@@ -322,6 +325,7 @@ impl Dpop {
         }
         match Self::header(headers)? {
             None if self.config.mode == DpopMode::Required => Err(invalid(
+                Reason::DpopRequired,
                 "this issuer requires DPoP: send a `DPoP` proof with the token request",
             )),
             None => Ok(None),
@@ -333,16 +337,17 @@ impl Dpop {
     /// the `jti` recorded. `use_dpop_nonce` carries a fresh nonce.
     pub(crate) async fn commit(&self, proof: &PendingProof) -> Result<(), HandlerError> {
         if self.config.require_nonce {
-            let known = match proof.0.nonce.as_deref() {
-                None => false,
+            let refused = match proof.0.nonce.as_deref() {
+                None => Some(Reason::DpopNonceMissing),
                 Some(n) => self
                     .single_use
                     .take(NONCE_NAMESPACE, n.as_bytes())
                     .await?
-                    .is_some(),
+                    .is_none()
+                    .then_some(Reason::DpopNonceUnknown),
             };
-            if !known {
-                let mut r = Rejection::new(ErrorCode::UseDpopNonce).describe(
+            if let Some(reason) = refused {
+                let mut r = Rejection::new(ErrorCode::UseDpopNonce, reason).describe(
                     "the DPoP proof must carry the nonce sent in the `DPoP-Nonce` header",
                 );
                 if let Some(n) = self.fresh_nonce().await? {
@@ -362,7 +367,7 @@ impl Dpop {
         {
             InsertOutcome::Inserted => Ok(()),
             InsertOutcome::AlreadyPresent => {
-                Err(invalid("the DPoP proof `jti` was already used").into())
+                Err(invalid(Reason::DpopReplay, "the DPoP proof `jti` was already used").into())
             }
         }
     }
@@ -381,15 +386,15 @@ impl Dpop {
         let at = |r: Rejection| -> HandlerError { r.at_resource(self.challenge(scheme)).into() };
         match (bound, scheme) {
             (None, Scheme::Bearer) if self.config.mode == DpopMode::Required => {
-                Err(at(Rejection::new(ErrorCode::InvalidToken).describe(
+                Err(at(Rejection::new(ErrorCode::InvalidToken, Reason::DpopBoundTokenRequired).describe(
                     "this issuer requires DPoP-bound access tokens: get a new one with a DPoP proof",
                 )))
             }
             (None, Scheme::Bearer) => Ok(()),
-            (None, Scheme::Dpop) => Err(at(Rejection::new(ErrorCode::InvalidToken)
+            (None, Scheme::Dpop) => Err(at(Rejection::new(ErrorCode::InvalidToken, Reason::TokenNotDpopBound)
                 .describe("the access token is not DPoP-bound: present it as `Bearer`"))),
             // The client must switch to DPoP: the challenge says so.
-            (Some(_), Scheme::Bearer) => Err(Rejection::new(ErrorCode::InvalidToken)
+            (Some(_), Scheme::Bearer) => Err(Rejection::new(ErrorCode::InvalidToken, Reason::DpopBoundTokenAsBearer)
                 .describe(
                     "the access token is DPoP-bound: present it as `Authorization: DPoP` with a DPoP proof",
                 )
@@ -398,12 +403,14 @@ impl Dpop {
             (Some(jkt), Scheme::Dpop) => {
                 let Some(proof) = Self::header(headers).map_err(at)? else {
                     return Err(at(invalid(
+                        Reason::DpopProofMissing,
                         "the access token is DPoP-bound: send a `DPoP` proof",
                     )));
                 };
                 let proof = self.verify(proof, url, Some(token), clock).map_err(at)?;
                 if proof.jkt() != jkt {
                     return Err(at(invalid(
+                        Reason::DpopKeyMismatch,
                         "the DPoP proof is signed by another key than the access token is bound to",
                     )));
                 }

@@ -7,7 +7,10 @@
 //!   `OAuth-Client-Attestation-Challenge` for `use_attestation_challenge`, ABCA §7.4; a
 //!   fresh `DPoP-Nonce` for `use_dpop_nonce`, RFC 9449 §8). At a protected resource the
 //!   DPoP codes are 401 with `WWW-Authenticate: DPoP error=…` (RFC 9449 §7.1, §9), set
-//!   with [`Rejection::at_resource`].
+//!   with [`Rejection::at_resource`]. Every rejection also carries a [`Reason`]: which
+//!   refusal it is, finer than the wire code (an unknown and an expired pre-authorized
+//!   code are both `invalid_grant`). The reason never goes on the wire; it is logged, and
+//!   put in the response's extensions so that tests driving the router can pin it.
 //! - [`Failure`]: the server could not do its part (database, cache, keys, randomness).
 //!   Logged with its cause; the client gets `server_error`, or `temporarily_unavailable`
 //!   when a dependency is unreachable ("could not check" is never "invalid").
@@ -17,10 +20,163 @@ use axum::response::{IntoResponse, Response};
 use oid4vci::{ErrorCode, ErrorResponse};
 use std::borrow::Cow;
 
+/// Which refusal a [`Rejection`] is: one variant per distinct check the issuer makes.
+///
+/// Several reasons share a wire code (RFC 6749 and OpenID4VCI define few codes); the
+/// reason tells them apart for the log and for tests, and never reaches the client. It
+/// is in the extensions of the response a rejection turns into
+/// (`response.extensions().get::<Reason>()`), which no HTTP server serializes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    // Token request (`/token`).
+    /// The token request is not `application/x-www-form-urlencoded`.
+    TokenRequestNotForm,
+    /// The token request form is malformed (code from the parser: `invalid_request` or
+    /// `unsupported_grant_type`).
+    TokenRequestMalformed,
+    /// No offer has this pre-authorized code.
+    UnknownCode,
+    /// The pre-authorized code was already redeemed.
+    CodeAlreadyUsed,
+    /// The pre-authorized code has expired.
+    ExpiredCode,
+    /// Too many wrong transaction codes were tried: the pre-authorized code is dead.
+    CodeDead,
+    /// The offer has a transaction code and the request has no `tx_code`.
+    TxCodeMissing,
+    /// The offer has no transaction code and the request sent one.
+    TxCodeUnexpected,
+    /// The transaction code is wrong (one attempt counted).
+    WrongTxCode,
+    /// The code was redeemed or expired between the read and the conditional update.
+    CodeLostRace,
+
+    // Client attestation (`/token`, and the resources under `bind_access_token`).
+    /// An attestation header is missing.
+    AttestationHeaderMissing,
+    /// An attestation header appears more than once.
+    AttestationHeaderRepeated,
+    /// An attestation header is not text.
+    AttestationHeaderNotText,
+    /// No trusted anchor takes the attestation's `x5c` chain.
+    AttestationChainUntrusted,
+    /// The attestation or its PoP failed a check (code from the check).
+    AttestationInvalid,
+    /// The PoP has no attestation challenge and one is required.
+    AttestationChallengeMissing,
+    /// The PoP's attestation challenge is unknown, expired or used.
+    AttestationChallengeUnknown,
+    /// The attestation verified under a wallet provider entry without a policy.
+    WalletProviderPolicyMissing,
+    /// The wallet provider's policy refuses the attestation.
+    WalletProviderPolicyRefused,
+    /// The `client_id` is not on the allow-list.
+    ClientIdNotAccepted,
+    /// The environment policy refuses the attestation.
+    EnvironmentPolicyRefused,
+    /// The attester is not on the allow-list.
+    AttesterNotAccepted,
+    /// The PoP `jti` was already used.
+    PopReplay,
+
+    // DPoP (RFC 9449).
+    /// The `DPoP` header is not text or appears more than once.
+    DpopHeaderMalformed,
+    /// DPoP is required and the token request has no proof.
+    DpopRequired,
+    /// The DPoP proof failed a check (code from the check).
+    DpopProofInvalid,
+    /// Nonces are demanded and the proof has none.
+    DpopNonceMissing,
+    /// The proof's nonce is unknown, expired or already used.
+    DpopNonceUnknown,
+    /// The proof's `jti` was already used.
+    DpopReplay,
+    /// DPoP is required and a token that is not DPoP-bound was presented as `Bearer`.
+    DpopBoundTokenRequired,
+    /// A token that is not DPoP-bound was presented as `DPoP`.
+    TokenNotDpopBound,
+    /// A DPoP-bound token was presented as `Bearer`.
+    DpopBoundTokenAsBearer,
+    /// A DPoP-bound token was presented without a proof.
+    DpopProofMissing,
+    /// The DPoP proof is signed by another key than the token is bound to.
+    DpopKeyMismatch,
+
+    // Access token (`/credential`, `/notification`).
+    /// No `Authorization` header with a usable scheme and token.
+    AccessTokenMissing,
+    /// No access token has this value.
+    UnknownAccessToken,
+    /// The access token has expired.
+    ExpiredAccessToken,
+    /// The token is bound to a client instance key and no valid attestation and PoP came.
+    BindingProofMissing,
+    /// The PoP is signed by another key than the token is bound to.
+    BindingKeyMismatch,
+    /// The binding PoP's `jti` was already used.
+    BindingPopReplay,
+
+    // Credential request (`/credential`).
+    /// The body is neither `application/json` nor `application/jwt`.
+    CredentialRequestMediaType,
+    /// The credential request is malformed or cannot be decrypted (code from the parser).
+    CredentialRequestMalformed,
+    /// A plain request where encrypted requests are required.
+    RequestEncryptionRequired,
+    /// An encrypted request and this issuer has no key agreement key.
+    RequestEncryptionNotOffered,
+    /// The encrypted request is not text.
+    JweNotText,
+    /// `credential_response_encryption` in a plain request.
+    ResponseEncryptionInPlainRequest,
+    /// No `credential_response_encryption` where it is required.
+    ResponseEncryptionRequired,
+    /// `credential_response_encryption` and this issuer does not encrypt responses.
+    ResponseEncryptionNotOffered,
+    /// The requested `enc` is not offered.
+    EncNotOffered,
+    /// `zip` is requested and not offered.
+    ZipNotOffered,
+    /// `credential_identifier` was sent (this issuer hands out none).
+    CredentialIdentifierUnsupported,
+    /// The credential configuration is unknown.
+    UnknownConfiguration,
+    /// The access token does not cover the configuration.
+    ConfigurationNotGranted,
+    /// No `proofs`.
+    ProofMissing,
+    /// The `attestation` proof type.
+    ProofTypeUnsupported,
+    /// More proofs than `batch_size`.
+    TooManyProofs,
+    /// A proof failed a check of Appendix F (signature, `aud`, `iat`, `typ`, …).
+    ProofInvalid,
+    /// Two proofs are for the same key.
+    ProofKeyRepeated,
+    /// A proof's `c_nonce` is unknown, expired or already used (the single-use store
+    /// cannot tell these apart: a consumed value is gone).
+    NonceUnknown,
+
+    // Notification (`/notification`).
+    /// The notification request is malformed (code from the parser).
+    NotificationRequestMalformed,
+    /// No credential of this access token has this `notification_id`.
+    UnknownNotificationId,
+
+    // Administration.
+    /// An offer request breaks a rule (the description says which).
+    OfferRequestInvalid,
+    /// An admin API request breaks a rule (the description says which).
+    AdminRequestInvalid,
+}
+
 /// A request refused with a protocol error code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
     code: ErrorCode,
+    reason: Reason,
     description: Option<Cow<'static, str>>,
     challenge: Option<String>,
     dpop_nonce: Option<String>,
@@ -29,10 +185,11 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// A rejection with `code`.
-    pub fn new(code: ErrorCode) -> Self {
+    /// A rejection with wire `code`, for `reason`.
+    pub fn new(code: ErrorCode, reason: Reason) -> Self {
         Rejection {
             code,
+            reason,
             description: None,
             challenge: None,
             dpop_nonce: None,
@@ -75,11 +232,10 @@ impl Rejection {
     pub fn code(&self) -> ErrorCode {
         self.code
     }
-}
 
-impl From<ErrorCode> for Rejection {
-    fn from(code: ErrorCode) -> Self {
-        Rejection::new(code)
+    /// Which refusal this is.
+    pub fn reason(&self) -> Reason {
+        self.reason
     }
 }
 
@@ -95,7 +251,9 @@ impl IntoResponse for Rejection {
             StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
         };
         let body = ErrorResponse::new(self.code, self.description.as_deref());
+        tracing::debug!(error = self.code.as_str(), reason = ?self.reason, "request refused");
         let mut response = (status, axum::Json(body)).into_response();
+        response.extensions_mut().insert(self.reason);
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match (&self.resource, self.code) {
@@ -150,9 +308,12 @@ pub enum Failure {
     /// Issuing the SD-JWT VC failed after every input was checked.
     #[error("SD-JWT VC issuance: {0}")]
     Issue(#[from] sd_jwt::VcError),
+    /// Building or encoding a status list failed.
+    #[error("status list: {0}")]
+    StatusList(#[from] status_list::ListError),
     /// Building or signing a status list token failed.
     #[error("status list: {0}")]
-    StatusList(String),
+    StatusListToken(#[from] status_list::TokenError),
     /// Signing failed.
     #[error("signing: {0}")]
     Sign(#[from] jose::SignError),
@@ -218,12 +379,6 @@ impl From<Rejection> for HandlerError {
     }
 }
 
-impl From<ErrorCode> for HandlerError {
-    fn from(c: ErrorCode) -> Self {
-        HandlerError::Rejected(Rejection::new(c))
-    }
-}
-
 impl From<Failure> for HandlerError {
     fn from(f: Failure) -> Self {
         HandlerError::Failed(f)
@@ -263,3 +418,44 @@ impl IntoResponse for HandlerError {
 
 /// A handler's result.
 pub type HandlerResult<T> = Result<T, HandlerError>;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn issue11_reason_is_a_response_extension_and_not_on_the_wire() {
+        let r = Rejection::new(ErrorCode::InvalidGrant, Reason::ExpiredCode)
+            .describe("the pre-authorized code has expired");
+        assert_eq!(r.reason(), Reason::ExpiredCode);
+        let response = r.into_response();
+        assert_eq!(
+            response.extensions().get::<Reason>(),
+            Some(&Reason::ExpiredCode)
+        );
+        for (_, value) in response.headers() {
+            assert!(!value.to_str().unwrap().contains("ExpiredCode"));
+        }
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "error": "invalid_grant",
+                "error_description": "the pre-authorized code has expired"
+            })
+        );
+    }
+
+    #[test]
+    fn issue11_reason_tells_refusals_with_one_wire_code_apart() {
+        let unknown = Rejection::new(ErrorCode::InvalidGrant, Reason::UnknownCode);
+        let expired = Rejection::new(ErrorCode::InvalidGrant, Reason::ExpiredCode);
+        assert_eq!(unknown.code(), expired.code());
+        assert_ne!(unknown, expired);
+        assert_ne!(unknown.reason(), expired.reason());
+    }
+}

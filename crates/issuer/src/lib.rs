@@ -54,7 +54,7 @@ use axum::Router;
 use axum::routing::{MethodRouter, get, post};
 use std::sync::Arc;
 
-pub use error::{Failure, Rejection};
+pub use error::{Failure, Reason, Rejection};
 pub use random::{ManualClock, Random, SystemRandom};
 pub use secret::Secret;
 pub use signing::{DEFAULT_PKCS11_LABEL_PREFIX, KeyStore, SigningKeys};

@@ -6,7 +6,7 @@
 
 use crate::credential::authorize;
 use crate::db;
-use crate::error::{HandlerResult, Rejection};
+use crate::error::{HandlerResult, Reason, Rejection};
 use crate::state::State;
 use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, StatusCode};
@@ -29,8 +29,9 @@ pub(crate) async fn notification_endpoint(
 
 async fn notify(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
     let grant = authorize(state, headers, "/notification").await?;
-    let request = NotificationRequest::from_json(body)
-        .map_err(|e| Rejection::new(e.code()).describe(e.to_string()))?;
+    let request = NotificationRequest::from_json(body).map_err(|e| {
+        Rejection::new(e.code(), Reason::NotificationRequestMalformed).describe(e.to_string())
+    })?;
     let touched = db::record_notification(
         state.db.pool(),
         &request.notification_id,
@@ -40,7 +41,11 @@ async fn notify(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResul
     )
     .await?;
     if touched == 0 {
-        return Err(Rejection::new(ErrorCode::InvalidNotificationId).into());
+        return Err(Rejection::new(
+            ErrorCode::InvalidNotificationId,
+            Reason::UnknownNotificationId,
+        )
+        .into());
     }
     tracing::info!(offer_id = %grant.id, event = request.event.as_str(), "notification recorded");
     Ok(StatusCode::NO_CONTENT.into_response())

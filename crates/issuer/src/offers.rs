@@ -12,7 +12,7 @@
 use crate::auth;
 use crate::config::RESERVED_CLAIMS;
 use crate::db::{self, NewOffer};
-use crate::error::{HandlerError, HandlerResult, Rejection};
+use crate::error::{HandlerError, HandlerResult, Reason, Rejection};
 use crate::random::{Random, RandomError, token};
 use crate::state::State;
 use axum::extract::{Path, State as AxumState};
@@ -58,7 +58,7 @@ struct TxCodeRequest {
 }
 
 fn invalid(text: impl Into<std::borrow::Cow<'static, str>>) -> HandlerError {
-    Rejection::new(ErrorCode::InvalidRequest)
+    Rejection::new(ErrorCode::InvalidRequest, Reason::OfferRequestInvalid)
         .describe(text)
         .into()
 }

@@ -48,6 +48,13 @@ pub enum StartError {
     /// A credential configuration is unusable.
     #[error("issuer configuration: {0}")]
     Config(String),
+    /// The credential issuer metadata built from the configuration breaks a rule of
+    /// OpenID4VCI §12.2.
+    #[error("issuer configuration: {0}")]
+    Metadata(#[from] oid4vci::MetadataError),
+    /// A start-up step (status lists, keys in the database) failed.
+    #[error("issuer configuration: {0}")]
+    Failed(#[from] Failure),
 }
 
 /// Everything the issuer needs from outside.
@@ -286,9 +293,7 @@ impl State {
             .as_ref()
             .map(|k| k.public_jwk_for_encryption().with_alg(jose::jwe::ECDH_ES));
         let issuer_metadata = issuer_metadata(&config, &endpoints, encryption_public.as_ref());
-        issuer_metadata
-            .validate()
-            .map_err(|e| StartError::Config(e.to_string()))?;
+        issuer_metadata.validate().map_err(StartError::Metadata)?;
         let as_metadata: AuthorizationServerMetadata = as_metadata(&config, &endpoints);
         let settings = Settings {
             identifier,
@@ -354,12 +359,6 @@ impl State {
 
     pub(crate) fn now(&self) -> i64 {
         self.clock.now()
-    }
-}
-
-impl From<Failure> for StartError {
-    fn from(f: Failure) -> Self {
-        StartError::Config(f.to_string())
     }
 }
 

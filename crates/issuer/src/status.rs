@@ -212,25 +212,20 @@ impl StatusLists {
             .and_then(|b| Bits::try_from(b).ok())
             .ok_or(Failure::Corrupt("status list bits"))?;
         let size = usize::try_from(row.size).map_err(|_| Failure::Corrupt("status list size"))?;
-        let mut list =
-            StatusList::new(bits, size).map_err(|e| Failure::StatusList(e.to_string()))?;
+        let mut list = StatusList::new(bits, size)?;
         for (idx, status) in db::non_valid_entries(self.db.pool(), id).await? {
             let idx = usize::try_from(idx).map_err(|_| Failure::Corrupt("status index"))?;
             let status = u8::try_from(status).map_err(|_| Failure::Corrupt("status value"))?;
-            list.set(idx, status)
-                .map_err(|e| Failure::StatusList(e.to_string()))?;
+            list.set(idx, status)?;
         }
-        let encoded = list
-            .encode()
-            .map_err(|e| Failure::StatusList(e.to_string()))?;
+        let encoded = list.encode()?;
         let key = keys.current(now).await?;
         let exp = now.saturating_add(secs(self.validity));
         let token = StatusListTokenBuilder::new(self.uri(id), encoded, now)
             .expires_at(exp)
             .ttl(self.ttl.as_secs().max(1))
             .kid(key.kid.clone())
-            .sign(key.signer.as_ref())
-            .map_err(|e| Failure::StatusList(e.to_string()))?;
+            .sign(key.signer.as_ref())?;
         db::store_list_token(self.db.pool(), id, row.version, &token, now, exp).await?;
         Ok(Some(SignedList { token, iat: now }))
     }

@@ -25,7 +25,7 @@
 use crate::auth::sha256_b64;
 use crate::batch::RedeemJob;
 use crate::db::{self, Redemption};
-use crate::error::{HandlerResult, Rejection};
+use crate::error::{HandlerResult, Reason, Rejection};
 use crate::offers::tx_code_hash;
 use crate::random::token;
 use crate::state::State;
@@ -48,8 +48,8 @@ pub(crate) fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-fn grant(description: &'static str) -> Rejection {
-    Rejection::new(ErrorCode::InvalidGrant).describe(description)
+fn grant(reason: Reason, description: &'static str) -> Rejection {
+    Rejection::new(ErrorCode::InvalidGrant, reason).describe(description)
 }
 
 /// `POST /token`.
@@ -64,12 +64,15 @@ pub(crate) async fn token_endpoint(
 
 async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
     if !is_form(headers) {
-        return Err(Rejection::new(ErrorCode::InvalidRequest)
-            .describe("the token request must be application/x-www-form-urlencoded")
-            .into());
+        return Err(
+            Rejection::new(ErrorCode::InvalidRequest, Reason::TokenRequestNotForm)
+                .describe("the token request must be application/x-www-form-urlencoded")
+                .into(),
+        );
     }
-    let request = TokenRequest::from_form(body)
-        .map_err(|e| Rejection::new(e.code()).describe(e.to_string()))?;
+    let request = TokenRequest::from_form(body).map_err(|e| {
+        Rejection::new(e.code(), Reason::TokenRequestMalformed).describe(e.to_string())
+    })?;
     let proof = state.dpop.token_proof(
         headers,
         &format!("{}/token", state.settings.identifier),
@@ -114,29 +117,41 @@ async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> Handler
         None => {
             let offer = db::offer_by_code(pool, &code_hash)
                 .await?
-                .ok_or_else(|| grant("the pre-authorized code is unknown"))?;
+                .ok_or_else(|| grant(Reason::UnknownCode, "the pre-authorized code is unknown"))?;
             if offer.redeemed_at.is_some() {
-                return Err(grant("the pre-authorized code was already used").into());
+                return Err(grant(
+                    Reason::CodeAlreadyUsed,
+                    "the pre-authorized code was already used",
+                )
+                .into());
             }
             if offer.expires_at <= now {
-                return Err(grant("the pre-authorized code has expired").into());
+                return Err(
+                    grant(Reason::ExpiredCode, "the pre-authorized code has expired").into(),
+                );
             }
             if offer.tx_attempts >= max {
                 return Err(grant(
+                    Reason::CodeDead,
                     "too many wrong transaction codes: the pre-authorized code is dead",
                 )
                 .into());
             }
             match (&offer.tx_code_hash, &offer.tx_code_salt, &request.tx_code) {
                 (Some(_), _, None) => {
-                    return Err(Rejection::new(ErrorCode::InvalidRequest)
-                        .describe("this offer requires `tx_code`")
-                        .into());
+                    return Err(
+                        Rejection::new(ErrorCode::InvalidRequest, Reason::TxCodeMissing)
+                            .describe("this offer requires `tx_code`")
+                            .into(),
+                    );
                 }
                 (None, _, Some(_)) => {
-                    return Err(Rejection::new(ErrorCode::InvalidRequest)
-                        .describe("this offer has no transaction code: do not send `tx_code`")
-                        .into());
+                    return Err(Rejection::new(
+                        ErrorCode::InvalidRequest,
+                        Reason::TxCodeUnexpected,
+                    )
+                    .describe("this offer has no transaction code: do not send `tx_code`")
+                    .into());
                 }
                 (Some(stored), Some(salt), Some(given)) => {
                     let candidate = tx_code_hash(salt, given);
@@ -144,7 +159,7 @@ async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> Handler
                         let attempts = db::count_tx_attempt(pool, &offer.id).await?;
                         let left = attempts.map_or(0, |a| (max - a).max(0));
                         tracing::info!(offer_id = %offer.id, attempts_left = left, "wrong transaction code");
-                        return Err(grant(if left == 0 {
+                        return Err(grant(Reason::WrongTxCode, if left == 0 {
                             "wrong transaction code; no attempts left: the pre-authorized code is dead"
                         } else {
                             "wrong transaction code"
@@ -159,7 +174,12 @@ async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> Handler
             }
             db::redeem(pool, &code_hash, now, max, &redemption)
                 .await?
-                .ok_or_else(|| grant("the pre-authorized code was just used or expired"))?
+                .ok_or_else(|| {
+                    grant(
+                        Reason::CodeLostRace,
+                        "the pre-authorized code was just used or expired",
+                    )
+                })?
         }
     };
     tracing::info!(offer_id = %row.id, client_id = %row.client_id, "access token issued");

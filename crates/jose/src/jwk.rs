@@ -203,7 +203,7 @@ impl PublicJwk {
         if *tag != 4 || rest.len() != 2 * n {
             return Err(JwkError::InvalidPoint);
         }
-        let (x, y) = rest.split_at(n);
+        let (x, y) = rest.split_at_checked(n).ok_or(JwkError::InvalidPoint)?;
         let jwk = PublicJwk {
             material: Material::Ec {
                 curve,

@@ -95,24 +95,27 @@ pub fn seal_with_rng(
 /// Opens a record sealed by [`seal`] with the same KEK and associated data. The plaintext
 /// zeroizes itself on drop.
 pub fn open(kek: &Kek, aad: &[u8], record: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    let truncated = || SealError::Truncated { len: record.len() };
+    // The header is split off by type, so a short record is an error, never a panic; the
+    // minimum also counts the tag, which the AEAD finds at the end of `body`.
     if record.len() < MIN_RECORD_LEN {
-        return Err(SealError::Truncated { len: record.len() });
+        return Err(truncated());
     }
-    let (header, body) = record.split_at(HEADER_LEN);
-    let (version, rest) = header
-        .split_first()
-        .ok_or(SealError::Truncated { len: record.len() })?;
+    let (header, body) = record
+        .split_first_chunk::<HEADER_LEN>()
+        .ok_or_else(truncated)?;
+    let (version, rest) = header.split_first().ok_or_else(truncated)?;
     if *version != VERSION {
         return Err(SealError::UnsupportedVersion(*version));
     }
-    let (kek_id, nonce) = rest.split_at(KEK_ID_LEN);
+    let (kek_id, nonce) = rest
+        .split_first_chunk::<KEK_ID_LEN>()
+        .ok_or_else(truncated)?;
     // Not secret (a fixed-label HMAC), so a plain comparison is fine.
     if kek_id != kek.id() {
         return Err(SealError::WrongKek);
     }
-    let nonce: [u8; NONCE_LEN] = nonce
-        .try_into()
-        .map_err(|_| SealError::Truncated { len: record.len() })?;
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| truncated())?;
     let full_aad = full_aad(*version, kek.id(), aad);
     let mut buf = Zeroizing::new(body.to_vec());
     let plain_len = kek

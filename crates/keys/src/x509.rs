@@ -88,7 +88,7 @@ fn ecdsa_der(rs: &[u8]) -> Option<Vec<u8>> {
     if rs.is_empty() || !rs.len().is_multiple_of(2) || rs.len() > 132 {
         return None;
     }
-    let (r, s) = rs.split_at(rs.len() / 2);
+    let (r, s) = rs.split_at_checked(rs.len() / 2)?;
     let int = |v: &[u8]| {
         let v = match v.iter().position(|b| *b != 0) {
             Some(i) => v.get(i..).unwrap_or_default(),

@@ -10,18 +10,21 @@
 //!   [`Rejection`]: it is reported as `503 temporarily_unavailable` and the transaction
 //!   stays pending, so the wallet may retry.
 //!
-//! Descriptions never contain claim values.
+//! Descriptions never contain claim values. A rejection refused because a lower layer
+//! refused (the SD-JWT parser, the key binding check, the DCQL matcher) carries that
+//! layer's error as its `source`, so the log and tests see which rule was broken, not only
+//! its text.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use service::ApiError;
 
 /// A presentation or response that was checked and refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Rejection {
     /// The `vp_token` or one of its presentations is not well-formed.
     #[error("malformed vp_token: {0}")]
-    MalformedVpToken(String),
+    MalformedVpToken(#[source] VpTokenFault),
     /// The issuer signature does not verify.
     #[error("the issuer signature is invalid")]
     InvalidSignature,
@@ -29,16 +32,16 @@ pub enum Rejection {
     /// never accepted (`none`, HMAC, anything outside the allow-list): refused before any
     /// signature check, and not a formatting mistake.
     #[error("unsupported algorithm: {0}")]
-    UnsupportedAlgorithm(String),
+    UnsupportedAlgorithm(#[source] JwtFault),
     /// The issuer (its key, certificate or identifier) is not trusted by the policy.
     #[error("the issuer is not trusted for this policy: {0}")]
-    UntrustedIssuer(String),
+    UntrustedIssuer(#[source] TrustFault),
     /// The credential breaks an SD-JWT VC rule (`typ`, `vct`, claim types, disclosures).
     #[error("invalid credential: {0}")]
-    InvalidCredential(String),
+    InvalidCredential(#[source] CredentialFault),
     /// A disclosure does not belong to the credential or breaks RFC 9901 §7.1.
     #[error("invalid disclosure: {0}")]
-    InvalidDisclosure(String),
+    InvalidDisclosure(#[source] DisclosureFault),
     /// `exp` passed or `nbf` not reached.
     #[error("the credential is expired or not yet valid")]
     CredentialExpired,
@@ -48,7 +51,7 @@ pub enum Rejection {
     /// The KB-JWT is malformed, has the wrong `typ` or algorithm, or its signature does
     /// not verify with `cnf`.
     #[error("the key binding JWT is invalid: {0}")]
-    InvalidKeyBinding(String),
+    InvalidKeyBinding(#[source] sd_jwt::KbError),
     /// The KB-JWT `aud` is not this transaction's full client identifier.
     #[error("the key binding JWT audience is not this verifier's client_id")]
     WrongAudience,
@@ -69,19 +72,123 @@ pub enum Rejection {
     CredentialSuspended,
     /// The status reference or the status list token is invalid.
     #[error("the credential status cannot be established: {0}")]
-    InvalidStatus(String),
+    InvalidStatus(#[source] StatusFault),
     /// The policy requires a status reference and the credential has none.
     #[error("the credential has no status reference")]
     StatusMissing,
     /// The presentations do not answer the DCQL query.
     #[error("the presentation does not satisfy the request: {0}")]
-    DcqlUnsatisfied(String),
+    DcqlUnsatisfied(#[source] DcqlFault),
     /// An essential claim of the policy was not disclosed.
     #[error("essential claim {0} was not disclosed")]
     EssentialClaimMissing(String),
     /// The wallet answered with an error response.
     #[error("the wallet declined: {0}")]
     WalletError(String),
+}
+
+/// Why a `vp_token` is not well-formed.
+#[derive(Debug, thiserror::Error)]
+pub enum VpTokenFault {
+    /// A `dc+sd-jwt` presentation is not a JSON string.
+    #[error("a dc+sd-jwt presentation must be a string")]
+    NotText,
+    /// A presentation does not even have the shape of an SD-JWT.
+    #[error("a presentation is not an SD-JWT (<JWT>~…~)")]
+    NotSdJwt,
+    /// The SD-JWT parser refused the presentation.
+    #[error(transparent)]
+    Parse(sd_jwt::ParseError),
+}
+
+/// A JWT of the presentation refused by JOSE, and which one.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtFault {
+    /// The issuer-signed JWT.
+    #[error("issuer-signed JWT: {0}")]
+    IssuerJwt(#[source] jose::Error),
+    /// The key binding JWT.
+    #[error("key binding JWT: {0}")]
+    KbJwt(#[source] jose::Error),
+}
+
+/// Why the issuer is not trusted.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustFault {
+    /// No trusted issuer of the policy has the signing key.
+    #[error("no trusted issuer has the signing key")]
+    NoKey,
+    /// The issuer's key could not be determined, or is not one of the trusted ones.
+    #[error(transparent)]
+    Resolve(sd_jwt::ResolveError),
+    /// The credential's `iss` is not the one configured for the trust entry (named) whose
+    /// key verified it.
+    #[error("the credential's iss is not the one configured for issuer {0}")]
+    IssMismatch(String),
+}
+
+/// Which SD-JWT VC rule the credential breaks.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialFault {
+    /// An SD-JWT VC rule (`typ`, `vct`, claim types, `status`).
+    #[error(transparent)]
+    Vc(sd_jwt::VcError),
+    /// The issuer-signed JWT was refused by JOSE for another reason than its signature
+    /// or algorithm.
+    #[error(transparent)]
+    Jwt(JwtFault),
+    /// An RFC 9901 rule of the SD-JWT (its audience).
+    #[error(transparent)]
+    Verify(sd_jwt::VerifyError),
+}
+
+/// Which disclosure rule is broken.
+#[derive(Debug, thiserror::Error)]
+pub enum DisclosureFault {
+    /// The parser refused a disclosure (one repeated).
+    #[error(transparent)]
+    Parse(sd_jwt::ParseError),
+    /// A claim that must not be selectively disclosed was.
+    #[error(transparent)]
+    Vc(sd_jwt::VcError),
+    /// RFC 9901 §7.1 refused a disclosure.
+    #[error(transparent)]
+    Verify(sd_jwt::VerifyError),
+}
+
+/// Why a credential's status cannot be established (checked and invalid; a list that
+/// cannot be fetched is "could not check", not one of these).
+#[derive(Debug, thiserror::Error)]
+pub enum StatusFault {
+    /// The list was served with another media type.
+    #[error("the status list is not application/statuslist+jwt")]
+    WrongMediaType,
+    /// The list's body is not UTF-8.
+    #[error("the status list token is not text")]
+    NotText,
+    /// The Status List Token is malformed or does not verify.
+    #[error("status list token: {0}")]
+    Token(#[source] status_list::TokenError),
+    /// The key of the list's signer could not be determined.
+    #[error("status list token key: {0}")]
+    Key(#[source] sd_jwt::ResolveError),
+    /// The credential's `status` reference does not fit the list.
+    #[error(transparent)]
+    Check(status_list::CheckError),
+    /// A status value other than VALID, INVALID and SUSPENDED.
+    #[error("status value {0} is not accepted")]
+    NotAccepted(u8),
+}
+
+/// Why the presentations do not answer the DCQL query.
+#[derive(Debug, thiserror::Error)]
+pub enum DcqlFault {
+    /// The `vp_token` has an entry for an id the query does not have.
+    #[error("vp_token has an entry for {0:?}, which is not a credential query id")]
+    UnknownQueryId(String),
+    /// The DCQL matcher found the query unanswered.
+    #[error(transparent)]
+    Unsatisfied(oid4vp::dcql::verifier::Unsatisfied),
 }
 
 impl Rejection {
@@ -195,5 +302,63 @@ impl IntoResponse for ProtocolError {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         self.to_api_error().into_response()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn issue11_rejection_keeps_the_refusing_layer_error_as_its_source() {
+        let r = Rejection::InvalidKeyBinding(sd_jwt::KbError::CnfNotJwk);
+        // The text the wallet and the RP see is what it was when the cause was a string.
+        assert_eq!(
+            r.to_string(),
+            "the key binding JWT is invalid: `cnf` has no `jwk` member"
+        );
+        assert!(matches!(
+            r.source().unwrap().downcast_ref::<sd_jwt::KbError>(),
+            Some(sd_jwt::KbError::CnfNotJwk)
+        ));
+        assert_eq!(r.code(), "invalid_key_binding");
+    }
+
+    #[test]
+    fn issue11_typed_causes_keep_the_former_descriptions() {
+        for (r, text) in [
+            (
+                Rejection::UntrustedIssuer(TrustFault::NoKey),
+                "the issuer is not trusted for this policy: no trusted issuer has the signing key",
+            ),
+            (
+                Rejection::UntrustedIssuer(TrustFault::IssMismatch("campus".into())),
+                "the issuer is not trusted for this policy: the credential's iss is not the one configured for issuer campus",
+            ),
+            (
+                Rejection::MalformedVpToken(VpTokenFault::NotText),
+                "malformed vp_token: a dc+sd-jwt presentation must be a string",
+            ),
+            (
+                Rejection::MalformedVpToken(VpTokenFault::NotSdJwt),
+                "malformed vp_token: a presentation is not an SD-JWT (<JWT>~…~)",
+            ),
+            (
+                Rejection::InvalidStatus(StatusFault::NotAccepted(3)),
+                "the credential status cannot be established: status value 3 is not accepted",
+            ),
+            (
+                Rejection::InvalidStatus(StatusFault::WrongMediaType),
+                "the credential status cannot be established: the status list is not application/statuslist+jwt",
+            ),
+            (
+                Rejection::DcqlUnsatisfied(DcqlFault::UnknownQueryId("pid".into())),
+                "the presentation does not satisfy the request: vp_token has an entry for \"pid\", which is not a credential query id",
+            ),
+        ] {
+            assert_eq!(r.to_string(), text);
+        }
     }
 }

@@ -52,9 +52,12 @@ pub enum BuildError {
     /// A trusted issuer entry.
     #[error(transparent)]
     Trust(#[from] TrustError),
-    /// The certificate chain does not validate (or its leaf is not the signing key).
+    /// The certificate chain does not validate.
     #[error("the request signing certificate: {0}")]
-    Certificate(String),
+    Certificate(#[source] jose::X5cError),
+    /// The leaf certificate's key is not the request signing key.
+    #[error("the request signing certificate: the leaf certificate's key is not the signing key")]
+    CertificateKeyMismatch,
     /// An `x509_*` prefix is the default but there is no certificate.
     #[error("client_id_prefix {0} needs a certificate (verifier.certificate)")]
     NoCertificate(&'static str),
@@ -204,13 +207,11 @@ impl State {
             None => (None, None),
             Some(leaf_der) => {
                 let anchors = TrustAnchors::from_der(deps.certificate_chain.last().cloned())
-                    .map_err(|e| BuildError::Certificate(e.to_string()))?;
+                    .map_err(BuildError::Certificate)?;
                 let leaf = jose::x5c::validate_chain(&deps.certificate_chain, &anchors, now)
-                    .map_err(|e| BuildError::Certificate(e.to_string()))?;
+                    .map_err(BuildError::Certificate)?;
                 if !leaf.public_jwk().same_key(deps.request_signer.public_jwk()) {
-                    return Err(BuildError::Certificate(
-                        "the leaf certificate's key is not the signing key".into(),
-                    ));
+                    return Err(BuildError::CertificateKeyMismatch);
                 }
                 let dns = config.dns_name.clone().unwrap_or(host.clone());
                 if !dns.eq_ignore_ascii_case(&host) {

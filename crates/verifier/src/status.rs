@@ -20,15 +20,16 @@ use status_list::{
 
 use crate::clock::Clock;
 use crate::config::StatusListConfig;
+use crate::error::StatusFault;
 use crate::trust::{ALGORITHMS, CachingFetcher};
 
 /// The result of a status check.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum StatusOutcome {
     /// The status value, from a verified list.
     Status(Status),
     /// The status could not be established because the token or reference is invalid.
-    Invalid(String),
+    Invalid(StatusFault),
     /// The list could not be retrieved (or its issuer metadata): could not check.
     Unavailable,
 }
@@ -160,14 +161,12 @@ impl StatusChecker {
             return Err(StatusOutcome::Unavailable);
         }
         if fetched.content_type().as_deref() != Some(status_list::MEDIA_TYPE) {
-            return Err(StatusOutcome::Invalid(
-                "the status list is not application/statuslist+jwt".into(),
-            ));
+            return Err(StatusOutcome::Invalid(StatusFault::WrongMediaType));
         }
         let text = std::str::from_utf8(&fetched.body)
-            .map_err(|_| StatusOutcome::Invalid("the status list token is not text".into()))?;
+            .map_err(|_| StatusOutcome::Invalid(StatusFault::NotText))?;
         let token = StatusListToken::parse(text)
-            .map_err(|e| StatusOutcome::Invalid(format!("status list token: {e}")))?;
+            .map_err(|e| StatusOutcome::Invalid(StatusFault::Token(e)))?;
         // Find the key as for the credential: the list must be signed by the credential's
         // issuer, so its `iss` (not whatever the unverified token claims) drives metadata
         // resolution.
@@ -190,7 +189,7 @@ impl StatusChecker {
                 if e.is_unavailable() {
                     StatusOutcome::Unavailable
                 } else {
-                    StatusOutcome::Invalid(format!("status list token key: {e}"))
+                    StatusOutcome::Invalid(StatusFault::Key(e))
                 }
             })?;
         let options = VerifyOptions::new(ALGORITHMS)
@@ -198,13 +197,13 @@ impl StatusChecker {
             .with_limits(DecodeLimits::new(status_list::DEFAULT_MAX_DECOMPRESSED));
         token
             .verify(&resolved.key, uri, &options, &*self.clock)
-            .map_err(|e| StatusOutcome::Invalid(format!("status list token: {e}")))
+            .map_err(|e| StatusOutcome::Invalid(StatusFault::Token(e)))
     }
 }
 
 fn lookup(claim: &StatusClaim, token: &VerifiedStatusListToken) -> StatusOutcome {
     match check_status(claim, token) {
         Ok(s) => StatusOutcome::Status(s),
-        Err(e) => StatusOutcome::Invalid(e.to_string()),
+        Err(e) => StatusOutcome::Invalid(StatusFault::Check(e)),
     }
 }

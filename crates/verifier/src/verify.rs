@@ -12,11 +12,14 @@ use oid4vp::dcql::{
 };
 use oid4vp::{Presentation, VpToken};
 use sd_jwt::vc::VerifiedVc;
-use sd_jwt::{KbError, KbExpectation, KeyBinding, ParseError, ResolveError, VcError, VerifyError};
+use sd_jwt::{KbError, KbExpectation, KeyBinding, ParseError, VcError, VerifyError};
 use serde_json::{Map, Value};
 use status_list::Status;
 
-use crate::error::Rejection;
+use crate::error::{
+    CredentialFault, DcqlFault, DisclosureFault, JwtFault, Rejection, StatusFault, TrustFault,
+    VpTokenFault,
+};
 use crate::policy::Policy;
 use crate::state::State;
 use crate::status::StatusOutcome;
@@ -34,7 +37,7 @@ pub struct Accepted {
 }
 
 /// Why a response was not accepted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Failure {
     /// Checked and refused.
     Rejected(Rejection),
@@ -70,9 +73,7 @@ pub async fn check_vp_token(
     let mut presented: Vec<(String, Vec<PresentedCredential>)> = Vec::new();
     for (query_id, items) in vp_token.entries() {
         let query = expect.query.credential(query_id).ok_or_else(|| {
-            Rejection::DcqlUnsatisfied(format!(
-                "vp_token has an entry for {query_id:?}, which is not a credential query id"
-            ))
+            Rejection::DcqlUnsatisfied(DcqlFault::UnknownQueryId(query_id.clone()))
         })?;
         let kb = KbExpectation::new(expect.client_id, expect.nonce, ALGORITHMS)
             .with_max_age(expect.policy.kb_max_age);
@@ -84,10 +85,7 @@ pub async fn check_vp_token(
         let mut list = Vec::with_capacity(items.len());
         for item in items {
             let Presentation::Text(text) = item else {
-                return Err(Rejection::MalformedVpToken(
-                    "a dc+sd-jwt presentation must be a string".into(),
-                )
-                .into());
+                return Err(Rejection::MalformedVpToken(VpTokenFault::NotText).into());
             };
             let vc = verify_one(state, expect.policy, text, binding).await?;
             list.push(PresentedCredential {
@@ -99,7 +97,7 @@ pub async fn check_vp_token(
         presented.push((query_id.clone(), list));
     }
     check_response(expect.query, &presented)
-        .map_err(|e| Rejection::DcqlUnsatisfied(e.to_string()))?;
+        .map_err(|e| Rejection::DcqlUnsatisfied(DcqlFault::Unsatisfied(e)))?;
 
     let mut essential = Map::new();
     for pointer in &expect.policy.essential {
@@ -170,13 +168,12 @@ async fn verify_one(
     text: &str,
     binding: KeyBinding<'_>,
 ) -> Result<VerifiedVc, Failure> {
-    let mut last = Rejection::UntrustedIssuer("no trusted issuer has the signing key".into());
+    let mut last = Rejection::UntrustedIssuer(TrustFault::NoKey);
     let clock = state.clock();
     // Entries naming an `iss` are only tried for credentials claiming it, so a credential
     // cannot make the verifier fetch metadata or keys for an issuer it does not trust.
-    let claimed = unverified_iss(text).ok_or_else(|| {
-        Rejection::MalformedVpToken("a presentation is not an SD-JWT (<JWT>~…~)".into())
-    })?;
+    let claimed =
+        unverified_iss(text).ok_or_else(|| Rejection::MalformedVpToken(VpTokenFault::NotSdJwt))?;
     for issuer in &policy.trust {
         if let Some(expected) = &issuer.iss
             && claimed.as_deref() != Some(expected.as_str())
@@ -195,7 +192,7 @@ async fn verify_one(
             Err(VcError::Resolve(e)) if e.is_unavailable() => return Err(Failure::Unavailable),
             // This entry has no key for the credential: try the next trusted issuer.
             Err(VcError::Resolve(e)) => {
-                last = resolve_rejection(&e);
+                last = Rejection::UntrustedIssuer(TrustFault::Resolve(e));
                 continue;
             }
             Err(e) => return Err(vc_rejection(e).into()),
@@ -203,10 +200,7 @@ async fn verify_one(
         if let Some(expected) = &issuer.iss
             && vc.issuer() != Some(expected.as_str())
         {
-            last = Rejection::UntrustedIssuer(format!(
-                "the credential's iss is not the one configured for issuer {}",
-                issuer.name
-            ));
+            last = Rejection::UntrustedIssuer(TrustFault::IssMismatch(issuer.name.clone()));
             continue;
         }
         match vc.status() {
@@ -224,10 +218,9 @@ async fn verify_one(
                         return Err(Rejection::CredentialSuspended.into());
                     }
                     StatusOutcome::Status(other) => {
-                        return Err(Rejection::InvalidStatus(format!(
-                            "status value {} is not accepted",
-                            u8::from(other)
-                        ))
+                        return Err(Rejection::InvalidStatus(StatusFault::NotAccepted(u8::from(
+                            other,
+                        )))
                         .into());
                     }
                     StatusOutcome::Invalid(reason) => {
@@ -257,10 +250,6 @@ fn unverified_iss(text: &str) -> Option<Option<String>> {
     Some(claims.get("iss").and_then(Value::as_str).map(str::to_owned))
 }
 
-fn resolve_rejection(e: &ResolveError) -> Rejection {
-    Rejection::UntrustedIssuer(e.to_string())
-}
-
 /// Whether a JOSE refusal is about the algorithm named in the header.
 fn is_algorithm_refusal(e: &jose::Error) -> bool {
     matches!(
@@ -274,15 +263,17 @@ fn is_algorithm_refusal(e: &jose::Error) -> bool {
 /// A parse refusal: the specific codes where the structure was fine but its content is
 /// refused (an algorithm, a repeated disclosure), `malformed_vp_token` otherwise.
 fn parse_rejection(p: ParseError) -> Rejection {
-    match &p {
-        ParseError::IssuerJwt(j) if is_algorithm_refusal(j) => {
-            Rejection::UnsupportedAlgorithm(format!("issuer-signed JWT: {j}"))
+    match p {
+        ParseError::IssuerJwt(j) if is_algorithm_refusal(&j) => {
+            Rejection::UnsupportedAlgorithm(JwtFault::IssuerJwt(j))
         }
-        ParseError::KbJwt(j) if is_algorithm_refusal(j) => {
-            Rejection::UnsupportedAlgorithm(format!("key binding JWT: {j}"))
+        ParseError::KbJwt(j) if is_algorithm_refusal(&j) => {
+            Rejection::UnsupportedAlgorithm(JwtFault::KbJwt(j))
         }
-        ParseError::DuplicateDisclosure { .. } => Rejection::InvalidDisclosure(p.to_string()),
-        _ => Rejection::MalformedVpToken(p.to_string()),
+        p @ ParseError::DuplicateDisclosure { .. } => {
+            Rejection::InvalidDisclosure(DisclosureFault::Parse(p))
+        }
+        p => Rejection::MalformedVpToken(VpTokenFault::Parse(p)),
     }
 }
 
@@ -294,9 +285,9 @@ pub fn vc_rejection(e: VcError) -> Rejection {
         | VcError::ClaimMissing(_)
         | VcError::ClaimWrongType(_)
         | VcError::Status(_)
-        | VcError::Issue(_) => Rejection::InvalidCredential(e.to_string()),
-        VcError::NonDisclosableClaim(_) => Rejection::InvalidDisclosure(e.to_string()),
-        VcError::Resolve(r) => resolve_rejection(&r),
+        | VcError::Issue(_) => Rejection::InvalidCredential(CredentialFault::Vc(e)),
+        VcError::NonDisclosableClaim(_) => Rejection::InvalidDisclosure(DisclosureFault::Vc(e)),
+        VcError::Resolve(r) => Rejection::UntrustedIssuer(TrustFault::Resolve(r)),
         VcError::Verify(v) => verify_rejection(v),
     }
 }
@@ -307,16 +298,16 @@ fn verify_rejection(e: VerifyError) -> Rejection {
         VerifyError::IssuerSignature(j) => match j {
             jose::Error::InvalidSignature => Rejection::InvalidSignature,
             j if is_algorithm_refusal(&j) => {
-                Rejection::UnsupportedAlgorithm(format!("issuer-signed JWT: {j}"))
+                Rejection::UnsupportedAlgorithm(JwtFault::IssuerJwt(j))
             }
-            other => Rejection::InvalidCredential(format!("issuer-signed JWT: {other}")),
+            other => Rejection::InvalidCredential(CredentialFault::Jwt(JwtFault::IssuerJwt(other))),
         },
         VerifyError::Time(_) => Rejection::CredentialExpired,
         VerifyError::AudienceMismatch | VerifyError::AudienceNotExpected => {
-            Rejection::InvalidCredential(e.to_string())
+            Rejection::InvalidCredential(CredentialFault::Verify(e))
         }
         VerifyError::KeyBinding(kb) => kb_rejection(kb),
-        other => Rejection::InvalidDisclosure(other.to_string()),
+        other => Rejection::InvalidDisclosure(DisclosureFault::Verify(other)),
     }
 }
 
@@ -327,6 +318,6 @@ fn kb_rejection(e: KbError) -> Rejection {
         KbError::NonceMismatch => Rejection::WrongNonce,
         KbError::SdHashMismatch => Rejection::SdHashMismatch,
         KbError::Time(_) => Rejection::StaleKeyBinding,
-        other => Rejection::InvalidKeyBinding(other.to_string()),
+        other => Rejection::InvalidKeyBinding(other),
     }
 }

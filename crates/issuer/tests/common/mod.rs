@@ -185,6 +185,7 @@ impl Harness {
         let response = self.app.clone().oneshot(req).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
+        let reason = response.extensions().get::<issuer::Reason>().copied();
         let body = axum::body::to_bytes(response.into_body(), 1 << 22)
             .await
             .unwrap();
@@ -192,6 +193,7 @@ impl Harness {
             status,
             headers,
             body,
+            reason,
         }
     }
 
@@ -368,6 +370,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Which refusal it was (a response extension: never on the wire).
+    pub reason: Option<issuer::Reason>,
 }
 
 impl Reply {
@@ -389,6 +393,11 @@ impl Reply {
             self.text()
         );
         assert_eq!(self.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+    }
+    /// The error code and the refusal reason behind it.
+    pub fn assert_refused(&self, status: u16, code: &str, reason: issuer::Reason) {
+        self.assert_error(status, code);
+        assert_eq!(self.reason, Some(reason), "{}", self.text());
     }
 }
 
