@@ -42,5 +42,5 @@ pub mod transaction;
 pub mod trust;
 pub mod verify;
 
-pub use routes::router;
+pub use routes::{openapi, router};
 pub use state::{BuildError, Dependencies, State, check_config};
