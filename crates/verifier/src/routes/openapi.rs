@@ -115,7 +115,7 @@ pub(crate) struct Jwks {
         super::jwks,
         openapi_json,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, super::rp::QrFormat)),
     modifiers(&RpBearer),
     tags(
         (name = "rp", description = "The RP backend API, authenticated with `verifier.rp_token`."),

@@ -130,8 +130,19 @@ pub(crate) async fn status(
 #[into_params(parameter_in = Query)]
 pub(crate) struct QrQuery {
     /// `svg` or `png`.
-    #[param(nullable = false)]
+    #[param(value_type = Option<QrFormat>, nullable = false)]
     format: Option<String>,
+}
+
+// Only described in the OpenAPI document: the query keeps the string, so that another
+// value gets its own error description.
+/// The image formats of the QR code.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum QrFormat {
+    Svg,
+    Png,
 }
 
 /// The QR code of a pending transaction's authorization request link.
