@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+mod common;
+
 /// The RP API token the server is started with and schemathesis sends.
 const RP_TOKEN: &str = "openapi-conformance-token";
 
@@ -234,4 +236,32 @@ fn issue11_verifier_conforms_to_its_openapi_document() {
             > 0,
         "{report}"
     );
+}
+
+/// Under `--mode=all` the verifier is mounted at `/verifier`: its document is at
+/// `/verifier/openapi.json`, and its `servers` entry names that mount, so the paths in it
+/// reach the verifier.
+#[tokio::test]
+async fn issue11_under_mode_all_the_served_document_names_the_verifier_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = common::start(dir.path());
+    let http = reqwest::Client::new();
+    let served = http
+        .get(format!("{base}/verifier/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let doc: serde_json::Value = served.json().await.unwrap();
+    let server = doc["servers"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(server, format!("{base}/verifier"));
+    assert!(doc["paths"]["/transactions"]["post"].is_object());
+    let created = http
+        .post(format!("{server}/transactions"))
+        .bearer_auth(common::RP)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
 }
