@@ -10,10 +10,11 @@ use oid4vp::{
     DirectPostBody, Invocation, RequestUriMethod, RequestUriPost, ResponseMode, ResponseUriReply,
     SdJwtVcFormat, WalletMetadata,
 };
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use service::ApiError;
 use service::error::codes;
+use utoipa::ToSchema;
 
 use crate::clock::token;
 use crate::error::{ProtocolError, Rejection};
@@ -28,26 +29,77 @@ use std::sync::Arc;
 /// Namespace of response codes in the single-use store.
 const RESPONSE_CODES: &str = "verifier.response_code";
 
-/// The body of `POST /transactions`.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// The body of `POST /transactions`. Every member is optional; `null` is the same as
+/// absent.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// The policy name (default: the configured default, or the only policy).
     pub policy: Option<String>,
     /// A DCQL query replacing the policy's (it must request every essential claim).
+    #[schema(value_type = Option<Object>)]
     pub dcql_query: Option<Value>,
-    /// `x509_san_dns`, `x509_hash` or `redirect_uri`.
+    /// `x509_san_dns`, `x509_hash` or `redirect_uri` (default: `verifier.client_id_prefix`).
+    #[schema(value_type = Option<PrefixName>)]
     pub client_id_prefix: Option<String>,
-    /// `direct_post` or `direct_post.jwt`.
+    /// `direct_post` or `direct_post.jwt` (default: `verifier.response_mode`).
+    #[schema(value_type = Option<ResponseModeName>)]
     pub response_mode: Option<String>,
-    /// `get` or `post`.
+    /// `get` or `post` (default: `verifier.request_uri_method`).
+    #[schema(value_type = Option<RequestUriMethodName>)]
     pub request_uri_method: Option<String>,
-    /// `cross_device` (default) or `same_device`.
+    /// `cross_device` or `same_device` (default: the policy's).
+    #[schema(value_type = Option<FlowName>)]
     pub flow: Option<String>,
 }
 
+// These four enums only describe the names in the OpenAPI document: `CreateRequest` keeps
+// the strings, so that an unknown name gets its own error description.
+
+/// The client identifier prefixes a transaction can use.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+enum PrefixName {
+    #[serde(rename = "x509_san_dns")]
+    X509SanDns,
+    #[serde(rename = "x509_hash")]
+    X509Hash,
+    #[serde(rename = "redirect_uri")]
+    RedirectUri,
+}
+
+/// The response modes a transaction can use.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+enum ResponseModeName {
+    #[serde(rename = "direct_post")]
+    DirectPost,
+    #[serde(rename = "direct_post.jwt")]
+    DirectPostJwt,
+}
+
+/// How the wallet fetches the request object.
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+enum RequestUriMethodName {
+    #[serde(rename = "get")]
+    Get,
+    #[serde(rename = "post")]
+    Post,
+}
+
+/// Where the wallet runs: another device (QR code) or the same one (link).
+#[derive(serde::Serialize, ToSchema)]
+#[allow(dead_code)]
+enum FlowName {
+    #[serde(rename = "cross_device")]
+    CrossDevice,
+    #[serde(rename = "same_device")]
+    SameDevice,
+}
+
 /// A created transaction.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, ToSchema)]
 pub struct Created {
     /// The RP-facing id.
     pub transaction_id: String,
@@ -582,21 +634,26 @@ pub async fn view(state: &State, id: &str, code: Option<&str>) -> Result<Value, 
         }
     };
     let status = match tx.status {
-        Status::Pending if now >= tx.expires_at => "expired",
-        s => s.name(),
+        Status::Pending if now >= tx.expires_at => ViewStatus::Expired,
+        Status::Pending => ViewStatus::Pending,
+        Status::Success => ViewStatus::Success,
+        Status::Failed => ViewStatus::Failed,
     };
-    let mut out = Map::new();
-    out.insert("transaction_id".into(), tx.id.clone().into());
-    out.insert("status".into(), status.into());
-    out.insert("policy".into(), tx.policy.clone().into());
-    out.insert("expires_at".into(), tx.expires_at.into());
+    let mut out = TransactionView {
+        transaction_id: tx.id.clone(),
+        status,
+        policy: tx.policy.clone(),
+        expires_at: tx.expires_at,
+        claims: None,
+        session_token: None,
+        error: None,
+        error_description: None,
+    };
     let reveal = exchanged || tx.flow == Flow::CrossDevice;
     if let (true, Some(result)) = (reveal, &tx.result) {
         match tx.status {
             Status::Success => {
-                if let Some(c) = result.get("claims") {
-                    out.insert("claims".into(), c.clone());
-                }
+                out.claims = result.get("claims").cloned();
                 let essential = result
                     .get("essential")
                     .and_then(Value::as_object)
@@ -616,19 +673,62 @@ pub async fn view(state: &State, id: &str, code: Option<&str>) -> Result<Value, 
                     state.session_signer(),
                 )
                 .map_err(|e| internal(&e))?;
-                out.insert("session_token".into(), token.into());
+                out.session_token = Some(token);
             }
             Status::Failed => {
-                for k in ["error", "error_description"] {
-                    if let Some(v) = result.get(k) {
-                        out.insert(k.into(), v.clone());
-                    }
-                }
+                out.error = result.get("error").cloned();
+                out.error_description = result.get("error_description").cloned();
             }
             Status::Pending => {}
         }
     }
-    Ok(Value::Object(out))
+    serde_json::to_value(out).map_err(|e| internal(&e))
+}
+
+/// A transaction as the RP sees it (`GET /transactions/{id}`): members without a value
+/// are left out.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransactionView {
+    /// The RP-facing id.
+    pub transaction_id: String,
+    /// Where the transaction is.
+    pub status: ViewStatus,
+    /// The policy name.
+    pub policy: String,
+    /// Until when the wallet can answer (Unix seconds).
+    pub expires_at: i64,
+    /// `success`, when the result is shown: the disclosed claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    pub claims: Option<Value>,
+    /// `success`, when the result is shown: a session token (JWT signed with the key at
+    /// `/jwks`) carrying the policy's essential claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub session_token: Option<String>,
+    /// `failed`, when the result is shown: the rejection code (or `wallet_error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub error: Option<Value>,
+    /// `failed`, when the result is shown: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub error_description: Option<Value>,
+}
+
+/// The state of a transaction as the RP sees it: `expired` is a pending transaction past
+/// its `expires_at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewStatus {
+    /// Waiting for the wallet.
+    Pending,
+    /// Answered and accepted.
+    Success,
+    /// Answered and refused (or declined by the wallet).
+    Failed,
+    /// Not answered in time.
+    Expired,
 }
 
 /// The authorization request link of a pending transaction, for the QR code.

@@ -16,7 +16,8 @@
 //! Modules: [`config`] (the `[verifier]` section), [`state`] (built from config and
 //! injected dependencies), [`flow`] (the lifecycle), [`verify`] (the checks), [`trust`]
 //! and [`status`] (issuer keys and status lists, fetched through the SSRF-guarded client
-//! and cached), [`transaction`] and [`sql`] (persistence), the routes via [`router`].
+//! and cached), [`transaction`] and [`sql`] (persistence), the routes via [`router`] and
+//! their OpenAPI document via [`openapi`].
 //!
 //! Privacy: only transaction state and the result the RP must receive are stored, the
 //! result is deleted `result_ttl` after the answer, and disclosed claim values are never
@@ -42,5 +43,5 @@ pub mod transaction;
 pub mod trust;
 pub mod verify;
 
-pub use routes::router;
+pub use routes::{openapi, router};
 pub use state::{BuildError, Dependencies, State, check_config};

@@ -9,9 +9,11 @@
 //! | `GET`/`POST /request/{request_id}` | wallet | the signed request object |
 //! | `POST /response` | wallet | `direct_post` / `direct_post.jwt` |
 //! | `GET /jwks` | anyone | the session token key |
+//! | `GET /openapi.json` | anyone | the OpenAPI 3.1 document of the routes above |
 //! | `GET /demo`, `/demo/api/…` | browser | the demo RP page (when enabled) |
 
 mod demo;
+pub mod openapi;
 mod rp;
 mod wallet;
 
@@ -35,14 +37,29 @@ pub fn router(state: Arc<State>) -> Router {
             get(wallet::request_get).post(wallet::request_post),
         )
         .route("/response", post(wallet::response))
-        .route("/jwks", get(jwks));
+        .route("/jwks", get(jwks))
+        .route("/openapi.json", get(openapi::openapi_json));
     if state.settings().demo {
         router = router.merge(demo::routes());
     }
     router.with_state(state)
 }
 
-async fn jwks(axum::extract::State(state): axum::extract::State<Arc<State>>) -> Response {
+/// The public key of the session tokens handed to the RP.
+#[utoipa::path(
+    get,
+    path = "/jwks",
+    operation_id = "get_jwks",
+    tag = "public",
+    responses(
+        (status = 200, description = "A JWK Set with the session token key.",
+         body = openapi::Jwks,
+         headers(("cache-control" = String, description = "`public, max-age=300`"))),
+    )
+)]
+pub(crate) async fn jwks(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+) -> Response {
     let body = crate::session::jwks(state.session_signer());
     let mut response = axum::Json(body).into_response();
     response.headers_mut().insert(

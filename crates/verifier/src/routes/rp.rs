@@ -10,8 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use service::ApiError;
 
+use utoipa::IntoParams;
+
+use super::openapi::{ErrorBody, PngImage};
 use super::{no_store_json, qr_response, wants_png};
-use crate::flow::{self, CreateRequest};
+use crate::flow::{self, CreateRequest, Created};
 use crate::state::State;
 
 /// An RP backend that presented the bearer token.
@@ -28,6 +31,29 @@ impl FromRequestParts<Arc<State>> for RpCaller {
     }
 }
 
+/// Starts a transaction.
+#[utoipa::path(
+    post,
+    path = "/transactions",
+    operation_id = "create_transaction",
+    tag = "rp",
+    security(("rp_bearer" = [])),
+    request_body(content = CreateRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The transaction was created.", body = Created,
+         headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: the body is not the JSON object \
+                                      described, or names an unknown policy, an unavailable \
+                                      client_id prefix or a DCQL query that misses an \
+                                      essential claim.", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: no or a wrong bearer token, or the RP \
+                                      API is disabled.", body = ErrorBody,
+         headers(("www-authenticate" = String))),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the transaction store \
+                                      cannot be reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn create(
     _: RpCaller,
     AxumState(state): AxumState<Arc<State>>,
@@ -50,11 +76,44 @@ pub(crate) async fn create(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StatusQuery {
+    /// The one-time code the wallet's redirect brought back (`#response_code=…`):
+    /// exchanging it reveals a same-device transaction's result.
+    #[param(nullable = false)]
     response_code: Option<String>,
 }
 
+/// A transaction's status and, once answered, its result.
+#[utoipa::path(
+    get,
+    path = "/transactions/{id}",
+    operation_id = "get_transaction",
+    tag = "rp",
+    security(("rp_bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The `transaction_id`."),
+        StatusQuery,
+    ),
+    responses(
+        (status = 200, description = "The transaction. The result (`claims` and \
+                                      `session_token`, or `error`) is shown for a \
+                                      cross-device transaction, and for a same-device one \
+                                      only with its `response_code`.",
+         body = flow::TransactionView,
+         headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_grant`: the `response_code` is invalid or was \
+                                      already used; `invalid_request`: a malformed query.",
+         body = ErrorBody),
+        (status = 401, description = "`invalid_token`.", body = ErrorBody,
+         headers(("www-authenticate" = String))),
+        (status = 404, description = "`not_found`: no such transaction.", body = ErrorBody),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: a store cannot be reached.",
+         body = ErrorBody),
+    )
+)]
 pub(crate) async fn status(
     _: RpCaller,
     AxumState(state): AxumState<Arc<State>>,
@@ -67,11 +126,54 @@ pub(crate) async fn status(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct QrQuery {
+    /// `svg` or `png`.
+    #[param(value_type = Option<QrFormat>, nullable = false)]
     format: Option<String>,
 }
 
+// Only described in the OpenAPI document: the query keeps the string, so that another
+// value gets its own error description.
+/// The image formats of the QR code.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum QrFormat {
+    Svg,
+    Png,
+}
+
+/// The QR code of a pending transaction's authorization request link.
+#[utoipa::path(
+    get,
+    path = "/transactions/{id}/qr",
+    operation_id = "get_transaction_qr",
+    tag = "rp",
+    security(("rp_bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The `transaction_id`."),
+        QrQuery,
+    ),
+    responses(
+        (status = 200, description = "The QR code: SVG unless `format=png` (or, without \
+                                      `format`, an `Accept` naming `image/png` and not \
+                                      `image/svg`).",
+         content((String = "image/svg+xml"), (PngImage = "image/png")),
+         headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: `format` is neither `svg` nor `png`; \
+                                      `transaction_expired`, `transaction_answered`, \
+                                      `transaction_unusable`: the transaction is no longer \
+                                      pending or usable.", body = ErrorBody),
+        (status = 401, description = "`invalid_token`.", body = ErrorBody,
+         headers(("www-authenticate" = String))),
+        (status = 404, description = "`not_found`: no such transaction.", body = ErrorBody),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: a store cannot be reached.",
+         body = ErrorBody),
+    )
+)]
 pub(crate) async fn qr(
     _: RpCaller,
     AxumState(state): AxumState<Arc<State>>,

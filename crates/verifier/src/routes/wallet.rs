@@ -13,6 +13,7 @@ use service::ApiError;
 use service::error::codes;
 
 use super::no_store_json;
+use super::openapi::{ErrorBody, RequestUriForm, ResponseAccepted, ResponseForm};
 use crate::flow::{self, ResponseOutcome};
 use crate::state::State;
 
@@ -24,6 +25,28 @@ fn request_object(jwt: String) -> Response {
     response
 }
 
+/// The signed request object of a transaction (`request_uri_method=get`).
+#[utoipa::path(
+    get,
+    path = "/request/{request_id}",
+    operation_id = "get_request_object",
+    tag = "wallet",
+    params(("request_id" = String, Path, description = "From the `request_uri`.")),
+    responses(
+        (status = 200, description = "The signed request object (a JWT).",
+         content_type = "application/oauth-authz-req+jwt", body = String,
+         headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`transaction_expired`, `transaction_answered`, \
+                                      `transaction_unusable`: the transaction is no longer \
+                                      pending or usable.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no pending transaction has this request \
+                                      id, or its request travels by value (`redirect_uri`).",
+         body = ErrorBody),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the transaction store \
+                                      cannot be reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn request_get(
     AxumState(state): AxumState<Arc<State>>,
     Path(request_id): Path<String>,
@@ -34,6 +57,35 @@ pub(crate) async fn request_get(
     }
 }
 
+/// The signed request object of a transaction, for a wallet that sends its metadata
+/// (`request_uri_method=post`, OpenID4VP §5.10).
+#[utoipa::path(
+    post,
+    path = "/request/{request_id}",
+    operation_id = "post_request_object",
+    tag = "wallet",
+    params(("request_id" = String, Path, description = "From the `request_uri`.")),
+    // Optional (an empty body is a POST without metadata): `ApiDoc`'s modifier marks it so,
+    // since an `Option` here would put `null` among the form's schemas.
+    request_body(content = RequestUriForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The signed request object (a JWT).",
+         content_type = "application/oauth-authz-req+jwt", body = String,
+         headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`transaction_expired`, `transaction_answered`, \
+                                      `transaction_unusable`: the transaction is no longer \
+                                      pending or usable; `invalid_request`: a parameter given twice, \
+                                      unparsable `wallet_metadata`, or metadata this request \
+                                      cannot meet; `vp_formats_not_supported`: the wallet \
+                                      does not support `dc+sd-jwt`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no pending transaction has this request \
+                                      id, or its request travels by value (`redirect_uri`).",
+         body = ErrorBody),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the transaction store \
+                                      cannot be reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn request_post(
     AxumState(state): AxumState<Arc<State>>,
     Path(request_id): Path<String>,
@@ -66,6 +118,35 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case(FORM))
 }
 
+/// The response URI: the wallet's answer (`direct_post`, `direct_post.jwt`).
+#[utoipa::path(
+    post,
+    path = "/response",
+    operation_id = "post_response",
+    tag = "wallet",
+    request_body(content = ResponseForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The response was taken (the transaction is answered).",
+         body = ResponseAccepted,
+         headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "The presentation was refused (the transaction is \
+                                      failed; `error` is the rejection code, e.g. \
+                                      `invalid_signature`, `wrong_nonce`, \
+                                      `credential_revoked`), or nothing changed: \
+                                      `invalid_request`, `invalid_state`, \
+                                      `transaction_answered`, `transaction_expired`, \
+                                      `invalid_response_encryption`, `transaction_unusable`.",
+         body = ErrorBody),
+        (status = 415, description = "`invalid_request`: the body is not \
+                                      `application/x-www-form-urlencoded`.", body = ErrorBody,
+         headers(("accept-post" = String, description = "`application/x-www-form-urlencoded`"))),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: a store, a status list or \
+                                      issuer metadata cannot be reached; the transaction \
+                                      stays pending and the wallet may retry.",
+         body = ErrorBody),
+    )
+)]
 pub(crate) async fn response(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,

@@ -1,0 +1,262 @@
+//! The verifier's OpenAPI document against the live server: `symbolon serve
+//! --mode=verifier` on a free loopback port, then `schemathesis` (from the interop
+//! virtualenv, a third-party conformance fuzzer) generates requests for every operation of
+//! the served `/openapi.json` and checks each answer: no `5xx`, and status code, content
+//! type, headers and body all as documented. The run is bounded and deterministic so it is
+//! reproducible and quick.
+
+#![cfg(unix)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+mod common;
+
+/// The RP API token the server is started with and schemathesis sends.
+const RP_TOKEN: &str = "openapi-conformance-token";
+
+struct Server(Child, mpsc::Receiver<String>);
+
+impl Server {
+    fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.1.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no log line with {needle:?}; saw:\n{}", seen.join("\n"));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn symbolon() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_symbolon"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SYMBOLON_") {
+            c.env_remove(name);
+        }
+    }
+    c.env_remove("RUST_LOG");
+    c
+}
+
+/// A port that was free a moment ago: the verifier derives its request and response URIs
+/// from its public URL, which must name the real port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `schemathesis` command of the interop virtualenv (next to its Python).
+fn schemathesis() -> PathBuf {
+    let python = std::env::var_os("INTEROP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("interop/python/.venv/bin/python"));
+    let cli = python.with_file_name("schemathesis");
+    assert!(
+        cli.is_file(),
+        "{} is missing: create the interop virtualenv (scripts/test.sh does it: \
+         python3 -m venv interop/python/.venv && interop/python/.venv/bin/pip install -r \
+         interop/python/requirements.txt)",
+        cli.display()
+    );
+    cli
+}
+
+/// A verifier with one policy and a development request signing certificate.
+fn start_verifier(dir: &std::path::Path, port: u16) -> Server {
+    let key = dir.join("verifier-key.jwk");
+    let cert = dir.join("verifier-cert.pem");
+    let out = symbolon()
+        .args(["verifier", "gen-cert", "--dns", "localhost", "--key-out"])
+        .arg(&key)
+        .arg("--cert-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let issuer = jose::SoftwareSigner::generate(jose::Algorithm::Es256)
+        .unwrap()
+        .with_kid("iss-1");
+    let jwks = json!({"keys": [jose::Signer::public_jwk(&issuer).to_value()]});
+    let query = json!({"credentials": [{"id": "pass", "format": "dc+sd-jwt",
+        "meta": {"vct_values": ["urn:symbolon:immerse:classroom-pass:1"]},
+        "claims": [{"path": ["role"]}, {"path": ["course"]}]}]});
+    let config = format!(
+        r#"data_dir = {data:?}
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://localhost:{port}"
+allow_http_loopback = true
+[verifier]
+rp_token = "{RP_TOKEN}"
+signing_key = {key:?}
+certificate = {cert:?}
+default_policy = "classroom"
+[verifier.issuers.school]
+iss = "https://issuer.example"
+jwks = '{jwks}'
+[verifier.policies.classroom]
+essential_claims = ["role", "course"]
+trusted_issuers = ["school"]
+dcql_query = '{query}'
+"#,
+        data = dir.join("data").display().to_string(),
+        key = key.display().to_string(),
+        cert = cert.display().to_string(),
+    );
+    let config_path = dir.join("verifier.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut child = symbolon()
+        .args(["serve", "--mode=verifier", "--config"])
+        .arg(&config_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let server = Server(child, rx);
+    server.wait_for("listening");
+    server
+}
+
+#[test]
+fn issue11_verifier_conforms_to_its_openapi_document() {
+    let cli = schemathesis();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_verifier(dir.path(), port);
+    let base = format!("http://127.0.0.1:{port}");
+    let report = std::env::var_os("OPENAPI_REPORT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("schemathesis.json"));
+    let out = Command::new(cli)
+        .arg("run")
+        .arg(format!("{base}/openapi.json"))
+        .args(["--url", &base])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_headers_conformance,response_schema_conformance",
+        ])
+        // Bounded and reproducible: deterministic generation (no seed, no example
+        // database) makes the same cases on every run.
+        .args(["--max-examples", "50", "--generation-deterministic"])
+        .args(["--workers", "1"])
+        .args(["--request-timeout", "10", "--no-color"])
+        .args(["--header", &format!("Authorization: Bearer {RP_TOKEN}")])
+        .args(["--report", "json", "--report-json-path"])
+        .arg(&report)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found responses that do not conform to docs/openapi/verifier.json:\n\
+         {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A run that tested nothing would also succeed: every operation must have been
+    // exercised, and the run completed.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(report["failures"], json!([]), "{report}");
+    assert_eq!(
+        report["operations"]["tested"], report["operations"]["total"],
+        "{report}"
+    );
+    let tested = report["valid_rates"].as_object().unwrap();
+    // `/openapi.json` itself is the schema schemathesis loaded, not tested as an operation.
+    for operation in [
+        "POST /transactions",
+        "GET /transactions/{id}",
+        "GET /transactions/{id}/qr",
+        "GET /request/{request_id}",
+        "POST /request/{request_id}",
+        "POST /response",
+        "GET /jwks",
+    ] {
+        assert!(
+            tested.contains_key(operation),
+            "{operation} was not tested:\n{stdout}"
+        );
+    }
+    // The RP API was reached with the token: transactions were created.
+    assert!(
+        report["valid_rates"]["POST /transactions"]["fuzzing"]["accepted"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{report}"
+    );
+}
+
+/// Under `--mode=all` the verifier is mounted at `/verifier`: its document is at
+/// `/verifier/openapi.json`, and its `servers` entry names that mount, so the paths in it
+/// reach the verifier.
+#[tokio::test]
+async fn issue11_under_mode_all_the_served_document_names_the_verifier_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = common::start(dir.path());
+    let http = reqwest::Client::new();
+    let served = http
+        .get(format!("{base}/verifier/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let doc: serde_json::Value = served.json().await.unwrap();
+    let server = doc["servers"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(server, format!("{base}/verifier"));
+    assert!(doc["paths"]["/transactions"]["post"].is_object());
+    let created = http
+        .post(format!("{server}/transactions"))
+        .bearer_auth(common::RP)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
