@@ -13,65 +13,17 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::json;
 
 mod common;
 
+use common::{LoggedServer, free_port, symbolon};
+
 /// The RP API token the server is started with and schemathesis sends.
 const RP_TOKEN: &str = "openapi-conformance-token";
-
-struct Server(Child, mpsc::Receiver<String>);
-
-impl Server {
-    fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.1.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return,
-                Ok(line) => seen.push(line),
-                Err(_) => break,
-            }
-        }
-        panic!("no log line with {needle:?}; saw:\n{}", seen.join("\n"));
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn symbolon() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SYMBOLON_") {
-            c.env_remove(name);
-        }
-    }
-    c.env_remove("RUST_LOG");
-    c
-}
-
-/// A port that was free a moment ago: the verifier derives its request and response URIs
-/// from its public URL, which must name the real port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -94,7 +46,7 @@ fn schemathesis() -> PathBuf {
 }
 
 /// A verifier with one policy and a development request signing certificate.
-fn start_verifier(dir: &std::path::Path, port: u16) -> Server {
+fn start_verifier(dir: &std::path::Path, port: u16) -> LoggedServer {
     let key = dir.join("verifier-key.jwk");
     let cert = dir.join("verifier-cert.pem");
     let out = symbolon()
@@ -141,23 +93,11 @@ dcql_query = '{query}'
     );
     let config_path = dir.join("verifier.toml");
     std::fs::write(&config_path, config).unwrap();
-    let mut child = symbolon()
+    let mut command = symbolon();
+    command
         .args(["serve", "--mode=verifier", "--config"])
-        .arg(&config_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let server = Server(child, rx);
-    server.wait_for("listening");
-    server
+        .arg(&config_path);
+    LoggedServer::start(command)
 }
 
 #[test]

@@ -12,10 +12,11 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::Command;
+
+use common::{LoggedServer, free_port, symbolon};
 
 use jose::jwe::{Enc, EncryptOptions};
 use jose::{Algorithm, Clock, Signer, SoftwareSigner, TrustAnchors};
@@ -25,51 +26,6 @@ use oid4vp::{
     AuthorizationResponse, DirectPostBody, Invocation, Presentation, RequestUriPost, VpToken,
 };
 use serde_json::{Map, Value, json};
-
-struct Server(Child, mpsc::Receiver<String>);
-
-impl Server {
-    fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.1.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return,
-                Ok(line) => seen.push(line),
-                Err(_) => break,
-            }
-        }
-        panic!("no log line with {needle:?}; saw:\n{}", seen.join("\n"));
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn symbolon() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SYMBOLON_") {
-            c.env_remove(name);
-        }
-    }
-    c.env_remove("RUST_LOG");
-    c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The files one verifier needs: its request signing key and certificate (from `symbolon
 /// verifier gen-cert`) and a trusted issuer's key.
@@ -149,29 +105,17 @@ dcql_query = '{query}'
 
     /// `symbolon serve --mode=verifier` with the configuration plus `extra` lines in
     /// `[verifier]`, once it listens.
-    fn start(&self, extra: &str) -> Server {
+    fn start(&self, extra: &str) -> LoggedServer {
         let config_path = self.dir.path().join("verifier.toml");
         let config = self
             .config
             .replacen("[verifier]\n", &format!("[verifier]\n{extra}"), 1);
         std::fs::write(&config_path, config).unwrap();
-        let mut child = symbolon()
+        let mut command = symbolon();
+        command
             .args(["serve", "--mode=verifier", "--config"])
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let server = Server(child, rx);
-        server.wait_for("listening");
-        server
+            .arg(&config_path);
+        LoggedServer::start(command)
     }
 
     fn local(&self, path: &str) -> String {

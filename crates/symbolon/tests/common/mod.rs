@@ -37,6 +37,65 @@ impl Drop for Server {
     }
 }
 
+/// A server process whose stderr lines are collected ([`LoggedServer::wait_for`]), stopped
+/// with SIGTERM when dropped.
+pub struct LoggedServer(pub Child, pub mpsc::Receiver<String>);
+
+impl LoggedServer {
+    /// Spawns `command` (stdout discarded, stderr collected) and waits for its
+    /// `listening` line.
+    pub fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let server = LoggedServer(child, rx);
+        server.wait_for("listening");
+        server
+    }
+
+    /// Waits (30 s at most) for a log line containing `needle`.
+    pub fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.1.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("no log line with {needle:?}; saw:\n{}", seen.join("\n"));
+    }
+}
+
+impl Drop for LoggedServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago (for configurations that must name their
+/// real port, such as a public URL).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The binary, without any `SYMBOLON_*` variable of the environment the tests run in.
 pub fn symbolon() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_symbolon"));
