@@ -62,9 +62,10 @@ impl LoggedServer {
         server
     }
 
-    /// Waits (30 s at most) for a log line containing `needle`.
+    /// Waits (60 s at most: a cold start under a loaded CI machine) for a log line
+    /// containing `needle`.
     pub fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let mut seen = Vec::new();
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match self.1.recv_timeout(left) {
@@ -135,7 +136,7 @@ pub fn ok_json(out: Output) -> Value {
 /// Starts `symbolon serve --mode=all` with its data under `dir/data`, a verifier key and
 /// certificate for `localhost` in `dir/vkey.jwk` and `dir/vcert.pem`; returns the server
 /// and its base URL once it listens.
-pub fn start(dir: &Path) -> (Server, String) {
+pub fn start(dir: &Path) -> (LoggedServer, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -160,30 +161,9 @@ pub fn start(dir: &Path) -> (Server, String) {
     );
     let path = dir.join("all.toml");
     std::fs::write(&path, config).unwrap();
-    let mut child = symbolon()
-        .args(["serve", "--mode=all", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .expect("the server did not start");
-        if rx.recv_timeout(left).unwrap().contains("listening") {
-            break;
-        }
-    }
+    let mut command = symbolon();
+    command.args(["serve", "--mode=all", "--config"]).arg(&path);
+    let server = LoggedServer::start(command);
     (server, base)
 }
 
