@@ -64,33 +64,7 @@ fn start_verifier(dir: &std::path::Path, port: u16) -> LoggedServer {
     let issuer = jose::SoftwareSigner::generate(jose::Algorithm::Es256)
         .unwrap()
         .with_kid("iss-1");
-    let jwks = json!({"keys": [jose::Signer::public_jwk(&issuer).to_value()]});
-    let query = json!({"credentials": [{"id": "pass", "format": "dc+sd-jwt",
-        "meta": {"vct_values": ["urn:symbolon:immerse:classroom-pass:1"]},
-        "claims": [{"path": ["role"]}, {"path": ["course"]}]}]});
-    let config = format!(
-        r#"data_dir = {data:?}
-[server]
-listen = "127.0.0.1:{port}"
-public_url = "http://localhost:{port}"
-allow_http_loopback = true
-[verifier]
-rp_token = "{RP_TOKEN}"
-signing_key = {key:?}
-certificate = {cert:?}
-default_policy = "classroom"
-[verifier.issuers.school]
-iss = "https://issuer.example"
-jwks = '{jwks}'
-[verifier.policies.classroom]
-essential_claims = ["role", "course"]
-trusted_issuers = ["school"]
-dcql_query = '{query}'
-"#,
-        data = dir.join("data").display().to_string(),
-        key = key.display().to_string(),
-        cert = cert.display().to_string(),
-    );
+    let config = common::verifier_config(dir, port, RP_TOKEN, &key, &cert, &issuer);
     let config_path = dir.join("verifier.toml");
     std::fs::write(&config_path, config).unwrap();
     let mut command = symbolon();

@@ -64,35 +64,9 @@ impl Setup {
         let issuer = SoftwareSigner::generate(Algorithm::Es256)
             .unwrap()
             .with_kid("iss-1");
-        let jwks = json!({"keys": [issuer.public_jwk().to_value()]});
-        let query = json!({"credentials": [{"id": "pass", "format": "dc+sd-jwt",
-            "meta": {"vct_values": ["urn:symbolon:immerse:classroom-pass:1"]},
-            "claims": [{"path": ["role"]}, {"path": ["course"]}]}]});
         let port = free_port();
         let base = format!("http://localhost:{port}");
-        let config = format!(
-            r#"data_dir = {data:?}
-[server]
-listen = "127.0.0.1:{port}"
-public_url = "{base}"
-allow_http_loopback = true
-[verifier]
-rp_token = "e2e-token"
-signing_key = {key:?}
-certificate = {cert:?}
-default_policy = "classroom"
-[verifier.issuers.school]
-iss = "https://issuer.example"
-jwks = '{jwks}'
-[verifier.policies.classroom]
-essential_claims = ["role", "course"]
-trusted_issuers = ["school"]
-dcql_query = '{query}'
-"#,
-            data = dir.path().join("data").display().to_string(),
-            key = key.display().to_string(),
-            cert = cert.display().to_string(),
-        );
+        let config = common::verifier_config(dir.path(), port, "e2e-token", &key, &cert, &issuer);
         Setup {
             dir,
             cert,

@@ -97,6 +97,47 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A `--mode=verifier` configuration listening on `port` (public URL
+/// `http://localhost:<port>`) with the RP token `rp_token`, the request signing `key` and
+/// `cert`, data under `dir/data`, and one policy `classroom` (role and course of the
+/// classroom pass) trusting the issuer `school` whose key is `issuer`'s.
+pub fn verifier_config(
+    dir: &Path,
+    port: u16,
+    rp_token: &str,
+    key: &Path,
+    cert: &Path,
+    issuer: &jose::SoftwareSigner,
+) -> String {
+    let jwks = json!({"keys": [jose::Signer::public_jwk(issuer).to_value()]});
+    let query = json!({"credentials": [{"id": "pass", "format": "dc+sd-jwt",
+        "meta": {"vct_values": ["urn:symbolon:immerse:classroom-pass:1"]},
+        "claims": [{"path": ["role"]}, {"path": ["course"]}]}]});
+    format!(
+        r#"data_dir = {data:?}
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://localhost:{port}"
+allow_http_loopback = true
+[verifier]
+rp_token = "{rp_token}"
+signing_key = {key:?}
+certificate = {cert:?}
+default_policy = "classroom"
+[verifier.issuers.school]
+iss = "https://issuer.example"
+jwks = '{jwks}'
+[verifier.policies.classroom]
+essential_claims = ["role", "course"]
+trusted_issuers = ["school"]
+dcql_query = '{query}'
+"#,
+        data = dir.join("data").display().to_string(),
+        key = key.display().to_string(),
+        cert = cert.display().to_string(),
+    )
+}
+
 /// The binary, without any `SYMBOLON_*` variable of the environment the tests run in.
 pub fn symbolon() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_symbolon"));
