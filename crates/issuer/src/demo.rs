@@ -5,7 +5,7 @@
 //! `role` and `course` of this `vct`.
 
 use crate::config::{
-    ClaimConfig, CredentialConfig, Disclosure, IssuerConfig, RawClaimDisplay, RawDisplay,
+    ClaimConfig, ClaimDisplay, CredentialConfig, CredentialDisplay, Disclosure, IssuerConfig,
 };
 use jose::Algorithm;
 use std::time::Duration;
@@ -21,11 +21,11 @@ fn claim(name: &str, mandatory: bool, en: &str, de: &str) -> ClaimConfig {
         mandatory,
         sd: Disclosure::Always,
         display: vec![
-            RawClaimDisplay {
+            ClaimDisplay {
                 name: en.to_owned(),
                 locale: Some("en-US".into()),
             },
-            RawClaimDisplay {
+            ClaimDisplay {
                 name: de.to_owned(),
                 locale: Some("de-DE".into()),
             },
@@ -41,21 +41,21 @@ pub fn classroom_pass() -> CredentialConfig {
         validity: Duration::from_secs(180 * 24 * 3600),
         proof_algorithms: vec![Algorithm::Es256],
         display: vec![
-            RawDisplay {
+            CredentialDisplay {
                 name: "IMMERSE classroom pass".into(),
                 locale: Some("en-US".into()),
                 description: Some("Admits its holder to an immersive classroom course".into()),
                 background_color: Some("#12355b".into()),
                 text_color: Some("#ffffff".into()),
-                ..RawDisplay::default()
+                ..CredentialDisplay::default()
             },
-            RawDisplay {
+            CredentialDisplay {
                 name: "IMMERSE Kursausweis".into(),
                 locale: Some("de-DE".into()),
                 description: Some("Zutritt zu einem immersiven Kurs".into()),
                 background_color: Some("#12355b".into()),
                 text_color: Some("#ffffff".into()),
-                ..RawDisplay::default()
+                ..CredentialDisplay::default()
             },
         ],
         claims: vec![

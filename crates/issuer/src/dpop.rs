@@ -37,7 +37,7 @@ use oid4vci::{
     DPOP_HEADER, DPOP_NONCE_HEADER, DpopPolicy, DpopRequest, ErrorCode, VerifiedDpop, verify_dpop,
 };
 use serde::{Deserialize, Serialize};
-use service::config::{ConfigError, positive_duration, show};
+use service::config::{ConfigError, with};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{InsertOutcome, SingleUse};
@@ -48,7 +48,7 @@ pub(crate) const JTI_NAMESPACE: &str = "issuer.dpop_jti";
 pub(crate) const NONCE_NAMESPACE: &str = "issuer.dpop_nonce";
 
 /// Whether DPoP is used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DpopMode {
     /// Not advertised, proofs ignored: bearer tokens only.
@@ -60,69 +60,41 @@ pub enum DpopMode {
     Required,
 }
 
-/// `[issuer.dpop]` as written.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+/// `[issuer.dpop]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
-pub struct RawDpop {
+pub struct DpopConfig {
     /// `off`, `offered` (default) or `required`.
-    pub mode: String,
+    pub mode: DpopMode,
     /// Accepted proof algorithms.
-    pub algorithms: Vec<String>,
+    #[serde(with = "with::non_empty")]
+    pub algorithms: Vec<Algorithm>,
     /// Demand a server nonce (`DPoP-Nonce`) in every proof.
     pub require_nonce: bool,
     /// How old a proof's `iat` may be.
-    pub proof_max_age: String,
+    #[serde(with = "with::positive_duration")]
+    pub proof_max_age: Duration,
     /// Lifetime of a server nonce.
-    pub nonce_ttl: String,
+    #[serde(with = "with::positive_duration")]
+    pub nonce_ttl: Duration,
 }
 
-impl Default for RawDpop {
+impl Default for DpopConfig {
     fn default() -> Self {
-        RawDpop {
-            mode: "offered".into(),
-            algorithms: vec!["ES256".into()],
+        DpopConfig {
+            mode: DpopMode::Offered,
+            algorithms: vec![Algorithm::Es256],
             require_nonce: false,
-            proof_max_age: "5m".into(),
-            nonce_ttl: "5m".into(),
+            proof_max_age: Duration::from_secs(5 * 60),
+            nonce_ttl: Duration::from_secs(5 * 60),
         }
     }
 }
 
-/// Typed `[issuer.dpop]`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DpopConfig {
-    /// The mode.
-    pub mode: DpopMode,
-    /// Accepted proof algorithms.
-    #[serde(serialize_with = "crate::config::show_algs")]
-    pub algorithms: Vec<Algorithm>,
-    /// Server nonces demanded.
-    pub require_nonce: bool,
-    /// Proof maximum age.
-    #[serde(serialize_with = "show::duration")]
-    pub proof_max_age: Duration,
-    /// Server nonce lifetime.
-    #[serde(serialize_with = "show::duration")]
-    pub nonce_ttl: Duration,
-}
-
-impl TryFrom<RawDpop> for DpopConfig {
-    type Error = ConfigError;
-
-    fn try_from(raw: RawDpop) -> Result<Self, ConfigError> {
-        let mode = match raw.mode.as_str() {
-            "off" => DpopMode::Off,
-            "offered" => DpopMode::Offered,
-            "required" => DpopMode::Required,
-            other => {
-                return Err(ConfigError::OutOfRange {
-                    key: "dpop.mode".into(),
-                    value: format!("{other:?}"),
-                    expected: "off, offered or required",
-                });
-            }
-        };
-        if mode == DpopMode::Off && raw.require_nonce {
+impl DpopConfig {
+    /// What the types alone do not check; keys relative to the `[issuer]` section.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.mode == DpopMode::Off && self.require_nonce {
             // Silently ignoring it would leave an operator believing nonces are demanded.
             return Err(ConfigError::Incompatible {
                 first: "dpop.mode".into(),
@@ -130,13 +102,7 @@ impl TryFrom<RawDpop> for DpopConfig {
                 reason: "DPoP nonces need DPoP: mode `off` uses no proofs",
             });
         }
-        Ok(DpopConfig {
-            mode,
-            algorithms: crate::config::algorithms("dpop.algorithms", &raw.algorithms)?,
-            require_nonce: raw.require_nonce,
-            proof_max_age: positive_duration("dpop.proof_max_age", &raw.proof_max_age)?,
-            nonce_ttl: positive_duration("dpop.nonce_ttl", &raw.nonce_ttl)?,
-        })
+        Ok(())
     }
 }
 
@@ -428,8 +394,12 @@ impl Dpop {
 mod tests {
     use super::*;
 
+    /// `text` as the `[dpop]` table of an `[issuer]` section, read as `symbolon` does.
     fn parse(text: &str) -> Result<DpopConfig, ConfigError> {
-        DpopConfig::try_from(toml::from_str::<RawDpop>(text).unwrap())
+        let table: toml::Table = toml::from_str(&format!("[dpop]\n{text}")).unwrap();
+        let issuer: crate::config::IssuerConfig =
+            service::config::deserialize(toml::Value::Table(table))?;
+        Ok(service::config::Section::validated(issuer)?.dpop)
     }
 
     #[test]

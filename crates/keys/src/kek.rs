@@ -154,6 +154,27 @@ pub enum KekSource {
     },
 }
 
+/// Written back as the table it is read from (where the key or passphrase is read, never
+/// its value); the Argon2id parameters live in the salt file, not in configuration.
+impl serde::Serialize for KekSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        match self {
+            KekSource::Key(source) => m.serialize_entry("key", source)?,
+            KekSource::Passphrase {
+                passphrase,
+                salt_file,
+                ..
+            } => {
+                m.serialize_entry("passphrase", passphrase)?;
+                m.serialize_entry("salt_file", salt_file)?;
+            }
+        }
+        m.end()
+    }
+}
+
 /// The raw form of [`KekSource`] as a configuration table.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -29,6 +29,20 @@ pub enum SecretSource {
     Env(String),
 }
 
+/// Written back as the table it is read from: where a secret is read is not secret (the
+/// value itself never reaches configuration), and `symbolon config check` prints it.
+impl serde::Serialize for SecretSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        match self {
+            SecretSource::File(path) => m.serialize_entry("file", path)?,
+            SecretSource::Env(name) => m.serialize_entry("env", name)?,
+        }
+        m.end()
+    }
+}
+
 impl fmt::Display for SecretSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

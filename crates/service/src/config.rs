@@ -1,9 +1,11 @@
-//! Helpers for the typed stage of configuration, shared by every section.
+//! Configuration pieces shared by every role's section.
 //!
-//! Each role owns a config section: a raw serde struct (`deny_unknown_fields`, plain
-//! strings and numbers) converted with `TryFrom` into typed values. The conversions here
-//! name the offending key in their [`ConfigError`], so `symbolon config check` can point
-//! at the line to fix; [`ConfigError::in_section`] prefixes the section's name.
+//! Each role owns one config section: a struct that deserializes straight into typed
+//! values (durations through [`with`], algorithms, enums, paths, [`Secret`]s; unknown keys
+//! refused) with the defaults in its `Default`, and a `validate` step for what one value
+//! alone cannot say (ranges, contradictions between keys). Errors name the offending key,
+//! so `symbolon config check` can point at the line to fix; [`ConfigError::in_section`]
+//! prefixes the section's name.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -107,6 +109,15 @@ pub enum ConfigError {
         /// Why it is needed.
         reason: &'static str,
     },
+    /// A value its type refused while the configuration was read, or a shared section
+    /// (owned by another crate, with its own error type) that contradicts itself.
+    #[error("`{key}`: {message}")]
+    Invalid {
+        /// Dotted key.
+        key: String,
+        /// What is wrong, as the refusing type said it.
+        message: String,
+    },
 }
 
 impl ConfigError {
@@ -146,6 +157,10 @@ impl ConfigError {
                 key: p(key),
                 reason,
             },
+            ConfigError::Invalid { key, message } => ConfigError::Invalid {
+                key: p(key),
+                message,
+            },
         }
     }
 
@@ -155,10 +170,52 @@ impl ConfigError {
             ConfigError::InvalidDuration { key, .. }
             | ConfigError::InvalidSocketAddr { key, .. }
             | ConfigError::OutOfRange { key, .. }
-            | ConfigError::Missing { key, .. } => key,
+            | ConfigError::Missing { key, .. }
+            | ConfigError::Invalid { key, .. } => key,
             ConfigError::Incompatible { first, .. } => first,
         }
     }
+}
+
+/// A role's config section: deserialized straight into typed values, then checked for
+/// what one value alone cannot say. Errors name keys relative to the section.
+pub trait Section: Sized {
+    /// Checks ranges, contradictions between keys and references between tables, and
+    /// completes values that default to another one.
+    fn validate(&mut self) -> Result<(), ConfigError>;
+
+    /// The section, validated.
+    fn validated(mut self) -> Result<Self, ConfigError> {
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+/// Deserializes a configuration value (a section, in tests; the whole file in the
+/// binary), naming the key a refused value sits at.
+pub fn deserialize<'de, T: serde::Deserialize<'de>>(
+    d: impl serde::Deserializer<'de>,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(d).map_err(|e| ConfigError::Invalid {
+        key: key_of(e.path()),
+        message: e.into_inner().to_string(),
+    })
+}
+
+/// The dotted config key of a deserialization path: table and key names, without the
+/// positions of list entries (`attestation.evidence[0]` is the key `attestation.evidence`),
+/// so a key is named the same whether a value or a check refused it.
+pub fn key_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let names: Vec<&str> = path
+        .iter()
+        .filter_map(|segment| match segment {
+            Segment::Map { key } => Some(key.as_str()),
+            Segment::Enum { variant } => Some(variant.as_str()),
+            Segment::Seq { .. } | Segment::Unknown => None,
+        })
+        .collect();
+    names.join(".")
 }
 
 /// Parses a public base URL (an issuer identifier, a verifier's `response_uri` base …):
@@ -234,6 +291,95 @@ pub fn socket_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
             key: key.to_owned(),
             value: value.to_owned(),
         })
+}
+
+/// `#[serde(with = …)]` modules for config fields of types whose own serde form is not the
+/// configuration's: each reads the human syntax, refuses what the field cannot hold with a
+/// message saying what to write, and writes back what it reads (so `symbolon config check`
+/// prints a file that loads to the same configuration).
+pub mod with {
+    /// A duration in the `30s` / `15m` / `24h` / `1h 30m` syntax.
+    pub mod duration {
+        use std::time::Duration;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Reads one.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+            let text = String::deserialize(d)?;
+            humantime::parse_duration(text.trim()).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "invalid duration {text:?} ({e}); write e.g. \"30s\", \"15m\" or \"24h\""
+                ))
+            })
+        }
+
+        /// Writes one as it is read.
+        pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+            super::super::show::duration(d, s)
+        }
+    }
+
+    /// A duration greater than zero (a lifetime, a timeout, a period).
+    pub mod positive_duration {
+        use std::time::Duration;
+
+        use serde::{Deserializer, Serializer};
+
+        /// Reads one.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+            let value = super::duration::deserialize(d)?;
+            if value.is_zero() {
+                return Err(serde::de::Error::custom(
+                    "a zero duration is out of range: must be greater than zero",
+                ));
+            }
+            Ok(value)
+        }
+
+        /// Writes one as it is read.
+        pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+            super::super::show::duration(d, s)
+        }
+    }
+
+    /// A list that must not be empty (accepted algorithms, `enc` values …).
+    pub mod non_empty {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        /// Reads one.
+        pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+            d: D,
+        ) -> Result<Vec<T>, D::Error> {
+            let values = Vec::<T>::deserialize(d)?;
+            if values.is_empty() {
+                return Err(serde::de::Error::custom(
+                    "an empty list is out of range: name at least one value",
+                ));
+            }
+            Ok(values)
+        }
+
+        /// Writes one as it is read.
+        pub fn serialize<S: Serializer, T: Serialize>(v: &[T], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v)
+        }
+    }
+}
+
+/// A [`Secret`] written inline in the configuration (a bearer token, a database URL that
+/// may carry a password): an empty or blank one is refused, since it would make a check
+/// that compares against it meaningless.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(d)?;
+        if value.trim().is_empty() {
+            return Err(serde::de::Error::custom(
+                "an empty secret is out of range: must be a non-empty secret",
+            ));
+        }
+        Ok(Secret::new(value))
+    }
 }
 
 /// `serialize_with` helpers for printing an effective configuration.

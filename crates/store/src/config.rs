@@ -1,6 +1,7 @@
-//! Choosing the cache backend from configuration, in two stages: [`RawCacheConfig`] is what
-//! a role's config section holds (serde, every field optional), [`CacheConfig`] the checked
-//! choice, and [`Caches::open`] connects it.
+//! Choosing the cache backend from configuration: [`CacheSection`] is the `[<role>.cache]`
+//! table every role's config section embeds as it is (serde, every field optional, printed
+//! by `config check` with its defaults and the Redis URL redacted), [`CacheSection::checked`]
+//! the checked choice ([`CacheConfig`]), and [`Caches::open`] connects it.
 //!
 //! ```toml
 //! [issuer.cache]            # all optional
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use jose::jwt::Clock;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::db::Database;
@@ -48,7 +49,7 @@ pub enum CacheKind {
 /// The cache section as read from config; see the module documentation.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct RawCacheConfig {
+pub struct CacheSection {
     /// `memory`, `redis` or `database`; default: `redis` if `redis_url` is set, else
     /// `database`.
     pub backend: Option<CacheKind>,
@@ -115,6 +116,73 @@ pub enum CacheConfigError {
     ZeroCap(&'static str),
 }
 
+impl CacheConfigError {
+    /// The key of the section the error is about, for an error that names it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            CacheConfigError::RedisUrlMissing => "redis_url",
+            CacheConfigError::RedisOptionWithoutRedis { option, .. }
+            | CacheConfigError::MemoryOptionWithoutMemory { option, .. }
+            | CacheConfigError::ZeroCap(option) => option,
+        }
+    }
+}
+
+impl CacheSection {
+    /// The checked choice.
+    pub fn checked(&self) -> Result<CacheConfig, CacheConfigError> {
+        CacheConfig::try_from(self.clone())
+    }
+}
+
+/// Compares what was written (the Redis URL too: a configuration is not a credential check).
+impl PartialEq for CacheSection {
+    fn eq(&self, other: &Self) -> bool {
+        self.backend == other.backend
+            && self.redis_url.as_ref().map(ExposeSecret::expose_secret)
+                == other.redis_url.as_ref().map(ExposeSecret::expose_secret)
+            && self.redis_prefix == other.redis_prefix
+            && self.max_entries == other.max_entries
+            && self.max_bytes == other.max_bytes
+            && self.max_rate_keys == other.max_rate_keys
+    }
+}
+
+impl Eq for CacheSection {}
+
+/// As `config check` prints it: the checked choice with its defaults, the Redis URL (it may
+/// carry a password) redacted; as written when it does not check (the role then refuses to
+/// start, naming the reason).
+impl Serialize for CacheSection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        match self.checked() {
+            Ok(CacheConfig::Memory(limits)) => {
+                m.serialize_entry("backend", "memory")?;
+                m.serialize_entry("max_entries", &limits.max_entries)?;
+                m.serialize_entry("max_bytes", &limits.max_bytes)?;
+                m.serialize_entry("max_rate_keys", &limits.max_rate_keys)?;
+            }
+            Ok(CacheConfig::Redis { prefix, .. }) => {
+                m.serialize_entry("backend", "redis")?;
+                m.serialize_entry("redis_url", "<redacted>")?;
+                m.serialize_entry("redis_prefix", &prefix)?;
+            }
+            Ok(CacheConfig::Database) => m.serialize_entry("backend", "database")?,
+            Err(_) => {
+                if let Some(backend) = self.backend {
+                    m.serialize_entry("backend", backend.name())?;
+                }
+                if self.redis_url.is_some() {
+                    m.serialize_entry("redis_url", "<redacted>")?;
+                }
+            }
+        }
+        m.end()
+    }
+}
+
 impl CacheKind {
     fn name(self) -> &'static str {
         match self {
@@ -125,10 +193,10 @@ impl CacheKind {
     }
 }
 
-impl TryFrom<RawCacheConfig> for CacheConfig {
+impl TryFrom<CacheSection> for CacheConfig {
     type Error = CacheConfigError;
 
-    fn try_from(raw: RawCacheConfig) -> Result<Self, CacheConfigError> {
+    fn try_from(raw: CacheSection) -> Result<Self, CacheConfigError> {
         // Never in-process by default: it forgets single-use values at a restart.
         let kind = raw.backend.unwrap_or(if raw.redis_url.is_some() {
             CacheKind::Redis
@@ -227,7 +295,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<CacheConfig, CacheConfigError> {
-        let raw: RawCacheConfig = toml::from_str(text).unwrap();
+        let raw: CacheSection = toml::from_str(text).unwrap();
         CacheConfig::try_from(raw)
     }
 
@@ -267,6 +335,24 @@ mod tests {
     fn redis_url_is_redacted_in_debug() {
         let config = parse("redis_url = \"redis://:hunter2@db:6379\"").unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn issue11_the_section_prints_its_checked_choice_with_the_redis_url_redacted() {
+        let shown = |text: &str| {
+            let section: CacheSection = toml::from_str(text).unwrap();
+            toml::to_string(&section).unwrap()
+        };
+        assert_eq!(shown(""), "backend = \"database\"\n");
+        let redis = shown("redis_url = \"redis://:hunter2@db:6379\"");
+        assert!(!redis.contains("hunter2"), "{redis}");
+        assert_eq!(
+            redis,
+            "backend = \"redis\"\nredis_url = \"<redacted>\"\nredis_prefix = \"symbolon:\"\n"
+        );
+        // A section that does not check is shown as written, still redacted.
+        let bad = shown("backend = \"memory\"\nredis_url = \"redis://:hunter2@db\"");
+        assert_eq!(bad, "backend = \"memory\"\nredis_url = \"<redacted>\"\n");
     }
 
     #[test]
@@ -316,7 +402,7 @@ mod tests {
 
     #[test]
     fn rejects_unknown_fields_and_backends() {
-        assert!(toml::from_str::<RawCacheConfig>("redis = \"x\"").is_err());
-        assert!(toml::from_str::<RawCacheConfig>("backend = \"memcached\"").is_err());
+        assert!(toml::from_str::<CacheSection>("redis = \"x\"").is_err());
+        assert!(toml::from_str::<CacheSection>("backend = \"memcached\"").is_err());
     }
 }

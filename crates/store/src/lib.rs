@@ -141,7 +141,7 @@ pub mod sql_store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::{CacheConfig, CacheConfigError, CacheKind, Caches, RawCacheConfig};
+pub use config::{CacheConfig, CacheConfigError, CacheKind, CacheSection, Caches};
 pub use db::{Backend, Database, DatabaseOptions};
 pub use error::{Error, is_connection_error};
 pub use key::{MAX_TTL, MAX_VALUE_LEN};

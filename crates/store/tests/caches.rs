@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use store::testing::{self, TestDatabase};
-use store::{Backend, CacheConfig, CacheKind, Caches, Error, InsertOutcome, RawCacheConfig};
+use store::{Backend, CacheConfig, CacheKind, CacheSection, Caches, Error, InsertOutcome};
 
 async fn exercise(caches: &Caches) {
     let s = &caches.single_use;
@@ -54,9 +54,9 @@ fn clock() -> Arc<dyn jose::jwt::Clock> {
 
 #[tokio::test]
 async fn opens_memory_when_chosen() {
-    let raw = RawCacheConfig {
+    let raw = CacheSection {
         backend: Some(CacheKind::Memory),
-        ..RawCacheConfig::default()
+        ..CacheSection::default()
     };
     let config = CacheConfig::try_from(raw).unwrap();
     exercise(&Caches::open(&config, None, clock()).await.unwrap()).await;
@@ -66,7 +66,7 @@ async fn opens_memory_when_chosen() {
 /// restart (a new pool on the same SQLite file) stays used after it.
 #[tokio::test]
 async fn issue10_default_cache_keeps_single_use_values_across_a_restart() {
-    let config = CacheConfig::try_from(RawCacheConfig::default()).unwrap();
+    let config = CacheConfig::try_from(CacheSection::default()).unwrap();
     assert!(matches!(config, CacheConfig::Database), "{config:?}");
     let t = TestDatabase::sqlite().unwrap();
     let before = t.connect().await.unwrap();
@@ -107,10 +107,10 @@ async fn issue10_default_cache_keeps_single_use_values_across_a_restart() {
 
 #[tokio::test]
 async fn opens_redis_from_its_url() {
-    let raw = RawCacheConfig {
+    let raw = CacheSection {
         redis_url: Some(SecretString::from(testing::redis_url().unwrap())),
         redis_prefix: Some(format!("{}:", testing::unique_name("caches").unwrap())),
-        ..RawCacheConfig::default()
+        ..CacheSection::default()
     };
     let config = CacheConfig::try_from(raw).unwrap();
     assert!(matches!(config, CacheConfig::Redis { .. }));

@@ -33,7 +33,7 @@ use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 use status_list::{Bits, StatusList, StatusListTokenBuilder};
 use tower::ServiceExt;
 use verifier::clock::{SystemClock, SystemRandom};
-use verifier::config::{RawIssuerConfig, RawPolicyConfig, RawVerifierConfig, VerifierConfig};
+use verifier::config::{Section, VerifierConfig};
 use verifier::seal::Sealer;
 use verifier::sql::SqlTransactions;
 use verifier::{Dependencies, State};
@@ -114,35 +114,27 @@ async fn issuer() -> Issuer {
     }
 }
 
-fn raw_config(issuer: &Issuer) -> RawVerifierConfig {
-    let mut raw = RawVerifierConfig {
-        rp_token: Some(TOKEN.into()),
-        response_mode: "direct_post".into(),
-        request_uri_method: "get".into(),
-        client_id_prefix: Some("redirect_uri".into()),
-        transaction_ttl: "1h".into(),
-        ..RawVerifierConfig::default()
-    };
-    raw.status_list.allow_loopback = Some(true);
-    raw.issuers.insert(
-        "school".into(),
-        RawIssuerConfig {
-            iss: Some(ISS.into()),
-            jwks: Some(json!({"keys": [issuer.signer.public_jwk().to_value()]})),
-            ..RawIssuerConfig::default()
-        },
-    );
-    raw.policies.insert(
-        "classroom".into(),
-        RawPolicyConfig {
-            dcql_query: Some(query()),
-            essential_claims: vec![json!("role"), json!("course")],
-            trusted_issuers: vec!["school".into()],
-            ..RawPolicyConfig::default()
-        },
-    );
-    raw.default_policy = Some("classroom".into());
-    raw
+/// The `[verifier]` section of the benchmark, as JSON (the same data model as the TOML the
+/// binary reads).
+fn section(issuer: &Issuer) -> serde_json::Value {
+    json!({
+        "rp_token": TOKEN,
+        "response_mode": "direct_post",
+        "request_uri_method": "get",
+        "client_id_prefix": "redirect_uri",
+        "transaction_ttl": "1h",
+        "status_list": {"allow_loopback": true},
+        "issuers": {"school": {
+            "iss": ISS,
+            "jwks": {"keys": [issuer.signer.public_jwk().to_value()]},
+        }},
+        "policies": {"classroom": {
+            "dcql_query": query(),
+            "essential_claims": ["role", "course"],
+            "trusted_issuers": ["school"],
+        }},
+        "default_policy": "classroom",
+    })
 }
 
 /// One prepared answer: the form body for the response endpoint.
@@ -213,7 +205,10 @@ async fn in_process(n: usize) {
         sealer: Sealer::generate(&SystemRandom).unwrap(),
         single_use: Arc::new(store::MemoryStore::with_defaults()),
     };
-    let config = VerifierConfig::try_from(raw_config(&issuer)).unwrap();
+    let config = serde_json::from_value::<VerifierConfig>(section(&issuer))
+        .unwrap()
+        .validated()
+        .unwrap();
     let state = Arc::new(
         State::new(config, "https://verifier.example", false, deps)
             .await
@@ -336,8 +331,7 @@ async fn http(n: usize, binary: &str, concurrency: usize) {
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let raw = raw_config(&issuer);
-    let policy = &raw.policies["classroom"];
+    let section = section(&issuer);
     let config = format!(
         r#"data_dir = {data:?}
 [server]
@@ -362,8 +356,8 @@ trusted_issuers = ["school"]
 dcql_query = '{query}'
 "#,
         data = dir.path().display().to_string(),
-        jwks = raw.issuers["school"].jwks.as_ref().unwrap(),
-        query = policy.dcql_query.as_ref().unwrap(),
+        jwks = section["issuers"]["school"]["jwks"],
+        query = section["policies"]["classroom"]["dcql_query"],
     );
     let path = dir.path().join("verifier.toml");
     std::fs::write(&path, config).unwrap();

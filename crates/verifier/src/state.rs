@@ -195,7 +195,10 @@ impl State {
         }
         let mut policies = BTreeMap::new();
         for (name, p) in &config.policies {
-            policies.insert(name.clone(), Arc::new(build_policy(name, p, &issuers)));
+            policies.insert(
+                name.clone(),
+                Arc::new(build_policy(name, p, config.kb_max_age, &issuers)),
+            );
         }
 
         let url = url::Url::parse(base_url).map_err(|_| BuildError::BaseUrl(base_url.into()))?;
@@ -442,6 +445,7 @@ async fn read(name: &str, path: &std::path::Path) -> Result<String, TrustError> 
 fn build_policy(
     name: &str,
     p: &PolicyConfig,
+    default_kb_max_age: std::time::Duration,
     issuers: &BTreeMap<String, Arc<TrustedIssuer>>,
 ) -> Policy {
     Policy {
@@ -454,7 +458,7 @@ fn build_policy(
             .iter()
             .filter_map(|i| issuers.get(i).cloned())
             .collect(),
-        kb_max_age: p.kb_max_age.as_secs(),
+        kb_max_age: p.kb_max_age_or(default_kb_max_age).as_secs(),
         success_redirect: p.success_redirect.clone(),
         require_status: p.require_status,
         flow: p.flow,

@@ -49,10 +49,12 @@ impl Status {
     }
 }
 
-/// How the RP reads the result.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the RP reads the result. Serde uses [`Flow::name`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Flow {
     /// Cross-device: the RP polls `GET /transactions/<id>` and gets the result there.
+    #[default]
     CrossDevice,
     /// Same-device: the result is only handed out in exchange for the `response_code`
     /// the wallet's redirect brought back to the browser that started the transaction

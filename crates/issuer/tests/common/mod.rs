@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use client_attestation::{AttestationClaims, Environment, EvidenceType, KeyProtection, PopClaims};
-use issuer::config::{IssuerConfig, RawIssuerConfig};
+use issuer::config::{IssuerConfig, Section};
 use issuer::{Dependencies, KeyStore, ManualClock, State, SystemRandom, TrustSources};
 use jose::{Algorithm, Clock, Signer, SoftwareSigner};
 use oid4vci::ProofClaims;
@@ -94,8 +94,10 @@ pub struct Harness {
 
 pub fn typed_config(extra: &str) -> IssuerConfig {
     let text = format!("admin_token = \"{ADMIN}\"\n{extra}");
-    let raw: RawIssuerConfig = toml::from_str(&text).unwrap();
-    let mut c = IssuerConfig::try_from(raw).unwrap();
+    let mut c = toml::from_str::<IssuerConfig>(&text)
+        .unwrap()
+        .validated()
+        .unwrap();
     issuer::demo::add_classroom_pass(&mut c);
     c
 }

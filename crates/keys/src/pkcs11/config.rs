@@ -27,8 +27,9 @@ pub const MAX_TOKEN_LABEL: usize = 32;
 /// Longest key label accepted.
 pub const MAX_KEY_LABEL: usize = 128;
 
-/// A PKCS#11 key's configuration (typed).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// A PKCS#11 key's configuration (typed). Serialized as the table it is read from (the
+/// PIN as where it is read, never its value).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(try_from = "RawPkcs11Config")]
 pub struct Pkcs11Config {
     /// Path of the PKCS#11 module (shared library).

@@ -16,12 +16,14 @@ pub const RESPONSE_TYPE_VP_TOKEN: &str = "vp_token";
 /// The custom scheme for wallet invocation (§13.1.2).
 pub const OPENID4VP_SCHEME: &str = "openid4vp";
 
-/// How the wallet returns the response (§8.2, §8.3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How the wallet returns the response (§8.2, §8.3.1). Serde uses the registered names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ResponseMode {
     /// `direct_post`: form-encoded POST to `response_uri`.
+    #[serde(rename = "direct_post")]
     DirectPost,
     /// `direct_post.jwt`: the same, with the parameters in an encrypted JWT `response`.
+    #[serde(rename = "direct_post.jwt")]
     DirectPostJwt,
 }
 
@@ -44,8 +46,9 @@ impl ResponseMode {
     }
 }
 
-/// `request_uri_method` (§5.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// `request_uri_method` (§5.1). Serde uses the registered (case-sensitive) names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RequestUriMethod {
     /// `get`: fetch the request object with GET (RFC 9101).
     Get,

@@ -145,12 +145,12 @@ fn parse_anchor(text: &str) -> anyhow::Result<(i64, audit::Hash)> {
 
 fn init_key(file: Option<PathBuf>) -> anyhow::Result<()> {
     let config = config::load(file.as_deref(), std::env::vars_os())?;
-    let Some(KeyConfig::Pkcs11(p)) = config.attester.as_ref().and_then(|a| a.key.as_ref()) else {
+    let Some(KeyConfig::Pkcs11(p)) = config.attester.as_ref().and_then(|a| a.key()) else {
         anyhow::bail!(
             "`attester.pkcs11` is required: init-key creates the A-Key in a PKCS#11 token"
         );
     };
-    let token = keys::pkcs11::Pkcs11Token::open(p)
+    let token = keys::pkcs11::Pkcs11Token::open(&p)
         .with_context(|| format!("cannot open PKCS#11 token `{}`", p.token_label))?;
     let outcome = attester::akey::init_pkcs11_key(&token, &p.key_label).with_context(|| {
         format!(
@@ -178,8 +178,8 @@ fn init_key(file: Option<PathBuf>) -> anyhow::Result<()> {
 /// embedded key when it exists.
 fn open_a_key(file: Option<&std::path::Path>) -> anyhow::Result<Arc<dyn KeySigner>> {
     let config = config::load(file, std::env::vars_os())?;
-    match config.attester.as_ref().and_then(|a| a.key.as_ref()) {
-        Some(key) => crate::roles::attester::open_configured_key(key),
+    match config.attester.as_ref().and_then(|a| a.key()) {
+        Some(key) => crate::roles::attester::open_configured_key(&key),
         None => {
             let dir = config.data_dir.join("attester");
             let (key_file, kek_file) = (dir.join("a-key.sealed"), dir.join("kek"));

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
-use service::config::{ConfigError, duration, positive_duration, show, socket_addr};
+use service::config::{ConfigError, Section, duration, positive_duration, show, socket_addr};
 use service::{HttpSettings, ListenerSettings};
 
 pub(crate) use load::load;
@@ -131,21 +131,9 @@ impl TryFrom<RawConfig> for Config {
                 reason: "a separate metrics listener needs its own address; leave `metrics.listen` out to serve /metrics on the main listener",
             });
         }
-        let issuer = raw
-            .issuer
-            .map(issuer::config::IssuerConfig::try_from)
-            .transpose()
-            .map_err(|e| e.in_section("issuer"))?;
-        let verifier = raw
-            .verifier
-            .map(verifier::config::VerifierConfig::try_from)
-            .transpose()
-            .map_err(|e| e.in_section("verifier"))?;
-        let attester = raw
-            .attester
-            .map(attester::config::AttesterConfig::try_from)
-            .transpose()
-            .map_err(|e| e.in_section("attester"))?;
+        let issuer = section(raw.issuer, "issuer")?;
+        let verifier = section(raw.verifier, "verifier")?;
+        let attester = section(raw.attester, "attester")?;
         Ok(Config {
             data_dir: PathBuf::from(raw.data_dir),
             server,
@@ -155,6 +143,14 @@ impl TryFrom<RawConfig> for Config {
             attester,
         })
     }
+}
+
+/// A role's section, validated, its errors naming keys from the top (`issuer.…`).
+fn section<S: Section>(section: Option<S>, name: &str) -> Result<Option<S>, ConfigError> {
+    section
+        .map(Section::validated)
+        .transpose()
+        .map_err(|e| e.in_section(name))
 }
 
 impl TryFrom<RawServer> for ServerConfig {

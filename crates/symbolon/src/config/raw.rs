@@ -19,11 +19,11 @@ pub(crate) struct RawConfig {
     /// `[metrics]`: the Prometheus endpoint.
     pub(crate) metrics: RawMetrics,
     /// `[issuer]`: the OpenID4VCI credential issuer.
-    pub(crate) issuer: Option<issuer::config::RawIssuerConfig>,
+    pub(crate) issuer: Option<issuer::config::IssuerConfig>,
     /// `[verifier]`: the OpenID4VP relying party.
-    pub(crate) verifier: Option<verifier::config::RawVerifierConfig>,
+    pub(crate) verifier: Option<verifier::config::VerifierConfig>,
     /// `[attester]`: the attestation service.
-    pub(crate) attester: Option<attester::config::RawAttesterConfig>,
+    pub(crate) attester: Option<attester::config::AttesterConfig>,
 }
 
 impl Default for RawConfig {

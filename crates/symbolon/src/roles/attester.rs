@@ -81,7 +81,7 @@ fn open_key(
     ctx: &RoleContext,
     dir: &Path,
 ) -> anyhow::Result<Arc<dyn KeySigner>> {
-    match &config.key {
+    match &config.key() {
         Some(key) => {
             if matches!(key, KeyConfig::Software { .. }) {
                 tracing::warn!(
@@ -121,12 +121,11 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<String> {
         .unwrap_or_else(|| ctx.base_url.clone());
     let identifier =
         service::config::public_url("attester.identifier", &identifier, ctx.allow_http_loopback)?;
-    if config.key.is_none() && !ctx.all {
+    if config.key().is_none() && !ctx.all {
         anyhow::bail!(MISSING_KEY);
     }
     config
-        .cache
-        .to_store()
+        .cache_config()
         .map_err(|e| e.in_section("attester"))?;
     Ok(identifier)
 }
@@ -158,8 +157,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         .context("cannot prepare the audit log table")?;
     let clock: Arc<dyn jose::Clock> = Arc::new(jose::SystemClock);
     let cache = config
-        .cache
-        .to_store()
+        .cache_config()
         .map_err(|e| e.in_section("attester"))?;
     let caches = store::Caches::open(&cache, Some(&database), Arc::clone(&clock))
         .await
@@ -305,8 +303,8 @@ mod tests {
         ));
         let config = crate::config::load(Some(path), Vec::<(OsString, OsString)>::new()).unwrap();
         let a = config.attester.as_ref().unwrap();
-        let Some(KeyConfig::Pkcs11(p)) = &a.key else {
-            panic!("the example keeps the A-Key in PKCS#11: {:?}", a.key);
+        let Some(KeyConfig::Pkcs11(p)) = &a.key() else {
+            panic!("the example keeps the A-Key in PKCS#11: {:?}", a.key());
         };
         assert_eq!(
             (p.token_label.as_str(), p.key_label.as_str()),

@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use client_attestation::{EvidenceType, KeyProtection};
-use issuer::config::{IssuerConfig, KeyBackend, RawIssuerConfig};
+use issuer::config::IssuerConfig;
 use issuer::maintenance::IssuerReadiness;
 use issuer::{Dependencies, KeyStore, State, SystemRandom, TrustSources};
 use service::RoleService;
+use service::config::Section;
 
 use crate::mode::RoleContext;
 use crate::roles::{random_b64, secret_file};
@@ -48,7 +49,8 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
     let explicit = ctx.config.issuer.is_some();
     let mut config = match &ctx.config.issuer {
         Some(c) => c.clone(),
-        None => IssuerConfig::try_from(RawIssuerConfig::default())
+        None => IssuerConfig::default()
+            .validated()
             .map_err(|e| e.in_section("issuer"))?,
     };
     if config.demo.unwrap_or(ctx.all) {
@@ -81,7 +83,7 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
     config.cache_config().map_err(|e| e.in_section("issuer"))?;
     // Under `--mode=all` a missing KEK is generated at start; alone it must be configured.
     let kek = config.keys.kek.is_some() || ctx.all;
-    if matches!(config.keys.backend, KeyBackend::Software) && !kek {
+    if config.keys.token().is_none() && !kek {
         anyhow::bail!(MISSING_KEK);
     }
     issuer::check_config(&config, kek)?;
@@ -143,11 +145,9 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         }
         (None, false) => None,
     };
-    let key_store = match &config.keys.backend {
-        KeyBackend::Software => {
-            KeyStore::Software(kek.clone().ok_or_else(|| anyhow::anyhow!(MISSING_KEK))?)
-        }
-        KeyBackend::Pkcs11(p) => KeyStore::Pkcs11 {
+    let key_store = match config.keys.token() {
+        None => KeyStore::Software(kek.clone().ok_or_else(|| anyhow::anyhow!(MISSING_KEK))?),
+        Some(p) => KeyStore::Pkcs11 {
             token: keys::pkcs11::Pkcs11Token::open(p)
                 .context("cannot open the issuer's PKCS#11 token")?,
             label_prefix: p.key_label.clone(),

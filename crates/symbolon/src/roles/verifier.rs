@@ -18,9 +18,10 @@ use std::time::Duration;
 use anyhow::Context;
 use jose::{Algorithm, SoftwareSigner};
 use service::RoleService;
+use service::config::Section;
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 use verifier::clock::{SystemClock, SystemRandom};
-use verifier::config::{IssuerConfig, RawVerifierConfig, VerifierConfig, add_classroom_policy};
+use verifier::config::{IssuerConfig, VerifierConfig, add_classroom_policy};
 use verifier::maintenance::{StoreReady, spawn_janitor};
 use verifier::seal::Sealer;
 use verifier::sql::SqlTransactions;
@@ -71,7 +72,8 @@ pub(crate) struct Checked {
 pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
     let mut config = match &ctx.config.verifier {
         Some(c) => c.clone(),
-        None => VerifierConfig::try_from(RawVerifierConfig::default())
+        None => VerifierConfig::default()
+            .validated()
             .map_err(|e| e.in_section("verifier"))?,
     };
     let demo = config.demo.unwrap_or(ctx.all);
@@ -86,8 +88,7 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
         anyhow::bail!(CERTIFICATE_WITHOUT_KEY);
     }
     config
-        .cache
-        .to_store()
+        .cache_config()
         .map_err(|e| e.in_section("verifier"))?;
     let loopback = config
         .status_list
@@ -203,8 +204,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
     let clock: Arc<dyn jose::Clock> = Arc::new(SystemClock);
     let caches = store::Caches::open(
         &config
-            .cache
-            .to_store()
+            .cache_config()
             .map_err(|e| e.in_section("verifier"))?,
         Some(&database),
         Arc::clone(&clock),

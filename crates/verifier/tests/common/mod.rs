@@ -32,10 +32,7 @@ use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 use status_list::{Bits, Status, StatusList, StatusListTokenBuilder};
 use tower::ServiceExt;
 use verifier::clock::SystemRandom;
-use verifier::config::{
-    CLASSROOM_PASS_VCT, RawIssuerConfig, RawPolicyConfig, RawVerifierConfig, VerifierConfig,
-    classroom_query,
-};
+use verifier::config::{CLASSROOM_PASS_VCT, Section, VerifierConfig, classroom_query};
 use verifier::seal::Sealer;
 use verifier::sql::SqlTransactions;
 use verifier::{Dependencies, State};
@@ -254,40 +251,35 @@ pub struct Harness {
 }
 
 pub fn verifier_config(setup: &Setup, issuer: &Issuer) -> VerifierConfig {
-    let mut raw = RawVerifierConfig {
-        rp_token: Some(RP_TOKEN.into()),
-        enc_values: setup.enc_values.clone(),
-        ..RawVerifierConfig::default()
-    };
     let school = if setup.issuer_metadata {
-        RawIssuerConfig {
-            iss: Some(issuer.iss.clone()),
-            metadata: true,
-            ..RawIssuerConfig::default()
-        }
+        json!({"iss": issuer.iss, "metadata": true})
     } else {
-        RawIssuerConfig {
-            iss: Some(issuer.iss.clone()),
-            jwks: Some(issuer.jwks()),
-            ..RawIssuerConfig::default()
-        }
+        json!({"iss": issuer.iss, "jwks": issuer.jwks()})
     };
-    raw.issuers.insert("school".into(), school);
-    raw.policies.insert(
-        "immersive-classroom".into(),
-        RawPolicyConfig {
-            description: Some("classroom".into()),
-            dcql_query: Some(classroom_query()),
-            essential_claims: vec![json!("role"), json!("course")],
-            trusted_issuers: vec!["school".into()],
-            kb_max_age: setup.kb_max_age.clone(),
-            success_redirect: setup.success_redirect.clone(),
-            require_status: setup.require_status,
-            flow: None,
-        },
-    );
-    raw.default_policy = Some("immersive-classroom".into());
-    VerifierConfig::try_from(raw).unwrap()
+    let mut policy = json!({
+        "description": "classroom",
+        "dcql_query": classroom_query(),
+        "essential_claims": ["role", "course"],
+        "trusted_issuers": ["school"],
+        "require_status": setup.require_status,
+    });
+    if let Some(age) = &setup.kb_max_age {
+        policy["kb_max_age"] = json!(age);
+    }
+    if let Some(redirect) = &setup.success_redirect {
+        policy["success_redirect"] = json!(redirect);
+    }
+    let section = json!({
+        "rp_token": RP_TOKEN,
+        "enc_values": setup.enc_values,
+        "issuers": {"school": school},
+        "policies": {"immersive-classroom": policy},
+        "default_policy": "immersive-classroom",
+    });
+    serde_json::from_value::<VerifierConfig>(section)
+        .unwrap()
+        .validated()
+        .unwrap()
 }
 
 pub fn guarded_client() -> GuardedClient {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use client_attestation::{EvidenceType, KeyProtection};
 use http_client::{AddressPolicy, GuardedClient, HttpSettings};
+use issuer::config::Section as _;
 use jose::{Algorithm, Clock, Signer, SoftwareSigner, TrustAnchors};
 use serde_json::{Value, json};
 use store::{CacheConfig, Caches, Database};
@@ -83,9 +84,9 @@ pub async fn platform(issuer_toml: &str) -> Platform {
     let icaches = Caches::open(&CacheConfig::default(), Some(&idb), Arc::clone(&clock))
         .await
         .unwrap();
-    let raw: issuer::config::RawIssuerConfig =
+    let mut config: issuer::config::IssuerConfig =
         toml::from_str(&format!("admin_token = \"{ADMIN}\"\n{issuer_toml}")).unwrap();
-    let mut config = issuer::config::IssuerConfig::try_from(raw).unwrap();
+    config.validate().unwrap();
     issuer::demo::add_classroom_pass(&mut config);
     config.attestation.evidence.push(EvidenceType::Dev);
     config
@@ -114,12 +115,12 @@ pub async fn platform(issuer_toml: &str) -> Platform {
     .unwrap();
 
     // Verifier: the classroom policy, trusting the issuer through its JWKS.
-    let mut raw = verifier::config::RawVerifierConfig {
-        rp_token: Some(RP.into()),
-        ..verifier::config::RawVerifierConfig::default()
-    };
-    raw.status_list.allow_loopback = Some(true);
-    let mut vconfig = verifier::config::VerifierConfig::try_from(raw).unwrap();
+    let mut vconfig: verifier::config::VerifierConfig = serde_json::from_value(serde_json::json!({
+        "rp_token": RP,
+        "status_list": {"allow_loopback": true},
+    }))
+    .unwrap();
+    vconfig.validate().unwrap();
     verifier::config::add_classroom_policy(
         &mut vconfig,
         "school",
