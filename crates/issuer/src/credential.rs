@@ -31,7 +31,6 @@ use crate::metadata::disclosable;
 use crate::nonce::NONCE_NAMESPACE;
 use crate::random::token;
 use crate::state::State;
-use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use jose::jwe::DecryptPolicy;
@@ -199,21 +198,12 @@ fn parse_request(
     }
 }
 
-/// `POST /credential`. Every answer carries the next `DPoP-Nonce` when DPoP nonces are
-/// demanded (a refusal after the proof was accepted has consumed the previous one).
-pub(crate) async fn credential_endpoint(
-    AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let response = match issue(&state, &headers, &body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    };
-    state.dpop.attach_nonce(response).await
-}
-
-async fn issue(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
+/// Answers a credential request (`POST /credential`, handled in `routes::wallet`).
+pub(crate) async fn issue(
+    state: &State,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> HandlerResult<Response> {
     let grant = authorize(state, headers, "/credential").await?;
     let request = parse_request(state, headers, body)?;
 

@@ -8,26 +8,16 @@ use crate::credential::authorize;
 use crate::db;
 use crate::error::{HandlerResult, Reason, Rejection};
 use crate::state::State;
-use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oid4vci::{ErrorCode, NotificationRequest};
-use std::sync::Arc;
 
-/// `POST /notification`.
-pub(crate) async fn notification_endpoint(
-    AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let response = match notify(&state, &headers, &body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    };
-    state.dpop.attach_nonce(response).await
-}
-
-async fn notify(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
+/// Records a notification (`POST /notification`, handled in `routes::wallet`).
+pub(crate) async fn notify(
+    state: &State,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> HandlerResult<Response> {
     let grant = authorize(state, headers, "/notification").await?;
     let request = NotificationRequest::from_json(body).map_err(|e| {
         Rejection::new(e.code(), Reason::NotificationRequestMalformed).describe(e.to_string())

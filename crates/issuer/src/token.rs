@@ -29,7 +29,6 @@ use crate::error::{HandlerResult, Reason, Rejection};
 use crate::offers::tx_code_hash;
 use crate::random::token;
 use crate::state::State;
-use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use oid4vci::{ErrorCode, TokenRequest, TokenResponse};
@@ -52,17 +51,12 @@ fn grant(reason: Reason, description: &'static str) -> Rejection {
     Rejection::new(ErrorCode::InvalidGrant, reason).describe(description)
 }
 
-/// `POST /token`.
-pub(crate) async fn token_endpoint(
-    AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+/// Answers a token request (`POST /token`, handled in `routes::wallet`).
+pub(crate) async fn issue_token(
+    state: &State,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> HandlerResult<Response> {
-    let response = issue_token(&state, &headers, &body).await?;
-    Ok(state.dpop.attach_nonce(response).await)
-}
-
-async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
     if !is_form(headers) {
         return Err(
             Rejection::new(ErrorCode::InvalidRequest, Reason::TokenRequestNotForm)

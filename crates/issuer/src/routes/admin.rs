@@ -2,8 +2,8 @@
 //! configured every call is refused): list issued credentials without their claim values
 //! (newest first, keyset pages on `(issued_at, id)`),
 //! and set a credential's status (VALID, INVALID = revoked, SUSPENDED), which bumps its
-//! list's version and re-signs the Status List Token at once. Offers are created in
-//! [`crate::offers`].
+//! list's version and re-signs the Status List Token at once; and create offers (the
+//! offer itself is made in [`crate::offers`]).
 
 use crate::db::{self, CredentialRow};
 use crate::error::{HandlerError, HandlerResult, Reason, Rejection};
@@ -17,6 +17,15 @@ use serde_json::{Value, json};
 use service::AdminCaller;
 use status_list::Status;
 use std::sync::Arc;
+
+/// `POST /admin/offers`.
+pub(crate) async fn create_offer(
+    _: AdminCaller,
+    AxumState(state): AxumState<Arc<State>>,
+    body: axum::body::Bytes,
+) -> HandlerResult<Response> {
+    crate::offers::create(&state, &body).await
+}
 
 /// Largest page of `GET /admin/credentials`.
 const MAX_PAGE: i64 = 500;
