@@ -13,6 +13,7 @@
 mod access_tokens;
 pub mod auth;
 mod batch;
+mod caller;
 pub mod config;
 pub mod credential;
 pub mod db;

@@ -15,7 +15,7 @@ use crate::db::{self, NewOffer};
 use crate::error::{HandlerError, HandlerResult, Reason, Rejection};
 use crate::random::{Random, RandomError, token};
 use crate::state::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use oid4vci::offer::{InputMode, OfferReference, OfferUri};
 use oid4vci::{CredentialOffer, ErrorCode, PreAuthorizedCodeGrant, TxCode};
@@ -250,11 +250,8 @@ pub(crate) async fn create(state: &State, body: &[u8]) -> HandlerResult<Response
         o.insert("tx_code".into(), c.clone().into());
     }
     tracing::info!(offer_id = %offer_id, by_reference = req.by_reference, tx_code = tx.is_some(), "offer created");
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    // `Cache-Control: no-store` comes from the admin routes' layer.
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
 fn offer_object(
@@ -303,11 +300,8 @@ pub(crate) async fn fetch(state: &State, handle: &str) -> HandlerResult<Response
         (None, ..) => None,
     };
     let offer = offer_object(state, ids, code_from_handle(handle), tx);
-    let mut response = axum::Json(offer.to_value()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    // `Cache-Control: no-store` comes from the wallet routes' layer.
+    Ok(axum::Json(offer.to_value()).into_response())
 }
 
 impl From<service::ApiError> for HandlerError {

@@ -16,8 +16,15 @@
 //! | `GET /offers/{handle}` | wallet | offers by reference |
 //! | `POST /admin/offers`, `GET /admin/credentials`, `GET /admin/credentials/{id}`, `POST /admin/credentials/{id}/status` | operator (admin bearer token) | admin API |
 //!
-//! Modules: [`wallet`] (what a wallet calls), [`documents`] (what anyone may fetch and
-//! cache), [`admin`] (the admin API).
+//! Modules: `wallet` (what a wallet calls), `documents` (what anyone may fetch and
+//! cache), `admin` (the admin API).
+//!
+//! Every answer of the wallet and admin routes — tokens, nonces, challenges, credentials,
+//! offers, what was issued, and every refusal — is `Cache-Control: no-store`, set once by
+//! [`service::layers::no_store`] over those routes; the documents set their own `public`
+//! lifetimes. `/credential` and `/notification` hand out the next `DPoP-Nonce` (when DPoP
+//! nonces are demanded) on every answer, through one more layer: a refusal there, even by
+//! an extractor, may have consumed the previous nonce.
 //!
 //! Under path insertion the well-known documents also belong at the root of the host:
 //! [`root_routes`] lists them for the binary to mount there.
@@ -28,11 +35,33 @@ mod wallet;
 
 use crate::state::State;
 use axum::Router;
+use axum::extract::{Request, State as AxumState};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use std::sync::Arc;
 
 /// The issuer's routes, relative to its identifier.
 pub fn router(state: Arc<State>) -> Router {
+    let dpop_nonce = || middleware::from_fn_with_state(Arc::clone(&state), attach_dpop_nonce);
+    let dynamic = Router::new()
+        .route("/token", post(wallet::token))
+        .route("/challenge", post(wallet::challenge))
+        .route("/nonce", post(wallet::nonce))
+        .route(
+            "/credential",
+            post(wallet::credential).route_layer(dpop_nonce()),
+        )
+        .route(
+            "/notification",
+            post(wallet::notification).route_layer(dpop_nonce()),
+        )
+        .route("/offers/{handle}", get(wallet::offer))
+        .route("/admin/offers", post(admin::create_offer))
+        .route("/admin/credentials", get(admin::list))
+        .route("/admin/credentials/{id}", get(admin::show))
+        .route("/admin/credentials/{id}/status", post(admin::set_status))
+        .route_layer(service::layers::no_store());
     Router::new()
         .route(
             "/.well-known/openid-credential-issuer",
@@ -45,17 +74,18 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/.well-known/jwt-vc-issuer", get(documents::jwt_vc_issuer))
         .route("/jwks", get(documents::jwks))
         .route("/status/{list}", get(documents::status_list))
-        .route("/token", post(wallet::token))
-        .route("/challenge", post(wallet::challenge))
-        .route("/nonce", post(wallet::nonce))
-        .route("/credential", post(wallet::credential))
-        .route("/notification", post(wallet::notification))
-        .route("/offers/{handle}", get(wallet::offer))
-        .route("/admin/offers", post(admin::create_offer))
-        .route("/admin/credentials", get(admin::list))
-        .route("/admin/credentials/{id}", get(admin::show))
-        .route("/admin/credentials/{id}/status", post(admin::set_status))
+        .merge(dynamic)
         .with_state(state)
+}
+
+/// The next `DPoP-Nonce` on the answer, when DPoP nonces are demanded.
+async fn attach_dpop_nonce(
+    AxumState(state): AxumState<Arc<State>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    state.dpop.attach_nonce(response).await
 }
 
 /// The well-known documents at the paths path insertion gives for this identifier
