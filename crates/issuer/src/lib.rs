@@ -36,7 +36,7 @@ pub mod trust;
 
 pub use error::{Failure, Reason, Rejection};
 pub use random::{ManualClock, Random, SystemRandom};
-pub use routes::{root_routes, router};
+pub use routes::{openapi, root_routes, router};
 pub use secret::Secret;
 pub use signing::{DEFAULT_PKCS11_LABEL_PREFIX, KeyStore, SigningKeys};
 pub use state::{Dependencies, StartError, State, check_config};

@@ -28,29 +28,43 @@ const MAX_CLAIMS_BYTES: usize = 32 * 1024;
 const TEXT_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
 /// `POST /admin/offers` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateOffer {
+pub(crate) struct CreateOffer {
+    /// What the offer grants: ids of `[issuer.credentials.<id>]`, each once.
     credential_configuration_ids: Vec<String>,
+    /// The claims: every `mandatory` claim of each configuration, none the issuer writes
+    /// (`iss`, `iat`, `exp`, `cnf`, `vct`, `status`, …).
     claims: Map<String, Value>,
+    /// A transaction code the holder must type at `/token`.
     #[serde(default)]
+    #[schema(nullable = false)]
     tx_code: Option<TxCodeRequest>,
+    /// Deliver the offer by reference (`credential_offer_uri`) instead of by value.
     #[serde(default)]
     by_reference: bool,
     /// An https wallet endpoint to build the offer URI on, instead of
     /// `openid-credential-offer://`.
     #[serde(default)]
+    #[schema(nullable = false)]
     wallet_url: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The transaction code of an offer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TxCodeRequest {
+pub(crate) struct TxCodeRequest {
+    /// 4 to 12 characters (default 6).
     #[serde(default)]
+    #[schema(nullable = false)]
     length: Option<u32>,
+    /// `numeric` (default) or `text`.
     #[serde(default)]
+    #[schema(nullable = false)]
     input_mode: Option<String>,
+    /// Shown to the holder, at most 300 characters.
     #[serde(default)]
+    #[schema(nullable = false)]
     description: Option<String>,
 }
 

@@ -8,6 +8,7 @@
 //! | `GET /.well-known/oauth-authorization-server` | anyone | AS metadata (`attest_jwt_client_auth`, challenge endpoint) |
 //! | `GET /.well-known/jwt-vc-issuer`, `GET /jwks` | anyone | every published signing key |
 //! | `GET /status/{list}` | relying parties | Status List Tokens |
+//! | `GET /openapi.json` | anyone | the OpenAPI 3.1 document of these routes ([`openapi`]) |
 //! | `POST /token` | wallet (client attestation) | pre-authorized code + `tx_code`, client attestation + PoP, optional (or required) DPoP proof |
 //! | `POST /challenge` | wallet | attestation challenge (ABCA §6) |
 //! | `POST /nonce` | wallet | single-use `c_nonce` |
@@ -31,6 +32,7 @@
 
 mod admin;
 mod documents;
+pub mod openapi;
 mod wallet;
 
 use crate::state::State;
@@ -74,6 +76,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/.well-known/jwt-vc-issuer", get(documents::jwt_vc_issuer))
         .route("/jwks", get(documents::jwks))
         .route("/status/{list}", get(documents::status_list))
+        .route("/openapi.json", get(openapi::openapi_json))
         .merge(dynamic)
         .with_state(state)
 }
