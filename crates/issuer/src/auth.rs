@@ -2,7 +2,8 @@
 //! binding of the access token to the client instance key at `/credential` and
 //! `/notification`. (The admin API's bearer token is [`service::AdminCaller`].)
 //!
-//! **Client authentication** (`/token`): exactly one `OAuth-Client-Attestation` and one
+//! **Client authentication** (`/token`, taken by the handler as
+//! `caller::AttestedClient`): exactly one `OAuth-Client-Attestation` and one
 //! `OAuth-Client-Attestation-PoP` header; the attestation signed by a trusted attester and
 //! the PoP by its `cnf` key, checked by `client_attestation::AttestationVerifier` (drafts
 //! -07 and -10 claim sets); the client_id allow-list and the environment policy; then the
@@ -12,7 +13,8 @@
 //! check, so a request refused by those leaves no trace; at `/token` they run before the
 //! code is touched, so a replayed PoP cannot probe pre-authorized or transaction codes.
 //!
-//! **Token binding to the attestation** (`/credential`, `/notification`), a stricter policy
+//! **Token binding to the attestation** (`/credential`, `/notification`, part of
+//! `caller::BoundGrant`), a stricter policy
 //! than OpenID4VCI, off by default (`[issuer.attestation] bind_access_token`): the access
 //! token records the SHA-256 thumbprint (RFC 7638) of the attestation's `cnf` key, and a
 //! request presenting it must also carry the client attestation and a fresh PoP signed by
@@ -241,6 +243,22 @@ impl ClientAuth {
             jkt: verified.cnf().thumbprint(),
             verified,
         })
+    }
+
+    /// A `client_id` sent beside the attestation must be its `sub`; refused as
+    /// [`client_attestation::AttestationVerifier::verify_pop`] refuses a mismatch (the last
+    /// of its checks), for a request whose `client_id` is read after the headers.
+    pub(crate) fn check_client_id(
+        &self,
+        client: &PendingClient,
+        client_id: Option<&str>,
+    ) -> Result<(), HandlerError> {
+        match client_id {
+            Some(cid) if cid != client.verified.client_id() => {
+                Err(self.reject(&AttestationError::ClientIdMismatch))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn reject(&self, e: &AttestationError) -> HandlerError {

@@ -6,7 +6,8 @@
 //!    the key it is bound to (`invalid_dpop_proof`, `use_dpop_nonce`, 401 with
 //!    `WWW-Authenticate: DPoP`; see [`crate::dpop`]); and, only under the stricter
 //!    `[issuer.attestation] bind_access_token` policy, the client attestation and a fresh
-//!    PoP by the client instance key (see [`crate::auth`]);
+//!    PoP by the client instance key (see [`crate::auth`]) — all by the
+//!    `caller::BoundGrant` extractor, before the body is read;
 //! 2. the body: JSON, or a JWE (`application/jwt`) decrypted with the issuer's key
 //!    agreement key; `credential_response_encryption` is accepted only inside an encrypted
 //!    request (§8.2) and must name an offered `enc` (`invalid_encryption_parameters`);
@@ -23,16 +24,14 @@
 //! for a batch. A row whose status entry another replica took meanwhile makes the issuer
 //! draw again; any failure rolls back, so nothing is issued and no index is consumed.
 
-use crate::auth::sha256_b64;
-use crate::db::{self, NewCredential, TokenRow};
-use crate::dpop::{Scheme, presented_token};
-use crate::error::{Failure, HandlerError, HandlerResult, Reason, Rejection};
+use crate::caller::{BoundGrant, CredentialEndpoint};
+use crate::db::NewCredential;
+use crate::error::{Failure, HandlerResult, Reason, Rejection};
 use crate::metadata::disclosable;
 use crate::nonce::NONCE_NAMESPACE;
 use crate::random::token;
 use crate::state::State;
-use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use jose::jwe::DecryptPolicy;
 use oid4vci::credential::JWT_MEDIA_TYPE;
@@ -42,7 +41,6 @@ use oid4vci::{
 };
 use sd_jwt::{ClaimPath, Frame, PathElement};
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 
 /// How many times a batch is re-drawn when another replica took one of its entries.
 const ALLOCATION_ATTEMPTS: usize = 8;
@@ -55,61 +53,6 @@ pub(crate) fn lookup<'a>(claims: &'a Map<String, Value>, path: &[String]) -> Opt
         value = value.as_object()?.get(name)?;
     }
     Some(value)
-}
-
-/// Who may use a resource (`path`: `/credential` or `/notification`): the live token row
-/// of the presented access token, after the DPoP checks its binding calls for and, under
-/// `bind_access_token`, the client attestation and PoP.
-pub(crate) async fn authorize(
-    state: &State,
-    headers: &HeaderMap,
-    path: &str,
-) -> HandlerResult<Arc<TokenRow>> {
-    let (scheme, presented) = presented_token(headers)
-        .map_err(|r| r.at_resource(state.dpop.challenge(Scheme::Bearer)))?;
-    let unauthorized = |reason: Reason, text: &'static str| -> HandlerError {
-        Rejection::new(ErrorCode::InvalidToken, reason)
-            .describe(text)
-            .at_resource(state.dpop.challenge(scheme))
-            .into()
-    };
-    let hash = sha256_b64(presented.as_bytes());
-    let now = state.now();
-    let row = match state.tokens.get(&hash) {
-        Some(r) => r,
-        None => {
-            let row = db::token(state.db.pool(), &hash)
-                .await?
-                .ok_or_else(|| unauthorized(Reason::UnknownAccessToken, "unknown access token"))?;
-            let row = Arc::new(row);
-            state.tokens.insert(hash, Arc::clone(&row), now);
-            row
-        }
-    };
-    if row.token_expires_at <= now {
-        return Err(unauthorized(
-            Reason::ExpiredAccessToken,
-            "the access token has expired",
-        ));
-    }
-    state
-        .dpop
-        .resource(
-            headers,
-            scheme,
-            presented,
-            row.dpop_jkt.as_deref(),
-            &format!("{}{path}", state.settings.identifier),
-            state.clock.as_ref(),
-        )
-        .await?;
-    if state.config.attestation.bind_access_token {
-        state
-            .auth
-            .prove_binding(headers, &row.jkt, &row.client_id, state.clock.as_ref())
-            .await?;
-    }
-    Ok(row)
 }
 
 fn media_type(headers: &HeaderMap) -> Option<String> {
@@ -199,22 +142,14 @@ fn parse_request(
     }
 }
 
-/// `POST /credential`. Every answer carries the next `DPoP-Nonce` when DPoP nonces are
-/// demanded (a refusal after the proof was accepted has consumed the previous one).
-pub(crate) async fn credential_endpoint(
-    AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let response = match issue(&state, &headers, &body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    };
-    state.dpop.attach_nonce(response).await
-}
-
-async fn issue(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
-    let grant = authorize(state, headers, "/credential").await?;
+/// Answers a credential request (`POST /credential`, handled in `routes::wallet`) under a
+/// grant whose access token (and binding) its extractor checked.
+pub(crate) async fn issue(
+    state: &State,
+    grant: &BoundGrant<CredentialEndpoint>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> HandlerResult<Response> {
     let request = parse_request(state, headers, body)?;
 
     let configuration_id = match &request.target {
@@ -393,15 +328,14 @@ fn respond(
     encryption: Option<&ResponseEncryption>,
 ) -> HandlerResult<Response> {
     let json = response.to_value().to_string();
-    let mut http = match encryption {
+    // `Cache-Control: no-store` comes from the wallet routes' layer.
+    let http = match encryption {
         None => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Some(e) => {
             let jwe = e.encrypt(json.as_bytes())?;
             ([(header::CONTENT_TYPE, JWT_MEDIA_TYPE)], jwe).into_response()
         }
     };
-    http.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(http)
 }
 

@@ -26,7 +26,7 @@
 //!
 //! The stricter policy of binding the token to the client attestation as well
 //! (`[issuer.attestation] bind_access_token`) is checked after this, in
-//! `credential::authorize`.
+//! `caller::BoundGrant` (which runs both).
 
 use crate::error::{HandlerError, Reason, Rejection};
 use crate::random::Random;

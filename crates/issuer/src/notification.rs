@@ -4,31 +4,21 @@
 //! proof by its key; the attestation too under `bind_access_token`). Repeated identical
 //! notifications succeed (§11: idempotent).
 
-use crate::credential::authorize;
+use crate::caller::{BoundGrant, NotificationEndpoint};
 use crate::db;
 use crate::error::{HandlerResult, Reason, Rejection};
 use crate::state::State;
-use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use oid4vci::{ErrorCode, NotificationRequest};
-use std::sync::Arc;
 
-/// `POST /notification`.
-pub(crate) async fn notification_endpoint(
-    AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let response = match notify(&state, &headers, &body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    };
-    state.dpop.attach_nonce(response).await
-}
-
-async fn notify(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
-    let grant = authorize(state, headers, "/notification").await?;
+/// Records a notification (`POST /notification`, handled in `routes::wallet`) under a
+/// grant whose access token (and binding) its extractor checked.
+pub(crate) async fn notify(
+    state: &State,
+    grant: &BoundGrant<NotificationEndpoint>,
+    body: &[u8],
+) -> HandlerResult<Response> {
     let request = NotificationRequest::from_json(body).map_err(|e| {
         Rejection::new(e.code(), Reason::NotificationRequestMalformed).describe(e.to_string())
     })?;

@@ -15,15 +15,12 @@ use crate::db::{self, NewOffer};
 use crate::error::{HandlerError, HandlerResult, Reason, Rejection};
 use crate::random::{Random, RandomError, token};
 use crate::state::State;
-use axum::extract::{Path, State as AxumState};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use oid4vci::offer::{InputMode, OfferReference, OfferUri};
 use oid4vci::{CredentialOffer, ErrorCode, PreAuthorizedCodeGrant, TxCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use service::AdminCaller;
-use std::sync::Arc;
 
 /// Largest claims object an offer may carry (serialized).
 const MAX_CLAIMS_BYTES: usize = 32 * 1024;
@@ -31,29 +28,43 @@ const MAX_CLAIMS_BYTES: usize = 32 * 1024;
 const TEXT_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
 /// `POST /admin/offers` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateOffer {
+pub(crate) struct CreateOffer {
+    /// What the offer grants: ids of `[issuer.credentials.<id>]`, each once.
     credential_configuration_ids: Vec<String>,
+    /// The claims: every `mandatory` claim of each configuration, none the issuer writes
+    /// (`iss`, `iat`, `exp`, `cnf`, `vct`, `status`, …).
     claims: Map<String, Value>,
+    /// A transaction code the holder must type at `/token`.
     #[serde(default)]
+    #[schema(nullable = false)]
     tx_code: Option<TxCodeRequest>,
+    /// Deliver the offer by reference (`credential_offer_uri`) instead of by value.
     #[serde(default)]
     by_reference: bool,
     /// An https wallet endpoint to build the offer URI on, instead of
     /// `openid-credential-offer://`.
     #[serde(default)]
+    #[schema(nullable = false)]
     wallet_url: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The transaction code of an offer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TxCodeRequest {
+pub(crate) struct TxCodeRequest {
+    /// 4 to 12 characters (default 6).
     #[serde(default)]
+    #[schema(nullable = false)]
     length: Option<u32>,
+    /// `numeric` (default) or `text`.
     #[serde(default)]
+    #[schema(nullable = false)]
     input_mode: Option<String>,
+    /// Shown to the holder, at most 300 characters.
     #[serde(default)]
+    #[schema(nullable = false)]
     description: Option<String>,
 }
 
@@ -140,14 +151,10 @@ fn check_claims(
     Ok(())
 }
 
-/// `POST /admin/offers`.
-pub(crate) async fn create(
-    _: AdminCaller,
-    AxumState(state): AxumState<Arc<State>>,
-    body: axum::body::Bytes,
-) -> HandlerResult<Response> {
+/// Creates an offer (`POST /admin/offers`, handled in `routes::admin`).
+pub(crate) async fn create(state: &State, body: &[u8]) -> HandlerResult<Response> {
     let object =
-        jose::json::parse_object(&body).map_err(|_| invalid("the body must be a JSON object"))?;
+        jose::json::parse_object(body).map_err(|_| invalid("the body must be a JSON object"))?;
     let req: CreateOffer = serde_json::from_value(Value::Object(object))
         .map_err(|e| invalid(format!("malformed offer request: {e}")))?;
     let ids = &req.credential_configuration_ids;
@@ -161,7 +168,7 @@ pub(crate) async fn create(
     {
         return Err(invalid("`credential_configuration_ids` repeats an id"));
     }
-    check_claims(&state, ids, &req.claims)?;
+    check_claims(state, ids, &req.claims)?;
     if let Some(url) = &req.wallet_url {
         let ok = url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.query().is_none());
         if !ok {
@@ -232,7 +239,7 @@ pub(crate) async fn create(
     let reference = match &handle {
         Some(h) => OfferReference::ByReference(format!("{}/offers/{h}", state.settings.identifier)),
         None => OfferReference::ByValue(offer_object(
-            &state,
+            state,
             ids.clone(),
             code,
             tx.as_ref().map(|(_, _, m, l, d)| (*m, *l, d.clone())),
@@ -257,11 +264,8 @@ pub(crate) async fn create(
         o.insert("tx_code".into(), c.clone().into());
     }
     tracing::info!(offer_id = %offer_id, by_reference = req.by_reference, tx_code = tx.is_some(), "offer created");
-    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    // `Cache-Control: no-store` comes from the admin routes' layer.
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
 fn offer_object(
@@ -286,11 +290,9 @@ fn offer_object(
     }
 }
 
-/// `GET /offers/{handle}`: the offer object, while the code is unredeemed and live.
-pub(crate) async fn fetch(
-    AxumState(state): AxumState<Arc<State>>,
-    Path(handle): Path<String>,
-) -> HandlerResult<Response> {
+/// The offer object of `handle` (`GET /offers/{handle}`, handled in `routes::wallet`),
+/// while the code is unredeemed and live.
+pub(crate) async fn fetch(state: &State, handle: &str) -> HandlerResult<Response> {
     let not_found = || HandlerError::from(service::ApiError::not_found());
     if handle.len() > 128 {
         return Err(not_found());
@@ -311,12 +313,9 @@ pub(crate) async fn fetch(
         )),
         (None, ..) => None,
     };
-    let offer = offer_object(&state, ids, code_from_handle(&handle), tx);
-    let mut response = axum::Json(offer.to_value()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    let offer = offer_object(state, ids, code_from_handle(handle), tx);
+    // `Cache-Control: no-store` comes from the wallet routes' layer.
+    Ok(axum::Json(offer.to_value()).into_response())
 }
 
 impl From<service::ApiError> for HandlerError {

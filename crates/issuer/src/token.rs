@@ -2,11 +2,13 @@
 //! Authentication.
 //!
 //! Order of checks, so that a refused request changes nothing it should not:
-//! 1. the form (`invalid_request`, `unsupported_grant_type`; unknown parameters ignored);
-//! 2. the DPoP proof, when DPoP is offered and one is sent or DPoP is required
-//!    (`invalid_dpop_proof`, see [`crate::dpop`]);
-//! 3. the client attestation and PoP, signatures, claims and policy (`invalid_client`,
-//!    `invalid_client_attestation`, `use_fresh_attestation`, `use_attestation_challenge`);
+//! 1. the DPoP proof, when DPoP is offered and one is sent or DPoP is required
+//!    (`invalid_dpop_proof`, see [`crate::dpop`]) — `caller::TokenProof`;
+//! 2. the client attestation and PoP, signatures, claims and policy (`invalid_client`,
+//!    `invalid_client_attestation`, `use_fresh_attestation`, `use_attestation_challenge`)
+//!    — `caller::AttestedClient`; both before the body is read;
+//! 3. the form (`invalid_request`, `unsupported_grant_type`; unknown parameters ignored),
+//!    and a `client_id` in it must be the attestation's `sub` (`invalid_client`);
 //! 4. the replay checks: the DPoP nonce consumed (`use_dpop_nonce`, with a fresh one) and
 //!    the DPoP `jti` recorded; the attestation challenge consumed, the PoP `jti` recorded;
 //! 5. the code: redeemed in one conditional `UPDATE` that also records the access token
@@ -24,12 +26,12 @@
 
 use crate::auth::sha256_b64;
 use crate::batch::RedeemJob;
+use crate::caller::{AttestedClient, TokenProof};
 use crate::db::{self, Redemption};
 use crate::error::{HandlerResult, Reason, Rejection};
 use crate::offers::tx_code_hash;
 use crate::random::token;
 use crate::state::State;
-use axum::extract::State as AxumState;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use oid4vci::{ErrorCode, TokenRequest, TokenResponse};
@@ -52,17 +54,15 @@ fn grant(reason: Reason, description: &'static str) -> Rejection {
     Rejection::new(ErrorCode::InvalidGrant, reason).describe(description)
 }
 
-/// `POST /token`.
-pub(crate) async fn token_endpoint(
-    AxumState(state): AxumState<Arc<State>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+/// Answers a token request (`POST /token`, handled in `routes::wallet`) whose DPoP proof
+/// and client attestation were checked by their extractors.
+pub(crate) async fn issue_token(
+    state: &State,
+    proof: &TokenProof,
+    client: &AttestedClient,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> HandlerResult<Response> {
-    let response = issue_token(&state, &headers, &body).await?;
-    Ok(state.dpop.attach_nonce(response).await)
-}
-
-async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> HandlerResult<Response> {
     if !is_form(headers) {
         return Err(
             Rejection::new(ErrorCode::InvalidRequest, Reason::TokenRequestNotForm)
@@ -73,19 +73,11 @@ async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> Handler
     let request = TokenRequest::from_form(body).map_err(|e| {
         Rejection::new(e.code(), Reason::TokenRequestMalformed).describe(e.to_string())
     })?;
-    let proof = state.dpop.token_proof(
-        headers,
-        &format!("{}/token", state.settings.identifier),
-        state.clock.as_ref(),
-    )?;
-    let client = state
-        .auth
-        .verify(headers, request.client_id.as_deref(), state.clock.as_ref())
-        .await?;
-    if let Some(p) = &proof {
+    client.check_client_id(state, request.client_id.as_deref())?;
+    if let Some(p) = proof.get() {
         state.dpop.commit(p).await?;
     }
-    state.auth.commit(&client, true).await?;
+    client.commit(state).await?;
 
     let now = state.now();
     let access_token = token(state.random.as_ref(), 32)?;
@@ -98,7 +90,7 @@ async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> Handler
         jkt: &client.jkt,
         cnf_jwk: &cnf,
         attestation_hash: &client.attestation_hash,
-        dpop_jkt: proof.as_ref().map(|p| p.jkt()),
+        dpop_jkt: proof.get().map(|p| p.jkt()),
     };
     let code_hash = sha256_b64(request.pre_authorized_code.as_bytes());
     let max = state.settings.tx_code_max_attempts;
@@ -187,7 +179,7 @@ async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> Handler
 
     let response = TokenResponse {
         access_token,
-        token_type: if proof.is_some() {
+        token_type: if proof.get().is_some() {
             oid4vci::DPOP_TOKEN_TYPE
         } else {
             "Bearer"
@@ -196,9 +188,9 @@ async fn issue_token(state: &State, headers: &HeaderMap, body: &[u8]) -> Handler
         expires_in: u64::try_from(state.settings.access_token_ttl).ok(),
         authorization_details: None,
     };
+    // `Cache-Control: no-store` comes from the wallet routes' layer; RFC 6749 §5.1 asks for
+    // `Pragma: no-cache` too, for HTTP/1.0 caches.
     let mut http = axum::Json(response.to_value()).into_response();
-    http.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     http.headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(http)

@@ -7,6 +7,9 @@
 //! `408`; otherwise the server took too long and the answer is `503`. axum's own plain-text
 //! or empty rejections (wrong method, undeserializable query or form) become JSON errors
 //! too.
+//!
+//! [`no_store`] is for a role's own routes, not the standard stack: the one place a role
+//! says that the answers of some routes must never be cached.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,10 +20,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -223,6 +227,15 @@ async fn body_too_large_as_api_error(
     response
 }
 
+/// `Cache-Control: no-store` on every answer of the routes it wraps (with
+/// `Router::route_layer`), successes and refusals alike: for answers that carry tokens,
+/// nonces, codes, offers or per-caller data, which no cache may keep (RFC 6749 §5.1,
+/// OpenID4VCI 1.0 §7.2, RFC 9111 §5.2.2.5). It overrides whatever the handler set, so no
+/// handler can weaken it by accident.
+pub fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +430,44 @@ mod tests {
         let body = json(response).await;
         assert_eq!(body["error"], "invalid_proof");
         assert_eq!(body["error_description"], "nope");
+    }
+
+    #[tokio::test]
+    async fn issue11_no_store_marks_every_answer_of_the_wrapped_routes_only() {
+        let router = Router::new()
+            .route("/secret", get(|| async { "token" }))
+            .route(
+                "/cached",
+                get(|| async { ([(header::CACHE_CONTROL, "public, max-age=60")], "x") }),
+            )
+            .route(
+                "/refused",
+                get(|| async { ApiError::bad_request(codes::INVALID_REQUEST) }),
+            )
+            .route_layer(no_store())
+            .route("/public", get(|| async { "doc" }));
+        for (path, status) in [
+            ("/secret", StatusCode::OK),
+            ("/cached", StatusCode::OK),
+            ("/refused", StatusCode::BAD_REQUEST),
+        ] {
+            let response = router
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{path}");
+            let values: Vec<_> = response
+                .headers()
+                .get_all(header::CACHE_CONTROL)
+                .iter()
+                .collect();
+            assert_eq!(values, ["no-store"], "{path}");
+        }
+        let public = router
+            .oneshot(Request::get("/public").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert!(public.headers().get(header::CACHE_CONTROL).is_none());
     }
 }

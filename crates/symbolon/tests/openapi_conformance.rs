@@ -1,9 +1,9 @@
-//! The verifier's OpenAPI document against the live server: `symbolon serve
-//! --mode=verifier` on a free loopback port, then `schemathesis` (from the interop
-//! virtualenv, a third-party conformance fuzzer) generates requests for every operation of
-//! the served `/openapi.json` and checks each answer: no `5xx`, and status code, content
-//! type, headers and body all as documented. The run is bounded and deterministic so it is
-//! reproducible and quick.
+//! The verifier's and the issuer's OpenAPI documents against the live server: `symbolon
+//! serve --mode=verifier` (or `--mode=issuer`) on a free loopback port, then `schemathesis`
+//! (from the interop virtualenv, a third-party conformance fuzzer) generates requests for
+//! every operation of the served `/openapi.json` and checks each answer: no `5xx`, and
+//! status code, content type, headers and body all as documented. The runs are bounded and
+//! deterministic so they are reproducible and quick.
 
 #![cfg(unix)]
 #![allow(
@@ -24,6 +24,8 @@ use common::{LoggedServer, free_port, symbolon};
 
 /// The RP API token the server is started with and schemathesis sends.
 const RP_TOKEN: &str = "openapi-conformance-token";
+/// The issuer's admin token, likewise.
+const ADMIN_TOKEN: &str = "openapi-conformance-admin-token";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -74,20 +76,27 @@ fn start_verifier(dir: &std::path::Path, port: u16) -> LoggedServer {
     LoggedServer::start(command)
 }
 
-#[test]
-fn issue11_verifier_conforms_to_its_openapi_document() {
+/// Runs schemathesis against the server at `base` with `Authorization: Bearer <token>` on
+/// every request and `max_examples` cases per operation; asserts that it found nothing,
+/// completed, and tested every operation: each of `operations` with answers other than
+/// `401`, and exactly those of `refused_only` (which the token cannot open) with nothing
+/// but documented `401`s. Returns the JSON report.
+fn conformance(
+    dir: &std::path::Path,
+    base: &str,
+    token: &str,
+    max_examples: u32,
+    operations: &[&str],
+    refused_only: &[&str],
+) -> serde_json::Value {
     let cli = schemathesis();
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = start_verifier(dir.path(), port);
-    let base = format!("http://127.0.0.1:{port}");
     let report = std::env::var_os("OPENAPI_REPORT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| dir.path().join("schemathesis.json"));
+        .unwrap_or_else(|| dir.join("schemathesis.json"));
     let out = Command::new(cli)
         .arg("run")
         .arg(format!("{base}/openapi.json"))
-        .args(["--url", &base])
+        .args(["--url", base])
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,\
@@ -95,20 +104,24 @@ fn issue11_verifier_conforms_to_its_openapi_document() {
         ])
         // Bounded and reproducible: deterministic generation (no seed, no example
         // database) makes the same cases on every run.
-        .args(["--max-examples", "50", "--generation-deterministic"])
+        .args([
+            "--max-examples",
+            &max_examples.to_string(),
+            "--generation-deterministic",
+        ])
         .args(["--workers", "1"])
         .args(["--request-timeout", "10", "--no-color"])
-        .args(["--header", &format!("Authorization: Bearer {RP_TOKEN}")])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--report", "json", "--report-json-path"])
         .arg(&report)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "schemathesis found responses that do not conform to docs/openapi/verifier.json:\n\
-         {stdout}\n{}",
+        "schemathesis found responses that do not conform to the document at \
+         {base}/openapi.json:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     // A run that tested nothing would also succeed: every operation must have been
@@ -123,23 +136,127 @@ fn issue11_verifier_conforms_to_its_openapi_document() {
     );
     let tested = report["valid_rates"].as_object().unwrap();
     // `/openapi.json` itself is the schema schemathesis loaded, not tested as an operation.
-    for operation in [
-        "POST /transactions",
-        "GET /transactions/{id}",
-        "GET /transactions/{id}/qr",
-        "GET /request/{request_id}",
-        "POST /request/{request_id}",
-        "POST /response",
-        "GET /jwks",
-    ] {
+    for operation in operations {
         assert!(
-            tested.contains_key(operation),
+            tested.contains_key(*operation),
             "{operation} was not tested:\n{stdout}"
         );
     }
+    assert_eq!(
+        report["warnings"]["missing_auth"],
+        json!(refused_only),
+        "{report}"
+    );
+    report
+}
+
+#[test]
+fn issue11_verifier_conforms_to_its_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_verifier(dir.path(), port);
+    let base = format!("http://127.0.0.1:{port}");
+    let report = conformance(
+        dir.path(),
+        &base,
+        RP_TOKEN,
+        50,
+        &[
+            "POST /transactions",
+            "GET /transactions/{id}",
+            "GET /transactions/{id}/qr",
+            "GET /request/{request_id}",
+            "POST /request/{request_id}",
+            "POST /response",
+            "GET /jwks",
+        ],
+        &[],
+    );
     // The RP API was reached with the token: transactions were created.
     assert!(
         report["valid_rates"]["POST /transactions"]["fuzzing"]["accepted"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{report}"
+    );
+}
+
+/// An issuer (SQLite under `dir`, software keys under a KEK from the environment) trusting
+/// one attester key, with the admin token schemathesis sends.
+fn start_issuer(dir: &std::path::Path, port: u16) -> LoggedServer {
+    let attester = jose::SoftwareSigner::generate(jose::Algorithm::Es256)
+        .unwrap()
+        .with_kid("attester-1");
+    let jwks = dir.join("attester-jwks.json");
+    let keys = json!({"keys": [jose::Signer::public_jwk(&attester).to_value()]});
+    std::fs::write(&jwks, keys.to_string()).unwrap();
+    let config = format!(
+        r#"data_dir = {data:?}
+[server]
+listen = "127.0.0.1:{port}"
+allow_http_loopback = true
+[issuer]
+identifier = "http://127.0.0.1:{port}"
+admin_token = "{ADMIN_TOKEN}"
+[issuer.keys]
+kek = {{ key = {{ env = "OPENAPI_CONFORMANCE_KEK" }} }}
+[issuer.attestation]
+jwks_file = {jwks:?}
+[issuer.credentials.student_card]
+vct = "urn:example:student-card"
+[[issuer.credentials.student_card.claims]]
+path = ["given_name"]
+mandatory = true
+"#,
+        data = dir.join("data").display().to_string(),
+        jwks = jwks.display().to_string(),
+    );
+    let config_path = dir.join("issuer.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut kek = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut kek).unwrap();
+    let mut command = symbolon();
+    command
+        .args(["serve", "--mode=issuer", "--config"])
+        .arg(&config_path)
+        .env("OPENAPI_CONFORMANCE_KEK", jose::b64::encode(kek));
+    LoggedServer::start(command)
+}
+
+#[test]
+fn issue11_issuer_conforms_to_its_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_issuer(dir.path(), port);
+    let base = format!("http://127.0.0.1:{port}");
+    // Fifteen operations: fewer cases each than the verifier's seven keep the run as short.
+    let report = conformance(
+        dir.path(),
+        &base,
+        ADMIN_TOKEN,
+        25,
+        &[
+            "GET /.well-known/openid-credential-issuer",
+            "GET /.well-known/oauth-authorization-server",
+            "GET /.well-known/jwt-vc-issuer",
+            "GET /jwks",
+            "GET /status/{list}",
+            "POST /token",
+            "POST /challenge",
+            "POST /nonce",
+            "GET /offers/{handle}",
+            "POST /admin/offers",
+            "GET /admin/credentials",
+            "GET /admin/credentials/{id}",
+            "POST /admin/credentials/{id}/status",
+        ],
+        // The resources take an access token, which no static header can carry.
+        &["POST /credential", "POST /notification"],
+    );
+    // The admin API was reached with the token: pages of credentials were listed.
+    assert!(
+        report["valid_rates"]["GET /admin/credentials"]["fuzzing"]["accepted"]
             .as_u64()
             .unwrap()
             > 0,
@@ -173,4 +290,27 @@ async fn issue11_under_mode_all_the_served_document_names_the_verifier_mount() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+}
+
+/// Under `--mode=all` the issuer is mounted at `/issuer`: its document is at
+/// `/issuer/openapi.json`, its `servers` entry is the issuer identifier there, and the paths
+/// in it reach the issuer.
+#[tokio::test]
+async fn issue11_under_mode_all_the_served_document_names_the_issuer_identifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = common::start(dir.path());
+    let http = reqwest::Client::new();
+    let served = http
+        .get(format!("{base}/issuer/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let doc: serde_json::Value = served.json().await.unwrap();
+    let server = doc["servers"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(server, format!("{base}/issuer"));
+    assert!(doc["paths"]["/nonce"]["post"].is_object());
+    let nonce = http.post(format!("{server}/nonce")).send().await.unwrap();
+    assert_eq!(nonce.status(), 200);
+    assert_eq!(nonce.headers()["cache-control"], "no-store");
 }

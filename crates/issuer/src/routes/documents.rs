@@ -2,6 +2,7 @@
 //! when `Accept` prefers `application/jwt`), Authorization Server Metadata, JWT VC Issuer
 //! Metadata and the plain JWKS of the signing keys, and the Status List Tokens.
 
+use super::openapi::{ErrorBody, Jwks, JwtVcIssuer};
 use crate::error::{HandlerError, HandlerResult};
 use crate::state::State;
 use axum::extract::{Path, State as AxumState};
@@ -50,6 +51,22 @@ fn wants_jwt(headers: &HeaderMap) -> bool {
 }
 
 /// `GET /.well-known/openid-credential-issuer`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-credential-issuer",
+    operation_id = "get_credential_issuer_metadata",
+    tag = "documents",
+    responses(
+        (status = 200, description = "Credential Issuer Metadata (OpenID4VCI 1.0 §12.2): JSON, \
+                                      or signed (`typ` `openidvci-issuer-metadata+jwt`) when \
+                                      `Accept` ranks `application/jwt` above JSON.",
+         content((Object = "application/json"), (String = "application/jwt")),
+         headers(("cache-control" = String, description = "`public, max-age=300`"))),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database or key store \
+                                      cannot be reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn issuer_metadata(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
@@ -76,6 +93,19 @@ pub(crate) async fn issuer_metadata(
 }
 
 /// `GET /.well-known/oauth-authorization-server`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    operation_id = "get_authorization_server_metadata",
+    tag = "documents",
+    responses(
+        (status = 200, description = "Authorization Server Metadata (RFC 8414): the token \
+                                      and challenge endpoints, `attest_jwt_client_auth`, the \
+                                      attestation, PoP and DPoP algorithms.",
+         content_type = "application/json", body = Object,
+         headers(("cache-control" = String, description = "`public, max-age=300`"))),
+    )
+)]
 pub(crate) async fn as_metadata(AxumState(state): AxumState<Arc<State>>) -> Response {
     json_response(state.as_metadata_json.clone(), "public, max-age=300")
 }
@@ -86,6 +116,20 @@ async fn keys_json(state: &State) -> HandlerResult<serde_json::Value> {
 }
 
 /// `GET /.well-known/jwt-vc-issuer` (SD-JWT VC §3): every currently published key.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwt-vc-issuer",
+    operation_id = "get_jwt_vc_issuer_metadata",
+    tag = "documents",
+    responses(
+        (status = 200, description = "JWT VC Issuer Metadata: the identifier and every \
+                                      published signing key.", body = JwtVcIssuer,
+         headers(("cache-control" = String, description = "`public, max-age=60`"))),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database or key store \
+                                      cannot be reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn jwt_vc_issuer(
     AxumState(state): AxumState<Arc<State>>,
 ) -> HandlerResult<Response> {
@@ -95,6 +139,19 @@ pub(crate) async fn jwt_vc_issuer(
 }
 
 /// `GET /jwks`: the same keys as a JWK Set.
+#[utoipa::path(
+    get,
+    path = "/jwks",
+    operation_id = "get_jwks",
+    tag = "documents",
+    responses(
+        (status = 200, description = "Every published signing key.", body = Jwks,
+         headers(("cache-control" = String, description = "`public, max-age=60`"))),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database or key store \
+                                      cannot be reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn jwks(AxumState(state): AxumState<Arc<State>>) -> HandlerResult<Response> {
     Ok(json_response(
         keys_json(&state).await?.to_string(),
@@ -103,6 +160,24 @@ pub(crate) async fn jwks(AxumState(state): AxumState<Arc<State>>) -> HandlerResu
 }
 
 /// `GET /status/{list}`: the Status List Token (`application/statuslist+jwt`).
+#[utoipa::path(
+    get,
+    path = "/status/{list}",
+    operation_id = "get_status_list",
+    tag = "documents",
+    params(("list" = String, Path, description = "The list's id, from a credential's \
+                                                   `status.status_list.uri`.")),
+    responses(
+        (status = 200, description = "The Status List Token (`typ` `statuslist+jwt`).",
+         content_type = "application/statuslist+jwt", body = String,
+         headers(("cache-control" = String, description = "`public, max-age=<what is left \
+                                                           of its ttl>`"))),
+        (status = 404, description = "`not_found`: no such list.", body = ErrorBody),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database or key store \
+                                      cannot be reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn status_list(
     AxumState(state): AxumState<Arc<State>>,
     Path(id): Path<String>,

@@ -2,9 +2,10 @@
 //! configured every call is refused): list issued credentials without their claim values
 //! (newest first, keyset pages on `(issued_at, id)`),
 //! and set a credential's status (VALID, INVALID = revoked, SUSPENDED), which bumps its
-//! list's version and re-signs the Status List Token at once. Offers are created in
-//! [`crate::offers`].
+//! list's version and re-signs the Status List Token at once; and create offers (the
+//! offer itself is made in [`crate::offers`]).
 
+use super::openapi::{CredentialPage, CredentialRecord, ErrorBody, OfferCreated, StatusChanged};
 use crate::db::{self, CredentialRow};
 use crate::error::{HandlerError, HandlerResult, Reason, Rejection};
 use crate::state::State;
@@ -17,6 +18,36 @@ use serde_json::{Value, json};
 use service::AdminCaller;
 use status_list::Status;
 use std::sync::Arc;
+
+/// `POST /admin/offers`.
+#[utoipa::path(
+    post,
+    path = "/admin/offers",
+    operation_id = "create_offer",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    request_body(content = crate::offers::CreateOffer, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The offer was created.", body = OfferCreated, headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: the body is not the JSON object \
+                                      described, names an unknown configuration, misses a \
+                                      mandatory claim or sets one the issuer writes.",
+         body = ErrorBody),
+        (status = 401, description = "`invalid_token`: no or a wrong bearer token, or the \
+                                      admin API is disabled.", body = ErrorBody,
+         headers(("www-authenticate" = String))),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database cannot be \
+                                      reached.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_offer(
+    _: AdminCaller,
+    AxumState(state): AxumState<Arc<State>>,
+    body: axum::body::Bytes,
+) -> HandlerResult<Response> {
+    crate::offers::create(&state, &body).await
+}
 
 /// Largest page of `GET /admin/credentials`.
 const MAX_PAGE: i64 = 500;
@@ -47,14 +78,18 @@ fn describe(state: &State, r: &CredentialRow) -> Value {
 }
 
 /// Query of `GET /admin/credentials`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Page {
     /// Only credentials issued strictly before this time (Unix seconds): a filter, not a
     /// page position.
+    #[param(nullable = false)]
     before: Option<i64>,
     /// The `next_cursor` of the previous page: continue after its last row.
+    #[param(nullable = false)]
     cursor: Option<String>,
-    /// Page size (default 100, at most 500).
+    /// Page size (default 100, at most 500; smaller values count as 1, larger as 500).
+    #[param(nullable = false)]
     limit: Option<i64>,
 }
 
@@ -80,6 +115,26 @@ fn parse_cursor(text: &str) -> Option<(i64, &str)> {
 }
 
 /// `GET /admin/credentials`.
+#[utoipa::path(
+    get,
+    path = "/admin/credentials",
+    operation_id = "list_credentials",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(Page),
+    responses(
+        (status = 200, description = "What was issued, newest first, without claim values.",
+         body = CredentialPage, headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: a malformed query, or a `cursor` \
+                                      that is not a `next_cursor`.", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: no or a wrong bearer token, or the \
+                                      admin API is disabled.", body = ErrorBody,
+         headers(("www-authenticate" = String))),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database cannot be \
+                                      reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn list(
     // Authenticated before the query is looked at: an unauthenticated caller learns
     // nothing, not even which parameters exist (401 before 400).
@@ -120,6 +175,25 @@ pub(crate) async fn list(
 }
 
 /// `GET /admin/credentials/{id}`.
+#[utoipa::path(
+    get,
+    path = "/admin/credentials/{id}",
+    operation_id = "get_credential",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "The credential's id.")),
+    responses(
+        (status = 200, description = "One issued credential, without claim values.",
+         body = CredentialRecord, headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 401, description = "`invalid_token`: no or a wrong bearer token, or the \
+                                      admin API is disabled.", body = ErrorBody,
+         headers(("www-authenticate" = String))),
+        (status = 404, description = "`not_found`: no such credential.", body = ErrorBody),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database cannot be \
+                                      reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn show(
     _: AdminCaller,
     AxumState(state): AxumState<Arc<State>>,
@@ -132,13 +206,36 @@ pub(crate) async fn show(
 }
 
 /// Body of `POST /admin/credentials/{id}/status`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SetStatus {
+pub(crate) struct SetStatus {
+    /// `VALID`, `INVALID` (also `REVOKED`) or `SUSPENDED`.
     status: String,
 }
 
 /// `POST /admin/credentials/{id}/status`.
+#[utoipa::path(
+    post,
+    path = "/admin/credentials/{id}/status",
+    operation_id = "set_credential_status",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "The credential's id.")),
+    request_body(content = SetStatus, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The status was set and the list re-signed.",
+         body = StatusChanged, headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: not `{\"status\": \"VALID\" | \
+                                      \"INVALID\" | \"SUSPENDED\"}`.", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: no or a wrong bearer token, or the \
+                                      admin API is disabled.", body = ErrorBody,
+         headers(("www-authenticate" = String))),
+        (status = 404, description = "`not_found`: no such credential.", body = ErrorBody),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database cannot be \
+                                      reached.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn set_status(
     _: AdminCaller,
     AxumState(state): AxumState<Arc<State>>,
