@@ -7,8 +7,9 @@
 //! so `symbolon config check` can point at the line to fix; [`ConfigError::in_section`]
 //! prefixes the section's name.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+pub mod server;
+
+pub use server::{MetricsSection, ServerSection};
 
 pub use secrecy::{ExposeSecret, SecretString};
 
@@ -59,28 +60,6 @@ impl serde::Serialize for Secret {
 /// A configuration value is invalid, or two values contradict each other.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// Not a duration in the `30s` / `15m` / `24h` / `1h 30m` syntax.
-    #[error(
-        "`{key}`: invalid duration {value:?} ({reason}); write e.g. \"30s\", \"15m\" or \"24h\""
-    )]
-    InvalidDuration {
-        /// Dotted key, e.g. `server.request_timeout`.
-        key: String,
-        /// The value as written.
-        value: String,
-        /// What the duration parser objected to.
-        reason: String,
-    },
-    /// Not an `IP:port` socket address.
-    #[error(
-        "`{key}`: invalid socket address {value:?}; write e.g. \"127.0.0.1:8080\" or \"[::1]:8080\""
-    )]
-    InvalidSocketAddr {
-        /// Dotted key.
-        key: String,
-        /// The value as written.
-        value: String,
-    },
     /// A value outside the accepted range.
     #[error("`{key}`: {value} is out of range: must be {expected}")]
     OutOfRange {
@@ -127,14 +106,6 @@ impl ConfigError {
     pub fn in_section(self, section: &str) -> Self {
         let p = |key: String| format!("{section}.{key}");
         match self {
-            ConfigError::InvalidDuration { key, value, reason } => ConfigError::InvalidDuration {
-                key: p(key),
-                value,
-                reason,
-            },
-            ConfigError::InvalidSocketAddr { key, value } => {
-                ConfigError::InvalidSocketAddr { key: p(key), value }
-            }
             ConfigError::OutOfRange {
                 key,
                 value,
@@ -167,9 +138,7 @@ impl ConfigError {
     /// The (first) key this error names.
     pub fn key(&self) -> &str {
         match self {
-            ConfigError::InvalidDuration { key, .. }
-            | ConfigError::InvalidSocketAddr { key, .. }
-            | ConfigError::OutOfRange { key, .. }
+            ConfigError::OutOfRange { key, .. }
             | ConfigError::Missing { key, .. }
             | ConfigError::Invalid { key, .. } => key,
             ConfigError::Incompatible { first, .. } => first,
@@ -257,40 +226,6 @@ pub fn public_url(
         _ => return Err(bad("an https URL")),
     }
     Ok(value.trim_end_matches('/').to_owned())
-}
-
-/// Parses a human duration (`30s`, `15m`, `24h`, `1h 30m`, `500ms`).
-pub fn duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(value.trim()).map_err(|e| ConfigError::InvalidDuration {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-/// Parses a human duration that must be greater than zero.
-pub fn positive_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
-    let d = duration(key, value)?;
-    if d.is_zero() {
-        return Err(ConfigError::OutOfRange {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            expected: "greater than zero",
-        });
-    }
-    Ok(d)
-}
-
-/// Parses an `IP:port` socket address. Host names are refused on purpose: a listener
-/// binds to an address, and resolving a name at start-up hides which one.
-pub fn socket_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError::InvalidSocketAddr {
-            key: key.to_owned(),
-            value: value.to_owned(),
-        })
 }
 
 /// `#[serde(with = …)]` modules for config fields of types whose own serde form is not the
@@ -421,12 +356,6 @@ pub mod show {
             text.join(" ")
         }
     }
-
-    /// Writes `"<redacted>"` in place of a secret: secret types do not implement
-    /// `Serialize`, so a config view must opt in to this explicitly, field by field.
-    pub fn redacted<T, S: Serializer>(_secret: &T, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("<redacted>")
-    }
 }
 
 #[cfg(test)]
@@ -458,7 +387,7 @@ mod tests {
             Duration::from_millis(86_400_001),
             Duration::from_nanos(123_456_789_012),
         ] {
-            assert_eq!(super::duration("k", &human_duration(d)).unwrap(), d);
+            assert_eq!(read(&human_duration(d)).unwrap(), d);
         }
     }
 
@@ -506,44 +435,65 @@ mod tests {
     }
 
     use super::*;
+    use std::time::Duration;
+
+    /// `text` as a `[section] ttl = "<text>"` value read through `with::duration`.
+    fn read(text: &str) -> Result<Duration, ConfigError> {
+        #[derive(serde::Deserialize)]
+        struct Section {
+            #[serde(with = "with::duration")]
+            #[allow(dead_code, reason = "read through serde")]
+            ttl: Duration,
+        }
+        deserialize::<Section>(serde_json::json!({ "ttl": text })).map(|s| s.ttl)
+    }
 
     #[test]
     fn parses_human_durations() {
-        assert_eq!(duration("k", "30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(duration("k", "24h"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(duration("k", "1h 30m"), Ok(Duration::from_secs(5_400)));
-        assert_eq!(duration("k", "250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(read("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(read("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(read("1h 30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(read("250ms"), Ok(Duration::from_millis(250)));
     }
 
     #[test]
     fn rejects_a_duration_without_unit_naming_the_key() {
-        let err = duration("server.request_timeout", "30").unwrap_err();
+        let err = read("30").unwrap_err().in_section("server");
         assert!(matches!(
             &err,
-            ConfigError::InvalidDuration { key, value, .. }
-                if key == "server.request_timeout" && value == "30"
+            ConfigError::Invalid { key, message }
+                if key == "server.ttl" && message.contains("invalid duration \"30\"")
         ));
-        assert!(err.to_string().contains("server.request_timeout"));
+        assert!(err.to_string().contains("server.ttl"));
     }
 
     #[test]
     fn rejects_a_zero_duration_where_positive_is_required() {
-        assert!(matches!(
-            positive_duration("t", "0s"),
-            Err(ConfigError::OutOfRange { .. })
-        ));
+        #[derive(Debug, serde::Deserialize)]
+        struct Section {
+            #[serde(with = "with::positive_duration")]
+            #[allow(dead_code, reason = "read through serde")]
+            ttl: Duration,
+        }
+        let err = deserialize::<Section>(serde_json::json!({ "ttl": "0s" })).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { key, message }
+                if key == "ttl" && message.contains("greater than zero")),
+            "{err}"
+        );
     }
 
     #[test]
     fn rejects_a_host_name_as_socket_address() {
-        assert_eq!(
-            socket_addr("server.listen", "localhost:8080"),
-            Err(ConfigError::InvalidSocketAddr {
-                key: "server.listen".into(),
-                value: "localhost:8080".into()
-            })
-        );
-        assert!(socket_addr("l", "[::1]:8080").is_ok());
+        let listen = |text: &str| {
+            deserialize::<ServerSection>(serde_json::json!({ "listen": text })).map(|s| s.listen)
+        };
+        assert!(matches!(
+            listen("localhost:8080"),
+            Err(ConfigError::Invalid { key, message })
+                if key == "listen" && message.contains("invalid socket address \"localhost:8080\"")
+        ));
+        assert!(matches!(listen("[::1]:8080"), Ok(Some(_))));
     }
 
     #[test]
@@ -565,18 +515,17 @@ mod tests {
     fn secrets_are_redacted_in_debug_and_when_shown() {
         #[derive(serde::Serialize)]
         struct View {
-            #[serde(serialize_with = "show::redacted")]
-            pin: SecretString,
+            pin: Secret,
             #[serde(serialize_with = "show::duration")]
             ttl: Duration,
         }
         let view = View {
-            pin: SecretString::from("123456"),
+            pin: Secret::new("123456".into()),
             ttl: Duration::from_secs(90),
         };
         assert!(!format!("{:?}", view.pin).contains("123456"));
         let shown = serde_json::to_string(&view).unwrap();
         assert_eq!(shown, r#"{"pin":"<redacted>","ttl":"1m 30s"}"#);
-        assert_eq!(view.pin.expose_secret(), "123456");
+        assert_eq!(view.pin.expose(), "123456");
     }
 }

@@ -96,7 +96,7 @@ impl RoleContext {
         let public = match &config.server.public_url {
             Some(url) => url.clone(),
             None => {
-                let listen = config.server.listen;
+                let listen = config.listen();
                 let host = if listen.ip().is_unspecified() {
                     std::net::IpAddr::from([127, 0, 0, 1])
                 } else {
@@ -162,7 +162,7 @@ pub(crate) fn load(
 ) -> anyhow::Result<(Config, Plan)> {
     let mut config = crate::config::load(file, std::env::vars_os())?;
     let plan = plan(modes)?;
-    config.server.default_listen_for(plan.only_role());
+    config.default_listen_for(plan.only_role());
     Ok((config, plan))
 }
 
@@ -328,7 +328,7 @@ pub(crate) mod tests {
         let c = ctx(&[], &[Role::All], Role::Issuer).unwrap();
         assert_eq!(c.base_url, "http://127.0.0.1:8080/issuer");
         assert!(c.all && c.allow_http_loopback);
-        assert_eq!(c.config.server.listen.port(), 8080);
+        assert_eq!(c.config.listen().port(), 8080);
         let c = ctx(
             &[("SYMBOLON_SERVER__PUBLIC_URL", "https://id.example/")],
             &[Role::Verifier],

@@ -40,7 +40,9 @@ pub(crate) fn run(command: Command) -> anyhow::Result<()> {
             mode: modes,
         } => {
             let config = if modes.is_empty() {
-                crate::config::load(file.as_deref(), std::env::vars_os())?
+                let mut config = crate::config::load(file.as_deref(), std::env::vars_os())?;
+                config.default_listen_for(None);
+                config
             } else {
                 let (config, plan) = mode::load(file.as_deref(), &modes)?;
                 let config = Arc::new(config);

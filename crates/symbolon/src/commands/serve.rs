@@ -94,19 +94,14 @@ async fn serve(mut config: Config, plan: Plan, ready_file: Option<PathBuf>) -> a
         // A file from an earlier run would announce a server that is not there.
         remove_ready_file(path)?;
     }
-    let listener = TcpListener::bind(config.server.listen)
+    let listener = TcpListener::bind(config.listen())
         .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (`server.listen`)",
-                config.server.listen
-            )
-        })?;
+        .with_context(|| format!("cannot listen on {} (`server.listen`)", config.listen()))?;
     let addr = listener.local_addr()?;
     // Without `server.public_url`, roles derive their identifiers from the listen
     // address: use the port actually bound, so `listen = "127.0.0.1:0"` yields a
     // reachable identifier instead of `http://127.0.0.1:0`.
-    config.server.listen = addr;
+    config.server.listen = Some(addr);
     let metrics_listener = match config.metrics.listen {
         Some(addr) if config.metrics.enabled => Some(
             TcpListener::bind(addr)

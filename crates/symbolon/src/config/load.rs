@@ -17,7 +17,7 @@ use service::config::ConfigError;
 use toml::{Table, Value};
 
 use super::Config;
-use super::raw::RawConfig;
+use service::config::Section;
 
 /// Prefix of the environment variables that set config keys.
 pub(crate) const ENV_PREFIX: &str = "SYMBOLON_";
@@ -54,8 +54,13 @@ pub(crate) enum LoadError {
         message: String,
     },
     /// A `SYMBOLON_*` variable maps to no key, or its value has the wrong type.
-    #[error("environment variable {var}: {message}")]
-    EnvKey { var: String, message: String },
+    #[error("environment variable {var}: {}: {message}", place(at))]
+    EnvKey {
+        var: String,
+        /// Dotted path of the key the error is about.
+        at: String,
+        message: String,
+    },
     /// A `SYMBOLON_*` variable's name cannot be a key path.
     #[error("environment variable {var}: {reason}")]
     EnvName { var: String, reason: &'static str },
@@ -79,19 +84,19 @@ fn place(at: &str) -> String {
 }
 
 /// Loads the configuration from the defaults, the optional file and `env` (pass
-/// `std::env::vars_os()`; tests pass their own).
+/// `std::env::vars_os()`; tests pass their own), and validates it.
 pub(crate) fn load(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> Result<Config, LoadError> {
-    Ok(Config::try_from(load_raw(file, env)?)?)
+    Ok(load_raw(file, env)?.validated()?)
 }
 
-/// The merged raw configuration.
+/// The merged configuration, every value typed but not yet validated across keys.
 pub(crate) fn load_raw(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (OsString, OsString)>,
-) -> Result<RawConfig, LoadError> {
+) -> Result<Config, LoadError> {
     let mut merged = Table::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| LoadError::ReadFile {
@@ -102,7 +107,7 @@ pub(crate) fn load_raw(
             path: path.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-        check::<RawConfig>(&table).map_err(|(at, message)| LoadError::FileKey {
+        check::<Config>(&table).map_err(|(at, message)| LoadError::FileKey {
             path: path.to_owned(),
             at,
             message,
@@ -110,14 +115,13 @@ pub(crate) fn load_raw(
         merge(&mut merged, table);
     }
     merge(&mut merged, env_layer(env)?);
-    typed::<RawConfig>(merged).map_err(|(at, message)| LoadError::Merged { at, message })
+    typed::<Config>(merged).map_err(|(at, message)| LoadError::Merged { at, message })
 }
 
 /// Deserializes `table` into `T`, reporting the dotted path of the failure.
 fn typed<T: DeserializeOwned>(table: Table) -> Result<T, (String, String)> {
     serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
-        let at = e.path().to_string();
-        let at = if at == "." { String::new() } else { at };
+        let at = service::config::key_of(e.path());
         (at, e.into_inner().message().to_owned())
     })
 }
@@ -164,20 +168,25 @@ fn env_layer(env: impl IntoIterator<Item = (OsString, OsString)>) -> Result<Tabl
     for (name, value) in vars {
         let path = key_path(&name)?;
         let mut attempts = candidates(&value).into_iter().map(|v| nest(&path, v));
-        let mut first_error = None;
-        let table = attempts.find(|t| match check::<RawConfig>(t) {
+        // The text itself is the last reading tried and the likeliest meant (`10` for a
+        // duration is a duration without its unit, not a number of the wrong type), so its
+        // error is the one reported.
+        let mut last_error = None;
+        let table = attempts.find(|t| match check::<Config>(t) {
             Ok(()) => true,
-            Err((_, message)) => {
-                first_error.get_or_insert(message);
+            Err(error) => {
+                last_error = Some(error);
                 false
             }
         });
         match table {
             Some(table) => merge(&mut layer, table),
             None => {
+                let (at, message) = last_error.unwrap_or_default();
                 return Err(LoadError::EnvKey {
                     var: name,
-                    message: first_error.unwrap_or_default(),
+                    at,
+                    message,
                 });
             }
         }

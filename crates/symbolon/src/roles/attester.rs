@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(a.kubernetes.enabled, Some(true));
         assert_eq!(a.kubernetes.allowed[0].to_string(), "cvm-wallets:wallet-sa");
         assert_eq!(a.dev_evidence, Some(false));
-        assert_eq!(config.server.listen.port(), 5000);
+        assert_eq!(config.listen().port(), 5000);
         // `config check` prints it with the tables as they are written.
         let shown = config.to_toml().unwrap();
         assert!(shown.contains("[attester.pkcs11]"), "{shown}");
