@@ -1,9 +1,9 @@
-//! The verifier's OpenAPI document against the live server: `symbolon serve
-//! --mode=verifier` on a free loopback port, then `schemathesis` (from the interop
+//! Each REST role's OpenAPI document against the live server: `symbolon serve
+//! --mode=<role>` on a free loopback port, then `schemathesis` (from the interop
 //! virtualenv, a third-party conformance fuzzer) generates requests for every operation of
 //! the served `/openapi.json` and checks each answer: no `5xx`, and status code, content
-//! type, headers and body all as documented. The run is bounded and deterministic so it is
-//! reproducible and quick.
+//! type, headers and body all as documented. The runs are bounded and deterministic so
+//! they are reproducible and quick.
 
 #![cfg(unix)]
 #![allow(
@@ -74,20 +74,24 @@ fn start_verifier(dir: &std::path::Path, port: u16) -> LoggedServer {
     LoggedServer::start(command)
 }
 
-#[test]
-fn issue11_verifier_conforms_to_its_openapi_document() {
-    let cli = schemathesis();
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = start_verifier(dir.path(), port);
-    let base = format!("http://127.0.0.1:{port}");
+/// Runs schemathesis against the role served at `base` with `token` as bearer token and
+/// `max_examples` cases per operation; checks that it completed, found nothing and tested
+/// each of `operations`. Returns its JSON report.
+fn conformance_run(
+    dir: &std::path::Path,
+    base: &str,
+    token: &str,
+    max_examples: u32,
+    document: &str,
+    operations: &[&str],
+) -> serde_json::Value {
     let report = std::env::var_os("OPENAPI_REPORT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| dir.path().join("schemathesis.json"));
-    let out = Command::new(cli)
+        .unwrap_or_else(|| dir.join("schemathesis.json"));
+    let out = Command::new(schemathesis())
         .arg("run")
         .arg(format!("{base}/openapi.json"))
-        .args(["--url", &base])
+        .args(["--url", base])
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,\
@@ -95,20 +99,20 @@ fn issue11_verifier_conforms_to_its_openapi_document() {
         ])
         // Bounded and reproducible: deterministic generation (no seed, no example
         // database) makes the same cases on every run.
-        .args(["--max-examples", "50", "--generation-deterministic"])
+        .args(["--max-examples", &max_examples.to_string()])
+        .arg("--generation-deterministic")
         .args(["--workers", "1"])
         .args(["--request-timeout", "10", "--no-color"])
-        .args(["--header", &format!("Authorization: Bearer {RP_TOKEN}")])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--report", "json", "--report-json-path"])
         .arg(&report)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "schemathesis found responses that do not conform to docs/openapi/verifier.json:\n\
-         {stdout}\n{}",
+        "schemathesis found responses that do not conform to {document}:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     // A run that tested nothing would also succeed: every operation must have been
@@ -123,20 +127,37 @@ fn issue11_verifier_conforms_to_its_openapi_document() {
     );
     let tested = report["valid_rates"].as_object().unwrap();
     // `/openapi.json` itself is the schema schemathesis loaded, not tested as an operation.
-    for operation in [
-        "POST /transactions",
-        "GET /transactions/{id}",
-        "GET /transactions/{id}/qr",
-        "GET /request/{request_id}",
-        "POST /request/{request_id}",
-        "POST /response",
-        "GET /jwks",
-    ] {
+    for operation in operations {
         assert!(
-            tested.contains_key(operation),
+            tested.contains_key(*operation),
             "{operation} was not tested:\n{stdout}"
         );
     }
+    report
+}
+
+#[test]
+fn issue11_verifier_conforms_to_its_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_verifier(dir.path(), port);
+    let base = format!("http://127.0.0.1:{port}");
+    let report = conformance_run(
+        dir.path(),
+        &base,
+        RP_TOKEN,
+        50,
+        "docs/openapi/verifier.json",
+        &[
+            "POST /transactions",
+            "GET /transactions/{id}",
+            "GET /transactions/{id}/qr",
+            "GET /request/{request_id}",
+            "POST /request/{request_id}",
+            "POST /response",
+            "GET /jwks",
+        ],
+    );
     // The RP API was reached with the token: transactions were created.
     assert!(
         report["valid_rates"]["POST /transactions"]["fuzzing"]["accepted"]
@@ -145,6 +166,79 @@ fn issue11_verifier_conforms_to_its_openapi_document() {
             > 0,
         "{report}"
     );
+}
+
+/// The admin token the attester is started with and schemathesis sends.
+const ATTESTER_ADMIN_TOKEN: &str = "openapi-conformance-admin-token";
+
+/// An attester alone with a software A-Key, `dev` evidence and no Kubernetes, as a
+/// developer runs it.
+fn start_attester(dir: &std::path::Path, port: u16) -> LoggedServer {
+    let kek = dir.join("kek");
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    std::fs::write(&kek, jose::b64::encode_std(bytes)).unwrap();
+    let admin = dir.join("admin_token");
+    std::fs::write(&admin, ATTESTER_ADMIN_TOKEN).unwrap();
+    let config = format!(
+        r#"data_dir = {data:?}
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://localhost:{port}"
+allow_http_loopback = true
+[attester]
+dev_evidence = true
+admin_token = {{ file = {admin:?} }}
+[attester.software_key]
+key_file = {key:?}
+kek = {{ key = {{ file = {kek:?} }} }}
+[attester.kubernetes]
+enabled = false
+"#,
+        data = dir.join("data").display().to_string(),
+        admin = admin.display().to_string(),
+        key = dir.join("a-key.sealed").display().to_string(),
+        kek = kek.display().to_string(),
+    );
+    let config_path = dir.join("attester.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut command = symbolon();
+    command
+        .args(["serve", "--mode=attester", "--config"])
+        .arg(&config_path);
+    LoggedServer::start(command)
+}
+
+#[test]
+fn issue11_attester_conforms_to_its_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_attester(dir.path(), port);
+    let base = format!("http://127.0.0.1:{port}");
+    let report = conformance_run(
+        dir.path(),
+        &base,
+        ATTESTER_ADMIN_TOKEN,
+        25,
+        "docs/openapi/attester.json",
+        &[
+            "POST /v1/challenge",
+            "POST /v1/attestations",
+            "GET /.well-known/jwks.json",
+            "GET /v1/certificate",
+            "GET /admin/audit",
+        ],
+    );
+    // The admin API was reached with the token, and challenges were issued.
+    for operation in ["GET /admin/audit", "POST /v1/challenge"] {
+        assert!(
+            report["valid_rates"][operation]["fuzzing"]["accepted"]
+                .as_u64()
+                .unwrap()
+                > 0,
+            "{operation}: {report}"
+        );
+    }
 }
 
 /// Under `--mode=all` the verifier is mounted at `/verifier`: its document is at
@@ -173,4 +267,29 @@ async fn issue11_under_mode_all_the_served_document_names_the_verifier_mount() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+}
+
+/// Under `--mode=all` the attester is mounted at `/attester`: its served document names
+/// that mount, so the paths in it reach the attester.
+#[tokio::test]
+async fn issue11_under_mode_all_the_served_document_names_the_attester_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = common::start(dir.path());
+    let http = reqwest::Client::new();
+    let served = http
+        .get(format!("{base}/attester/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let doc: serde_json::Value = served.json().await.unwrap();
+    let server = doc["servers"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(server, format!("{base}/attester"));
+    assert!(doc["paths"]["/v1/challenge"]["post"].is_object());
+    let challenge = http
+        .post(format!("{server}/v1/challenge"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(challenge.status(), 200);
 }

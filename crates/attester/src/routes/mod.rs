@@ -8,6 +8,7 @@
 //! | `GET /.well-known/jwks.json` | the A-Key's public JWK Set (`x5c` when a certificate is configured) |
 //! | `GET /v1/certificate` | the A-Key's certificate chain as PEM (404 without one) |
 //! | `GET /admin/audit` | audit records (`after`, `limit`), bearer admin token |
+//! | `GET /openapi.json` | this interface as an OpenAPI 3.1 document ([`openapi`]) |
 //!
 //! The attestation API (`/v1/challenge`, `/v1/attestations`) honours `allowed_ips` with the
 //! TCP peer address; forwarded-for headers are not trusted (put no proxy in front of the
@@ -23,14 +24,18 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use service::{AdminCaller, ApiError};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::audit::hex;
+use crate::audit::{AuditRecord, hex};
 use crate::error::{AttestError, codes};
 use crate::flow;
 use crate::state::State;
+
+pub mod openapi;
+
+use openapi::{AttestationRequestBody, ErrorBody, Jwks};
 
 /// The role's router.
 pub fn router(state: Arc<State>) -> Router {
@@ -40,6 +45,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/certificate", get(certificate))
         .route("/admin/audit", get(audit))
+        .route("/openapi.json", get(openapi::openapi_json))
         .with_state(state)
 }
 
@@ -88,7 +94,32 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-async fn challenge(AxumState(state): AxumState<Arc<State>>, peer: Peer) -> Response {
+/// A fresh challenge.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChallengeIssued {
+    /// The value to sign, single use.
+    attestation_challenge: String,
+    /// Its lifetime in seconds.
+    expires_in: u64,
+}
+
+/// Issues a fresh, single-use challenge for the proof of possession of the CI-Key.
+#[utoipa::path(
+    post,
+    path = "/v1/challenge",
+    operation_id = "create_challenge",
+    tag = "attestation",
+    responses(
+        (status = 200, description = "A fresh challenge.", body = ChallengeIssued,
+         headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 403, description = "`access_denied`: the client address is not in \
+                                      `allowed_ips`.", body = ErrorBody),
+        (status = 500, description = "`server_error`.", body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the challenge store cannot \
+                                      be reached.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn challenge(AxumState(state): AxumState<Arc<State>>, peer: Peer) -> Response {
     let result = async {
         admit(&state, peer)?;
         flow::challenge(&state).await
@@ -96,17 +127,59 @@ async fn challenge(AxumState(state): AxumState<Arc<State>>, peer: Peer) -> Respo
     .await;
     match result {
         Ok(c) => no_store(
-            axum::Json(json!({
-                "attestation_challenge": c.value,
-                "expires_in": c.expires_in,
-            }))
+            axum::Json(ChallengeIssued {
+                attestation_challenge: c.value,
+                expires_in: c.expires_in,
+            })
             .into_response(),
         ),
         Err(e) => e.into_response(),
     }
 }
 
-async fn attestations(
+/// A signed client attestation.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AttestationIssued {
+    /// The client-attestation JWT (`typ` `oauth-client-attestation+jwt`) binding `ci_jwk`.
+    client_attestation: String,
+    /// Its lifetime in seconds.
+    expires_in: u64,
+}
+
+/// Signs a client attestation for a CI-Key whose possession the caller proved, after
+/// authenticating the caller from its evidence.
+#[utoipa::path(
+    post,
+    path = "/v1/attestations",
+    operation_id = "create_attestation",
+    tag = "attestation",
+    request_body(content = AttestationRequestBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The attestation.", body = AttestationIssued,
+         headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: the body is not the JSON object \
+                                      described (the description names the member); \
+                                      `unsupported_evidence_type`: an unknown evidence type \
+                                      or one this attester does not accept; \
+                                      `invalid_proof`: `challenge_response` does not prove \
+                                      possession of `ci_jwk`; `invalid_challenge`: the \
+                                      challenge is unknown, expired or already used.",
+         body = ErrorBody),
+        (status = 401, description = "`invalid_evidence`: the evidence authenticates no one.",
+         body = ErrorBody),
+        (status = 403, description = "`access_denied`: the identity or the client address is \
+                                      not admitted.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many attestations for this \
+                                      identity.", body = ErrorBody,
+         headers(("retry-after" = String, description = "Seconds until the window ends."))),
+        (status = 500, description = "`server_error`: the A-Key did not sign.",
+         body = ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the Kubernetes API, a store \
+                                      or the audit log cannot be reached; nothing was \
+                                      signed.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn attestations(
     AxumState(state): AxumState<Arc<State>>,
     peer: Peer,
     headers: HeaderMap,
@@ -127,17 +200,29 @@ async fn attestations(
     .await;
     match result {
         Ok(issued) => no_store(
-            axum::Json(json!({
-                "client_attestation": issued.jwt,
-                "expires_in": issued.expires_in,
-            }))
+            axum::Json(AttestationIssued {
+                client_attestation: issued.jwt,
+                expires_in: issued.expires_in,
+            })
             .into_response(),
         ),
         Err(e) => e.into_response(),
     }
 }
 
-async fn jwks(AxumState(state): AxumState<Arc<State>>) -> Response {
+/// The A-Key's public JWK Set, with `x5c` when a certificate is configured.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    operation_id = "get_jwks",
+    tag = "public",
+    responses(
+        (status = 200, description = "The JWK Set.", content_type = "application/jwk-set+json",
+         body = Jwks,
+         headers(("cache-control" = String, description = "`public, max-age=300`"))),
+    )
+)]
+pub(crate) async fn jwks(AxumState(state): AxumState<Arc<State>>) -> Response {
     let mut r = axum::Json(state.akey.jwks().clone()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -150,7 +235,20 @@ async fn jwks(AxumState(state): AxumState<Arc<State>>) -> Response {
     r
 }
 
-async fn certificate(AxumState(state): AxumState<Arc<State>>) -> Response {
+/// The A-Key's certificate chain, leaf first.
+#[utoipa::path(
+    get,
+    path = "/v1/certificate",
+    operation_id = "get_certificate",
+    tag = "public",
+    responses(
+        (status = 200, description = "The chain as PEM.",
+         content_type = "application/pem-certificate-chain", body = String),
+        (status = 404, description = "`not_found`: no certificate is configured for the \
+                                      A-Key.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn certificate(AxumState(state): AxumState<Arc<State>>) -> Response {
     match state.akey.chain_pem() {
         Some(pem) => (
             [(
@@ -167,17 +265,60 @@ async fn certificate(AxumState(state): AxumState<Arc<State>>) -> Response {
 }
 
 /// Query of `GET /admin/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct AuditQuery {
+pub(crate) struct AuditQuery {
     /// Records after this sequence number.
     #[serde(default)]
+    #[param(minimum = 0, default = 0)]
     after: i64,
     /// At most this many (1 to 1000, default 100).
+    #[param(nullable = false, minimum = 1, maximum = 1000, default = 100)]
     limit: Option<u32>,
 }
 
-async fn audit(
+/// The newest record of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditHead {
+    /// Its sequence number.
+    seq: i64,
+    /// Its hash (lowercase hex).
+    hash: String,
+}
+
+/// A page of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditPage {
+    /// The records after `after`, oldest first.
+    records: Vec<AuditRecord>,
+    /// The newest record of the whole log; `null` while it is empty.
+    #[schema(required = true)]
+    head: Option<AuditHead>,
+}
+
+/// Audit records, for operators (admin bearer token).
+#[utoipa::path(
+    get,
+    path = "/admin/audit",
+    operation_id = "get_audit",
+    tag = "admin",
+    security(("admin_bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The page.", body = AuditPage,
+         headers(("cache-control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: `after` is not a non-negative \
+                                      integer, `limit` not 1 to 1000, or the query has \
+                                      another parameter.", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: no or a wrong bearer token, or no \
+                                      admin token is configured.", body = ErrorBody,
+         headers(("www-authenticate" = String))),
+        (status = 503, description = "`temporarily_unavailable`: the audit log cannot be \
+                                      read.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn audit(
     _: AdminCaller,
     AxumState(state): AxumState<Arc<State>>,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
@@ -202,11 +343,20 @@ async fn audit(
         }
     };
     let head = match store.head().await {
-        Ok(h) => h.map(|(seq, hash)| json!({"seq": seq, "hash": hex(&hash)})),
+        Ok(h) => h.map(|(seq, hash)| AuditHead {
+            seq,
+            hash: hex(&hash),
+        }),
         Err(e) => {
             tracing::warn!(error = %e, "audit head could not be read");
             return ApiError::unavailable().into_response();
         }
     };
-    no_store(axum::Json(json!({"records": page, "head": head})).into_response())
+    no_store(
+        axum::Json(AuditPage {
+            records: page,
+            head,
+        })
+        .into_response(),
+    )
 }
