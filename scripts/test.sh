@@ -236,6 +236,14 @@ check_docs() {
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
 }
 
+check_fuzz_lints() {
+    # fuzz/ is a cargo workspace of its own, so the workspace fmt and clippy steps do not
+    # see it. Its default target dir is fuzz/target, where the fuzz build goes too, so the
+    # checked dependencies persist between runs as the fuzz build's do.
+    cargo fmt --manifest-path fuzz/Cargo.toml --check
+    cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+}
+
 run_fuzz_smoke() {
     ./scripts/fuzz-smoke.sh
 }
@@ -260,6 +268,7 @@ step "cargo clippy" check_clippy
 step "cargo nextest" run_tests
 step "cargo test --doc" run_doctests
 step "cargo doc" check_docs
+step "fuzz fmt + clippy" check_fuzz_lints
 fuzz_time="${FUZZ_BUDGET:-135}s in all"
 if [[ -n "${FUZZ_SECONDS:-}" ]]; then
     fuzz_time="${FUZZ_SECONDS}s per target"
