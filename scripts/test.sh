@@ -238,10 +238,16 @@ check_docs() {
 
 check_fuzz_lints() {
     # fuzz/ is a cargo workspace of its own, so the workspace fmt and clippy steps do not
-    # see it. Its default target dir is fuzz/target, where the fuzz build goes too, so the
-    # checked dependencies persist between runs as the fuzz build's do.
+    # see it. Runs after the fuzz smoke run and in its target dir (fuzz/target), with its
+    # profile and explicit target: the build scripts and their outputs (aws-lc's C build
+    # above all) are then the fuzz build's, and only the check of the crates is added.
+    # (The sanitizer flags of the fuzz build apply to target code only, so neither run
+    # invalidates the other.)
     cargo fmt --manifest-path fuzz/Cargo.toml --check
-    cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+    local host
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --release --target "$host" \
+        -- -D warnings
 }
 
 run_fuzz_smoke() {
@@ -268,12 +274,12 @@ step "cargo clippy" check_clippy
 step "cargo nextest" run_tests
 step "cargo test --doc" run_doctests
 step "cargo doc" check_docs
-step "fuzz fmt + clippy" check_fuzz_lints
 fuzz_time="${FUZZ_BUDGET:-135}s in all"
 if [[ -n "${FUZZ_SECONDS:-}" ]]; then
     fuzz_time="${FUZZ_SECONDS}s per target"
 fi
 step "fuzz smoke (${fuzz_time})" run_fuzz_smoke
+step "fuzz fmt + clippy" check_fuzz_lints
 step "cargo deny" check_dependencies
 CURRENT_STEP="(done)"
 echo
