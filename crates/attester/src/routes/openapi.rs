@@ -9,8 +9,8 @@
 //!
 //! The types here only describe bodies that are not parsed or written through a type of
 //! their own: the attestation request (parsed member by member by
-//! [`AttestationRequest::parse`](crate::flow::AttestationRequest::parse), which names the
-//! member it refuses) and the A-Key's JWK Set. The error body is
+//! [`AttestationRequest::parse`](client_attestation::request::AttestationRequest::parse),
+//! which names the member it refuses) and the A-Key's JWK Set. The error body is
 //! `service::error::ErrorBody`, shared by every role.
 
 use std::sync::Arc;
@@ -37,7 +37,7 @@ const ERROR_CODES: &str = "The error code: `invalid_request`, `unsupported_evide
 /// The body of `POST /v1/attestations`. Each member at most once; unknown top-level
 /// members are ignored, as OAuth does with unknown parameters.
 #[derive(ToSchema)]
-#[allow(dead_code)] // only described: parsed by `flow::AttestationRequest::parse`
+#[allow(dead_code)] // only described: parsed by `client_attestation::request`
 pub(crate) struct AttestationRequestBody {
     /// The wallet instance's client identifier, the attestation's `sub`: 1 to 255 visible
     /// ASCII characters.
@@ -57,7 +57,7 @@ pub(crate) struct AttestationRequestBody {
 /// The caller's evidence, by `type`.
 #[derive(ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
-#[allow(dead_code)] // only described: parsed by `evidence::Evidence::parse`
+#[allow(dead_code)] // only described: parsed by `client_attestation::request::Evidence`
 pub(crate) enum Evidence {
     /// A Kubernetes projected service-account token, checked with the TokenReview API.
     /// No other member.
