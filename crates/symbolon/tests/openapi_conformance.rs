@@ -74,20 +74,22 @@ fn start_verifier(dir: &std::path::Path, port: u16) -> LoggedServer {
     LoggedServer::start(command)
 }
 
-/// Runs schemathesis against the role served at `base` with `token` as bearer token and
+/// Runs schemathesis against `role` served at `base` with `token` as bearer token and
 /// `max_examples` cases per operation; checks that it completed, found nothing and tested
-/// each of `operations`. Returns its JSON report.
+/// each of `operations`. Returns its JSON report, which is kept as `<role>.json` in the
+/// directory `OPENAPI_REPORT` names, when set (the roles' runs go on in parallel).
 fn conformance_run(
     dir: &std::path::Path,
+    role: &str,
     base: &str,
     token: &str,
     max_examples: u32,
-    document: &str,
     operations: &[&str],
 ) -> serde_json::Value {
     let report = std::env::var_os("OPENAPI_REPORT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join("schemathesis.json"));
+        .map_or_else(|| dir.to_path_buf(), PathBuf::from)
+        .join(format!("{role}.json"));
+    let document = format!("docs/openapi/{role}.json");
     let out = Command::new(schemathesis())
         .arg("run")
         .arg(format!("{base}/openapi.json"))
@@ -144,10 +146,10 @@ fn issue11_verifier_conforms_to_its_openapi_document() {
     let base = format!("http://127.0.0.1:{port}");
     let report = conformance_run(
         dir.path(),
+        "verifier",
         &base,
         RP_TOKEN,
         50,
-        "docs/openapi/verifier.json",
         &[
             "POST /transactions",
             "GET /transactions/{id}",
@@ -217,10 +219,10 @@ fn issue11_attester_conforms_to_its_openapi_document() {
     let base = format!("http://127.0.0.1:{port}");
     let report = conformance_run(
         dir.path(),
+        "attester",
         &base,
         ATTESTER_ADMIN_TOKEN,
         25,
-        "docs/openapi/attester.json",
         &[
             "POST /v1/challenge",
             "POST /v1/attestations",
