@@ -45,9 +45,17 @@ pub enum StartError {
     /// The request encryption key could not be created or opened.
     #[error("issuer request encryption key: {0}")]
     EncryptionKey(#[from] EncryptionKeyError),
-    /// A credential configuration is unusable.
-    #[error("issuer configuration: {0}")]
-    Config(String),
+    /// No credential configuration is set.
+    #[error(
+        "issuer configuration: no credential configuration: add [issuer.credentials.<id>] (or run with --mode=all for the demo)"
+    )]
+    NoCredentials,
+    /// The trusted wallet providers and their policies (`attestation.wallet_providers`)
+    /// are not the same list.
+    #[error(
+        "issuer configuration: the trusted wallet providers differ from `attestation.wallet_providers`: each needs its policy"
+    )]
+    WalletProviderPolicies,
     /// The credential issuer metadata built from the configuration breaks a rule of
     /// OpenID4VCI §12.2.
     #[error("issuer configuration: {0}")]
@@ -195,9 +203,7 @@ async fn encryption_key(
 /// database, so it refuses what `serve` would refuse.
 pub fn check_config(config: &IssuerConfig, has_kek: bool) -> Result<(), StartError> {
     if config.credentials.is_empty() {
-        return Err(StartError::Config(
-            "no credential configuration: add [issuer.credentials.<id>] (or run with --mode=all for the demo)".into(),
-        ));
+        return Err(StartError::NoCredentials);
     }
     if config.encryption.enabled && !has_kek {
         return Err(StartError::EncryptionWithoutKek);
@@ -245,9 +251,7 @@ impl State {
         let skew = config.clock_skew.as_secs();
         let attestation = &config.attestation;
         if trust.wallet_providers.len() != attestation.wallet_providers.len() {
-            return Err(StartError::Config(
-                "the trusted wallet providers differ from `attestation.wallet_providers`: each needs its policy".into(),
-            ));
+            return Err(StartError::WalletProviderPolicies);
         }
         let trust = Trust::new(
             VerifierSettings {
