@@ -236,6 +236,20 @@ check_docs() {
     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
 }
 
+check_fuzz_lints() {
+    # fuzz/ is a cargo workspace of its own, so the workspace fmt and clippy steps do not
+    # see it. Runs after the fuzz smoke run and in its target dir (fuzz/target), with its
+    # profile and explicit target: the build scripts and their outputs (aws-lc's C build
+    # above all) are then the fuzz build's, and only the check of the crates is added.
+    # (The sanitizer flags of the fuzz build apply to target code only, so neither run
+    # invalidates the other.)
+    cargo fmt --manifest-path fuzz/Cargo.toml --check
+    local host
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --release --target "$host" \
+        -- -D warnings
+}
+
 run_fuzz_smoke() {
     ./scripts/fuzz-smoke.sh
 }
@@ -265,6 +279,7 @@ if [[ -n "${FUZZ_SECONDS:-}" ]]; then
     fuzz_time="${FUZZ_SECONDS}s per target"
 fi
 step "fuzz smoke (${fuzz_time})" run_fuzz_smoke
+step "fuzz fmt + clippy" check_fuzz_lints
 step "cargo deny" check_dependencies
 CURRENT_STEP="(done)"
 echo

@@ -1,5 +1,6 @@
 //! The attester's public endpoint: an attestation request body (`client_id`, `ci_jwk`,
-//! `challenge_response`, `evidence`) from anyone, and the challenge response in it — a JWS
+//! `challenge_response`, `evidence`) from anyone, parsed by
+//! `client_attestation::request` as the attester does, and the challenge response in it — a JWS
 //! the caller signs with the key it wants attested. Two inputs: the body as sent, and
 //! bodies built around a client instance key of the target's own, with a validly signed
 //! challenge response whose header and claims are fuzzed. Must never panic, and:
@@ -11,8 +12,8 @@
 //! - no error message carries a control character.
 #![no_main]
 
-use attester::flow::{AttestationRequest, MAX_CLIENT_ID};
 use client_attestation::proof::{CHALLENGE_RESPONSE_TYP, ProofRules, verify_challenge_response};
+use client_attestation::request::{AttestationRequest, MAX_CHALLENGE_RESPONSE, MAX_CLIENT_ID};
 use jose::{Algorithm, HeaderBuilder, Signer, SoftwareSigner, VerifyingKey};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -25,8 +26,6 @@ const AUDIENCE: &str = "https://attester.example";
 const CLIENT: &str = "wallet-1";
 const MAX_AGE: u64 = 120;
 const SKEW: u64 = 30;
-/// `challenge_response` limit of the request parser.
-const MAX_CHALLENGE_RESPONSE: usize = 8 * 1024;
 
 /// The client instance key and another one.
 fn keys() -> Option<&'static (SoftwareSigner, SoftwareSigner)> {

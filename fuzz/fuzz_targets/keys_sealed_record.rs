@@ -29,9 +29,12 @@ fuzz_target!(|data: &[u8]| {
     record.extend_from_slice(kek.id());
     record.extend_from_slice(data);
     let _ = keys::open_key(&kek, "fuzz.key", &record);
-    if let Ok(line) = std::str::from_utf8(data) {
-        if let Some(Ok(salt)) = KekSalt::decode(line) {
-            assert_eq!(KekSalt::decode(&salt.encode()).map(Result::ok), Some(Some(salt)));
-        }
+    if let Ok(line) = std::str::from_utf8(data)
+        && let Some(Ok(salt)) = KekSalt::decode(line)
+    {
+        assert_eq!(
+            KekSalt::decode(&salt.encode()).map(Result::ok),
+            Some(Some(salt))
+        );
     }
 });

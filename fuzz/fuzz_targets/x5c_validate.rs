@@ -49,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
                 return;
             };
             if let Ok(leaf) = validate_chain(&split(data), &anchors, NOW) {
-                let _ = (leaf.public_jwk().thumbprint(), leaf.dns_sans(), leaf.x509_hash());
+                let _ = (
+                    leaf.public_jwk().thumbprint(),
+                    leaf.dns_sans(),
+                    leaf.x509_hash(),
+                );
             }
         }
     }

@@ -115,6 +115,20 @@ pub enum AttestError {
     Sign(#[source] jose::SignError),
 }
 
+/// The parser's refusals keep their variants here, so their statuses, codes and messages
+/// are those of the table above.
+impl From<client_attestation::request::RequestError> for AttestError {
+    fn from(e: client_attestation::request::RequestError) -> Self {
+        use client_attestation::request::RequestError as R;
+        match e {
+            R::Body(member) => AttestError::Body(member),
+            R::ClientId => AttestError::ClientId,
+            R::CiKey(e) => AttestError::CiKey(e),
+            R::UnknownEvidence => AttestError::UnknownEvidence,
+        }
+    }
+}
+
 impl AttestError {
     /// HTTP status and error code.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {

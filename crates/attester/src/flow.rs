@@ -17,9 +17,12 @@
 
 use client_attestation::AttestationClaims;
 use client_attestation::proof::{ProofRules, verify_challenge_response};
-use jose::{PublicJwk, VerifyingKey};
-use serde_json::{Map, Value};
+use serde_json::Map;
 use store::{InsertOutcome, RateDecision};
+
+/// The request body and its parser, shared with the fuzz target: they do no I/O, so they
+/// live in `client_attestation::request`.
+pub use client_attestation::request::{AttestationRequest, MAX_CLIENT_ID};
 
 use crate::audit::AuditEntry;
 use crate::error::AttestError;
@@ -35,10 +38,6 @@ pub const RATE_NAMESPACE: &str = "attester_attestation";
 const CHALLENGE_BYTES: usize = 32;
 /// Random bytes in a `jti`.
 const JTI_BYTES: usize = 16;
-/// Longest `client_id` accepted.
-pub const MAX_CLIENT_ID: usize = 255;
-/// Longest `challenge_response` accepted.
-const MAX_CHALLENGE_RESPONSE: usize = 8 * 1024;
 
 /// A fresh challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,58 +66,6 @@ pub async fn challenge(state: &State) -> Result<Challenge, AttestError> {
     }
 }
 
-/// An attestation request, parsed.
-#[derive(Debug)]
-pub struct AttestationRequest {
-    /// The attestation's `sub`.
-    pub client_id: String,
-    /// The key to attest.
-    pub ci_jwk: PublicJwk,
-    ci_key: VerifyingKey,
-    /// The proof of possession.
-    pub challenge_response: String,
-    /// How the caller authenticates.
-    pub evidence: Evidence,
-}
-
-impl AttestationRequest {
-    /// Parses a JSON body (duplicate members refused; unknown top-level members ignored,
-    /// as OAuth does with unknown parameters).
-    pub fn parse(body: &[u8]) -> Result<AttestationRequest, AttestError> {
-        let obj = jose::json::parse_object(body).map_err(|_| AttestError::Body("body"))?;
-        let client_id = match obj.get("client_id") {
-            Some(Value::String(s)) => s,
-            _ => return Err(AttestError::Body("client_id")),
-        };
-        if client_id.is_empty()
-            || client_id.len() > MAX_CLIENT_ID
-            || !client_id.bytes().all(|b| b.is_ascii_graphic())
-        {
-            return Err(AttestError::ClientId);
-        }
-        let ci_value = obj.get("ci_jwk").ok_or(AttestError::Body("ci_jwk"))?;
-        if !ci_value.is_object() {
-            return Err(AttestError::Body("ci_jwk"));
-        }
-        let ci_jwk = PublicJwk::from_value(ci_value).map_err(AttestError::CiKey)?;
-        let ci_key = VerifyingKey::from_jwk(&ci_jwk).map_err(AttestError::CiKey)?;
-        let challenge_response = match obj.get("challenge_response") {
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_CHALLENGE_RESPONSE => {
-                s.clone()
-            }
-            _ => return Err(AttestError::Body("challenge_response")),
-        };
-        let evidence = Evidence::parse(obj.get("evidence").ok_or(AttestError::Body("evidence"))?)?;
-        Ok(AttestationRequest {
-            client_id: client_id.clone(),
-            ci_jwk,
-            ci_key,
-            challenge_response,
-            evidence,
-        })
-    }
-}
-
 /// A signed attestation.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -134,10 +81,10 @@ pub struct Issued {
     pub audit_seq: i64,
 }
 
-async fn authenticate(state: &State, evidence: Evidence) -> Result<Identity, AttestError> {
+async fn authenticate(state: &State, evidence: &Evidence) -> Result<Identity, AttestError> {
     match evidence {
         Evidence::Kubernetes { token } => match &state.kubernetes {
-            Some(reviewer) => reviewer.review(&token).await,
+            Some(reviewer) => reviewer.review(token).await,
             None => Err(AttestError::EvidenceDisabled("kubernetes")),
         },
         Evidence::Dev if state.settings.dev_evidence => Ok(Identity::dev()),
@@ -154,7 +101,7 @@ fn secs(d: std::time::Duration) -> i64 {
 pub async fn attest(state: &State, body: &[u8]) -> Result<Issued, AttestError> {
     let request = AttestationRequest::parse(body)?;
     let evidence_kind = request.evidence.kind();
-    let identity = authenticate(state, request.evidence).await?;
+    let identity = authenticate(state, &request.evidence).await?;
 
     let limit = state.settings.rate_limit;
     if let RateDecision::Limited { retry_after } = state
@@ -181,7 +128,7 @@ pub async fn attest(state: &State, body: &[u8]) -> Result<Issued, AttestError> {
     let proof = verify_challenge_response(
         &request.challenge_response,
         &request.ci_jwk,
-        &request.ci_key,
+        request.ci_key(),
         &rules,
     )?;
     if state
@@ -245,108 +192,4 @@ pub async fn attest(state: &State, body: &[u8]) -> Result<Issued, AttestError> {
         jti,
         audit_seq: record.seq,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use jose::{Algorithm, Signer, SoftwareSigner};
-    use serde_json::json;
-
-    fn body(v: Value) -> Vec<u8> {
-        v.to_string().into_bytes()
-    }
-
-    fn valid() -> Value {
-        let key = SoftwareSigner::generate(Algorithm::Es256).unwrap();
-        json!({
-            "client_id": "wallet-1",
-            "ci_jwk": key.public_jwk().to_value(),
-            "challenge_response": "a.b.c",
-            "evidence": {"type": "dev"},
-        })
-    }
-
-    #[test]
-    fn parses_a_valid_request_ignoring_unknown_members() {
-        let mut v = valid();
-        v["future_member"] = json!(1);
-        let r = AttestationRequest::parse(&body(v)).unwrap();
-        assert_eq!(r.client_id, "wallet-1");
-        assert!(matches!(r.evidence, Evidence::Dev));
-    }
-
-    #[test]
-    fn rejects_malformed_requests_naming_the_member() {
-        type Mutation = Box<dyn Fn(&mut Value)>;
-        let cases: Vec<(Mutation, &str)> = vec![
-            (Box::new(|v| v["client_id"] = json!(5)), "client_id"),
-            (
-                Box::new(|v| {
-                    v.as_object_mut().unwrap().remove("client_id");
-                }),
-                "client_id",
-            ),
-            (Box::new(|v| v["ci_jwk"] = json!("jwk")), "ci_jwk"),
-            (
-                Box::new(|v| v["challenge_response"] = json!("")),
-                "challenge_response",
-            ),
-            (
-                Box::new(|v| {
-                    v.as_object_mut().unwrap().remove("evidence");
-                }),
-                "evidence",
-            ),
-        ];
-        for (mutate, member) in cases {
-            let mut v = valid();
-            mutate(&mut v);
-            assert!(
-                matches!(AttestationRequest::parse(&body(v)), Err(AttestError::Body(m)) if m == member),
-                "{member}"
-            );
-        }
-        assert!(matches!(
-            AttestationRequest::parse(b"[1]"),
-            Err(AttestError::Body("body"))
-        ));
-        assert!(matches!(
-            AttestationRequest::parse(br#"{"client_id":"a","client_id":"b"}"#),
-            Err(AttestError::Body("body"))
-        ));
-    }
-
-    #[test]
-    fn rejects_bad_client_ids() {
-        for id in [String::new(), "a b".into(), "x".repeat(256), "é".into()] {
-            let mut v = valid();
-            v["client_id"] = json!(id);
-            assert!(
-                matches!(
-                    AttestationRequest::parse(&body(v)),
-                    Err(AttestError::ClientId)
-                ),
-                "{id:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn rejects_private_or_unusable_ci_keys() {
-        let key = SoftwareSigner::generate(Algorithm::Es256).unwrap();
-        let private = key.to_private_jwk().unwrap();
-        let mut v = valid();
-        v["ci_jwk"] = serde_json::from_str(&private.to_json()).unwrap();
-        assert!(matches!(
-            AttestationRequest::parse(&body(v)),
-            Err(AttestError::CiKey(_))
-        ));
-        let mut v = valid();
-        v["ci_jwk"] = json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"});
-        assert!(matches!(
-            AttestationRequest::parse(&body(v)),
-            Err(AttestError::CiKey(_))
-        ));
-    }
 }

@@ -15,7 +15,8 @@
 //!
 //! Modules: [`config`] (the `[attester]` section), [`akey`] (the signing key and its public
 //! documents), [`certificate`] (a self-signed certificate or a CSR signed by the A-Key),
-//! [`state`] (injected dependencies), [`readiness`]. The wallet side (CI-Key, cached
+//! [`state`] (injected dependencies), [`readiness`], the routes via [`router`] and their
+//! OpenAPI document via [`openapi`]. The wallet side (CI-Key, cached
 //! attestation, fresh PoPs) is `wallet::attestation` in the wallet core, which does not
 //! link this service. See `docs/attester.md`.
 
@@ -37,5 +38,5 @@ pub use jose::random;
 pub use akey::AKey;
 pub use error::AttestError;
 pub use readiness::AttesterReadiness;
-pub use routes::{Peer, router};
+pub use routes::{Peer, openapi, router};
 pub use state::{Dependencies, Settings, State};

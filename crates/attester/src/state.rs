@@ -21,6 +21,9 @@ pub struct Settings {
     /// The attester identifier: `iss` of every attestation and the `aud` of challenge
     /// responses.
     pub identifier: String,
+    /// Where the role is served (no trailing slash): the `servers` entry of the served
+    /// OpenAPI document.
+    pub base_url: String,
     /// Lifetime of an attestation.
     pub attestation_ttl: Duration,
     /// Lifetime of a challenge.
@@ -40,10 +43,12 @@ pub struct Settings {
 impl Settings {
     /// Defaults for `identifier`: one-hour attestations, two-minute challenges, 30 s skew,
     /// no dev evidence, no address restriction, 60 attestations per identity per minute,
-    /// no admin token.
+    /// no admin token; served at the identifier.
     pub fn new(identifier: impl Into<String>) -> Settings {
+        let identifier = identifier.into();
         Settings {
-            identifier: identifier.into(),
+            base_url: identifier.trim_end_matches('/').to_owned(),
+            identifier,
             attestation_ttl: Duration::from_secs(3600),
             challenge_ttl: Duration::from_secs(120),
             clock_skew: Duration::from_secs(30),

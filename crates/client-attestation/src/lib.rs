@@ -22,6 +22,7 @@ mod error;
 mod policy;
 pub mod proof;
 pub mod random;
+pub mod request;
 mod verify;
 
 pub use claims::{AttestationClaims, Environment, EvidenceType, KeyProtection, PopClaims};

@@ -39,13 +39,18 @@ pub enum KeyError {
     },
     /// Generating a key failed.
     #[error("signing key generation failed: {0}")]
-    Generate(jose::SignError),
+    Generate(#[source] jose::SignError),
     /// The PKCS#11 token failed.
     #[error("PKCS#11: {0}")]
     Pkcs11(#[from] keys::pkcs11::Pkcs11Error),
     /// A stored public key does not parse.
-    #[error("stored public key of {0} is invalid")]
-    StoredKey(String),
+    #[error("stored public key of {kid} is invalid")]
+    StoredKey {
+        /// The key.
+        kid: String,
+        /// Why it does not parse.
+        source: jose::JwkError,
+    },
     /// A stored key row has neither sealed material nor a token label.
     #[error("stored key {0} has no private key reference")]
     NoPrivateKey(String),
@@ -293,7 +298,10 @@ impl SigningKeys {
             .map(|r| {
                 PublicJwk::from_json(r.public_jwk.as_bytes())
                     .map(|k| k.with_alg(r.algorithm.clone()).with_use("sig"))
-                    .map_err(|_| KeyError::StoredKey(r.kid.clone()))
+                    .map_err(|source| KeyError::StoredKey {
+                        kid: r.kid.clone(),
+                        source,
+                    })
             })
             .collect()
     }

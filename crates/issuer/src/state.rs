@@ -44,10 +44,18 @@ pub enum StartError {
     EncryptionWithoutKek,
     /// The request encryption key could not be created or opened.
     #[error("issuer request encryption key: {0}")]
-    EncryptionKey(String),
-    /// A credential configuration is unusable.
-    #[error("issuer configuration: {0}")]
-    Config(String),
+    EncryptionKey(#[from] EncryptionKeyError),
+    /// No credential configuration is set.
+    #[error(
+        "issuer configuration: no credential configuration: add [issuer.credentials.<id>] (or run with --mode=all for the demo)"
+    )]
+    NoCredentials,
+    /// The trusted wallet providers and their policies (`attestation.wallet_providers`)
+    /// are not the same list.
+    #[error(
+        "issuer configuration: the trusted wallet providers differ from `attestation.wallet_providers`: each needs its policy"
+    )]
+    WalletProviderPolicies,
     /// The credential issuer metadata built from the configuration breaks a rule of
     /// OpenID4VCI §12.2.
     #[error("issuer configuration: {0}")]
@@ -55,6 +63,28 @@ pub enum StartError {
     /// A start-up step (status lists, keys in the database) failed.
     #[error("issuer configuration: {0}")]
     Failed(#[from] Failure),
+}
+
+/// Why the request encryption key could not be created or opened (the step that failed,
+/// with the error of the call).
+#[derive(Debug, thiserror::Error)]
+pub enum EncryptionKeyError {
+    /// No random key id.
+    #[error(transparent)]
+    Random(#[from] crate::random::RandomError),
+    /// Generating the key, exporting it, or importing the stored one failed.
+    #[error(transparent)]
+    Key(#[from] jose::jwe::JweError),
+    /// Sealing it under the KEK, or opening the stored record, failed (a different KEK,
+    /// or a damaged record).
+    #[error(transparent)]
+    Seal(#[from] keys::seal::SealError),
+    /// The stored record does not hold a private JWK.
+    #[error(transparent)]
+    Jwk(#[from] jose::JwkError),
+    /// No key is stored, even after inserting one.
+    #[error("not stored")]
+    NotStored,
 }
 
 /// Everything the issuer needs from outside.
@@ -140,14 +170,13 @@ async fn encryption_key(
     random: &dyn Random,
     now: i64,
 ) -> Result<EncryptionKey, StartError> {
-    let bad = |e: &dyn std::fmt::Display| StartError::EncryptionKey(e.to_string());
     let aad = |kid: &str| format!("symbolon-issuer request-encryption-key\0{kid}").into_bytes();
     if crate::db::encryption_key(db.pool()).await?.is_none() {
-        let kid = crate::random::token(random, 12).map_err(|e| bad(&e))?;
-        let key = EncryptionKey::generate(Curve::P256).map_err(|e| bad(&e))?;
-        let private = key.to_private_jwk().map_err(|e| bad(&e))?;
-        let sealed =
-            keys::seal::seal(kek, &aad(&kid), private.to_json().as_bytes()).map_err(|e| bad(&e))?;
+        let kid = crate::random::token(random, 12).map_err(EncryptionKeyError::from)?;
+        let key = EncryptionKey::generate(Curve::P256).map_err(EncryptionKeyError::from)?;
+        let private = key.to_private_jwk().map_err(EncryptionKeyError::from)?;
+        let sealed = keys::seal::seal(kek, &aad(&kid), private.to_json().as_bytes())
+            .map_err(EncryptionKeyError::from)?;
         let public = key.public_jwk_for_encryption().with_kid(kid.clone());
         crate::db::insert_encryption_key(
             db.pool(),
@@ -161,11 +190,11 @@ async fn encryption_key(
     // Replicas starting together may each insert one: all use the first.
     let (kid, sealed) = crate::db::encryption_key(db.pool())
         .await?
-        .ok_or_else(|| StartError::EncryptionKey("not stored".into()))?;
-    let plain = keys::seal::open(kek, &aad(&kid), &sealed).map_err(|e| bad(&e))?;
-    let private = PrivateJwk::from_json(&plain).map_err(|e| bad(&e))?;
+        .ok_or(EncryptionKeyError::NotStored)?;
+    let plain = keys::seal::open(kek, &aad(&kid), &sealed).map_err(EncryptionKeyError::from)?;
+    let private = PrivateJwk::from_json(&plain).map_err(EncryptionKeyError::from)?;
     Ok(EncryptionKey::from_private_jwk(&private)
-        .map_err(|e| bad(&e))?
+        .map_err(EncryptionKeyError::from)?
         .with_kid(kid))
 }
 
@@ -174,9 +203,7 @@ async fn encryption_key(
 /// database, so it refuses what `serve` would refuse.
 pub fn check_config(config: &IssuerConfig, has_kek: bool) -> Result<(), StartError> {
     if config.credentials.is_empty() {
-        return Err(StartError::Config(
-            "no credential configuration: add [issuer.credentials.<id>] (or run with --mode=all for the demo)".into(),
-        ));
+        return Err(StartError::NoCredentials);
     }
     if config.encryption.enabled && !has_kek {
         return Err(StartError::EncryptionWithoutKek);
@@ -224,9 +251,7 @@ impl State {
         let skew = config.clock_skew.as_secs();
         let attestation = &config.attestation;
         if trust.wallet_providers.len() != attestation.wallet_providers.len() {
-            return Err(StartError::Config(
-                "the trusted wallet providers differ from `attestation.wallet_providers`: each needs its policy".into(),
-            ));
+            return Err(StartError::WalletProviderPolicies);
         }
         let trust = Trust::new(
             VerifierSettings {

@@ -32,16 +32,33 @@ pub enum TrustError {
         source: std::io::Error,
     },
     /// The key file is not a JWK or a JWK Set of usable public keys.
-    #[error("attester key file {path} is not a JWK or JWK Set of public signature keys: {reason}")]
+    #[error("attester key file {path} is not a JWK or JWK Set of public signature keys: {source}")]
     Keys {
         /// The file.
         path: PathBuf,
         /// Why.
-        reason: String,
+        source: KeysError,
     },
     /// The anchors file is not PEM certificates.
     #[error("attester trust anchors: {0}")]
-    Anchors(jose::X5cError),
+    Anchors(#[source] jose::X5cError),
+}
+
+/// Why a JWK or JWK Set of attester keys is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// Not JSON (or JSON with duplicate members).
+    #[error(transparent)]
+    Json(#[from] jose::json::JsonError),
+    /// `keys` is present but not an array.
+    #[error("`keys` is not an array")]
+    KeysNotArray,
+    /// The set is empty.
+    #[error("no keys")]
+    NoKeys,
+    /// A key is not a public signature key this issuer can verify with.
+    #[error(transparent)]
+    Jwk(#[from] jose::JwkError),
 }
 
 /// How PoPs and attestations are checked, whatever the keys.
@@ -158,20 +175,20 @@ pub struct Trust {
 }
 
 /// Parses a JWK or a JWK Set into verification keys.
-pub fn parse_keys(text: &[u8]) -> Result<Vec<VerifyingKey>, String> {
-    let v = jose::json::parse_value(text).map_err(|e| e.to_string())?;
+pub fn parse_keys(text: &[u8]) -> Result<Vec<VerifyingKey>, KeysError> {
+    let v = jose::json::parse_value(text)?;
     let list: Vec<&Value> = match v.get("keys") {
         Some(Value::Array(a)) => a.iter().collect(),
-        Some(_) => return Err("`keys` is not an array".into()),
+        Some(_) => return Err(KeysError::KeysNotArray),
         None => vec![&v],
     };
     if list.is_empty() {
-        return Err("no keys".into());
+        return Err(KeysError::NoKeys);
     }
     list.into_iter()
         .map(|k| {
-            let jwk = PublicJwk::from_value(k).map_err(|e| e.to_string())?;
-            VerifyingKey::from_jwk(&jwk).map_err(|e| e.to_string())
+            let jwk = PublicJwk::from_value(k)?;
+            Ok(VerifyingKey::from_jwk(&jwk)?)
         })
         .collect()
 }
@@ -199,7 +216,7 @@ fn inline_keys(keys: &[PublicJwk]) -> Result<Vec<VerifyingKey>, TrustError> {
         .map(|k| {
             VerifyingKey::from_jwk(k).map_err(|e| TrustError::Keys {
                 path: PathBuf::from("<configured keys>"),
-                reason: e.to_string(),
+                source: e.into(),
             })
         })
         .collect()
@@ -313,9 +330,9 @@ impl Trust {
                     source,
                 })
                 .and_then(|text| {
-                    parse_keys(&text).map_err(|reason| TrustError::Keys {
+                    parse_keys(&text).map_err(|source| TrustError::Keys {
                         path: path.clone(),
-                        reason,
+                        source,
                     })
                 });
             match read {
@@ -450,6 +467,52 @@ mod tests {
         assert!(parse_keys(br#"{"keys":[]}"#).is_err());
         let private = a.to_private_jwk().unwrap().to_json();
         assert!(parse_keys(private.as_bytes()).is_err());
+    }
+
+    /// An unusable key file says which rule it broke, and keeps the failing call's error
+    /// as its source instead of flattening it into a string.
+    #[test]
+    fn issue11_rejects_an_unusable_key_file_with_a_typed_source() {
+        let a = SoftwareSigner::generate(Algorithm::Es256).unwrap();
+        assert!(matches!(parse_keys(b"{"), Err(KeysError::Json(_))));
+        assert!(matches!(
+            parse_keys(br#"{"keys":{}}"#),
+            Err(KeysError::KeysNotArray)
+        ));
+        assert!(matches!(
+            parse_keys(br#"{"keys":[]}"#),
+            Err(KeysError::NoKeys)
+        ));
+        let private = a.to_private_jwk().unwrap().to_json();
+        assert!(matches!(
+            parse_keys(private.as_bytes()),
+            Err(KeysError::Jwk(_))
+        ));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        let trust = Trust::new(
+            settings(),
+            &TrustSources {
+                jwks_file: Some(path.clone()),
+                ..TrustSources::default()
+            },
+        )
+        .unwrap();
+        std::fs::write(&path, br#"{"keys":[]}"#).unwrap();
+        let e = trust.refresh().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "attester key file {} is not a JWK or JWK Set of public signature keys: no keys",
+                path.display()
+            )
+        );
+        let source = std::error::Error::source(&e).unwrap();
+        assert!(matches!(
+            source.downcast_ref::<KeysError>(),
+            Some(KeysError::NoKeys)
+        ));
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! description is meant for the client developer. Internals (error chains, SQL, key
 //! handles) never go into the body: [`ApiError::internal`] logs them and answers a bare
 //! `server_error`.
+//!
+//! [`ErrorBody`] is the body as written; with the `openapi` feature it is also the schema
+//! every role's OpenAPI document names for its error answers, so the body is described
+//! once, by the type that writes it.
 
 use std::borrow::Cow;
 
@@ -41,11 +45,32 @@ pub struct ApiError {
     description: Option<Cow<'static, str>>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The error body of every error answer (`service::ApiError`, RFC 6749 §5.2 shape).
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody<'a> {
+    /// The error code.
     error: &'a str,
+    /// A description for the client developer (never internals).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     error_description: Option<&'a str>,
+}
+
+/// Names the codes a role answers in its document's [`ErrorBody`] schema (the
+/// description of `error`): the shape is shared, the codes are the role's.
+#[cfg(feature = "openapi")]
+pub fn describe_error_codes(openapi: &mut utoipa::openapi::OpenApi, description: &str) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    if let Some(RefOr::T(Schema::Object(body))) = openapi
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("ErrorBody"))
+        && let Some(RefOr::T(Schema::Object(error))) = body.properties.get_mut("error")
+    {
+        error.description = Some(description.to_owned());
+    }
 }
 
 impl ApiError {
@@ -129,7 +154,7 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorBody {
             error: self.code,
             error_description: self.description.as_deref(),
         };

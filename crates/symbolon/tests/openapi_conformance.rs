@@ -1,9 +1,9 @@
-//! The verifier's and the issuer's OpenAPI documents against the live server: `symbolon
-//! serve --mode=verifier` (or `--mode=issuer`) on a free loopback port, then `schemathesis`
-//! (from the interop virtualenv, a third-party conformance fuzzer) generates requests for
-//! every operation of the served `/openapi.json` and checks each answer: no `5xx`, and
-//! status code, content type, headers and body all as documented. The runs are bounded and
-//! deterministic so they are reproducible and quick.
+//! Each REST role's OpenAPI document against the live server: `symbolon serve
+//! --mode=<role>` on a free loopback port, then `schemathesis` (from the interop
+//! virtualenv, a third-party conformance fuzzer) generates requests for every operation of
+//! the served `/openapi.json` and checks each answer: no `5xx`, and status code, content
+//! type, headers and body all as documented. The runs are bounded and deterministic so
+//! they are reproducible and quick.
 
 #![cfg(unix)]
 #![allow(
@@ -76,13 +76,15 @@ fn start_verifier(dir: &std::path::Path, port: u16) -> LoggedServer {
     LoggedServer::start(command)
 }
 
-/// Runs schemathesis against the server at `base` with `Authorization: Bearer <token>` on
-/// every request and `max_examples` cases per operation; asserts that it found nothing,
+/// Runs schemathesis against `role` served at `base` with `Authorization: Bearer <token>`
+/// on every request and `max_examples` cases per operation; asserts that it found nothing,
 /// completed, and tested every operation: each of `operations` with answers other than
 /// `401`, and exactly those of `refused_only` (which the token cannot open) with nothing
-/// but documented `401`s. Returns the JSON report.
+/// but documented `401`s. Returns the JSON report, kept as `<role>.json` in the directory
+/// `OPENAPI_REPORT` names, when set (the roles' runs go on in parallel).
 fn conformance(
     dir: &std::path::Path,
+    role: &str,
     base: &str,
     token: &str,
     max_examples: u32,
@@ -91,8 +93,8 @@ fn conformance(
 ) -> serde_json::Value {
     let cli = schemathesis();
     let report = std::env::var_os("OPENAPI_REPORT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join("schemathesis.json"));
+        .map_or_else(|| dir.to_path_buf(), PathBuf::from)
+        .join(format!("{role}.json"));
     let out = Command::new(cli)
         .arg("run")
         .arg(format!("{base}/openapi.json"))
@@ -158,6 +160,7 @@ fn issue11_verifier_conforms_to_its_openapi_document() {
     let base = format!("http://127.0.0.1:{port}");
     let report = conformance(
         dir.path(),
+        "verifier",
         &base,
         RP_TOKEN,
         50,
@@ -233,6 +236,7 @@ fn issue11_issuer_conforms_to_its_openapi_document() {
     // Fifteen operations: fewer cases each than the verifier's seven keep the run as short.
     let report = conformance(
         dir.path(),
+        "issuer",
         &base,
         ADMIN_TOKEN,
         25,
@@ -262,6 +266,80 @@ fn issue11_issuer_conforms_to_its_openapi_document() {
             > 0,
         "{report}"
     );
+}
+
+/// The admin token the attester is started with and schemathesis sends.
+const ATTESTER_ADMIN_TOKEN: &str = "openapi-conformance-admin-token";
+
+/// An attester alone with a software A-Key, `dev` evidence and no Kubernetes, as a
+/// developer runs it.
+fn start_attester(dir: &std::path::Path, port: u16) -> LoggedServer {
+    let kek = dir.join("kek");
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    std::fs::write(&kek, jose::b64::encode_std(bytes)).unwrap();
+    let admin = dir.join("admin_token");
+    std::fs::write(&admin, ATTESTER_ADMIN_TOKEN).unwrap();
+    let config = format!(
+        r#"data_dir = {data:?}
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "http://localhost:{port}"
+allow_http_loopback = true
+[attester]
+dev_evidence = true
+admin_token = {{ file = {admin:?} }}
+[attester.software_key]
+key_file = {key:?}
+kek = {{ key = {{ file = {kek:?} }} }}
+[attester.kubernetes]
+enabled = false
+"#,
+        data = dir.join("data").display().to_string(),
+        admin = admin.display().to_string(),
+        key = dir.join("a-key.sealed").display().to_string(),
+        kek = kek.display().to_string(),
+    );
+    let config_path = dir.join("attester.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut command = symbolon();
+    command
+        .args(["serve", "--mode=attester", "--config"])
+        .arg(&config_path);
+    LoggedServer::start(command)
+}
+
+#[test]
+fn issue11_attester_conforms_to_its_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_attester(dir.path(), port);
+    let base = format!("http://127.0.0.1:{port}");
+    let report = conformance(
+        dir.path(),
+        "attester",
+        &base,
+        ATTESTER_ADMIN_TOKEN,
+        25,
+        &[
+            "POST /v1/challenge",
+            "POST /v1/attestations",
+            "GET /.well-known/jwks.json",
+            "GET /v1/certificate",
+            "GET /admin/audit",
+        ],
+        &[],
+    );
+    // The admin API was reached with the token, and challenges were issued.
+    for operation in ["GET /admin/audit", "POST /v1/challenge"] {
+        assert!(
+            report["valid_rates"][operation]["fuzzing"]["accepted"]
+                .as_u64()
+                .unwrap()
+                > 0,
+            "{operation}: {report}"
+        );
+    }
 }
 
 /// Under `--mode=all` the verifier is mounted at `/verifier`: its document is at
@@ -313,4 +391,29 @@ async fn issue11_under_mode_all_the_served_document_names_the_issuer_identifier(
     let nonce = http.post(format!("{server}/nonce")).send().await.unwrap();
     assert_eq!(nonce.status(), 200);
     assert_eq!(nonce.headers()["cache-control"], "no-store");
+}
+
+/// Under `--mode=all` the attester is mounted at `/attester`: its served document names
+/// that mount, so the paths in it reach the attester.
+#[tokio::test]
+async fn issue11_under_mode_all_the_served_document_names_the_attester_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = common::start(dir.path());
+    let http = reqwest::Client::new();
+    let served = http
+        .get(format!("{base}/attester/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let doc: serde_json::Value = served.json().await.unwrap();
+    let server = doc["servers"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(server, format!("{base}/attester"));
+    assert!(doc["paths"]["/v1/challenge"]["post"].is_object());
+    let challenge = http
+        .post(format!("{server}/v1/challenge"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(challenge.status(), 200);
 }

@@ -20,8 +20,13 @@ pub enum KeyFileError {
         source: std::io::Error,
     },
     /// Not a private JWK of a supported key.
-    #[error("{0} is not a private JWK (EC P-256/P-384 or Ed25519)")]
-    NotPrivateJwk(String),
+    #[error("{path} is not a private JWK (EC P-256/P-384 or Ed25519)")]
+    NotPrivateJwk {
+        /// The file.
+        path: String,
+        /// Why it was refused.
+        source: jose::JwkError,
+    },
     /// No `CERTIFICATE` block, or bad base64.
     #[error("{path}: {reason}")]
     Pem {
@@ -32,7 +37,21 @@ pub enum KeyFileError {
     },
     /// Certificate generation failed.
     #[error("cannot generate the certificate: {0}")]
-    Generate(String),
+    Generate(#[from] GenerateError),
+}
+
+/// Which step of generating a development key and certificate failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// Generating or exporting the key.
+    #[error(transparent)]
+    Key(#[from] jose::SignError),
+    /// Building its private JWK.
+    #[error(transparent)]
+    Jwk(#[from] jose::JwkError),
+    /// Building or signing the certificate.
+    #[error(transparent)]
+    Certificate(#[from] keys::x509::CertificateError),
 }
 
 /// Reads a private JWK file into a signer (`kid` kept when present, else the RFC 7638
@@ -42,8 +61,11 @@ pub fn read_signer(path: &Path) -> Result<SoftwareSigner, KeyFileError> {
         path: path.display().to_string(),
         source,
     })?);
-    let jwk = PrivateJwk::from_json(&bytes)
-        .map_err(|_| KeyFileError::NotPrivateJwk(path.display().to_string()))?;
+    let not_private = |source| KeyFileError::NotPrivateJwk {
+        path: path.display().to_string(),
+        source,
+    };
+    let jwk = PrivateJwk::from_json(&bytes).map_err(not_private)?;
     let kid = jwk
         .public()
         .kid()
@@ -51,7 +73,7 @@ pub fn read_signer(path: &Path) -> Result<SoftwareSigner, KeyFileError> {
         .unwrap_or_else(|| jwk.public().thumbprint());
     SoftwareSigner::from_private_jwk(&jwk)
         .map(|s| s.with_kid(kid))
-        .map_err(|_| KeyFileError::NotPrivateJwk(path.display().to_string()))
+        .map_err(not_private)
 }
 
 /// The DER certificates of every `CERTIFICATE` block in `pem`, in order ([`jose::pem`]).
@@ -107,8 +129,7 @@ pub fn self_signed_certificate(
         organization: Some("Symbolon development".into()),
         dns: dns.to_vec(),
     };
-    keys::x509::self_signed(signer, &subject, now, days)
-        .map_err(|e| KeyFileError::Generate(e.to_string()))
+    keys::x509::self_signed(signer, &subject, now, days).map_err(|e| GenerateError::from(e).into())
 }
 
 /// Generates an ES256 software key and a self-signed certificate for it (see
@@ -118,16 +139,16 @@ pub fn generate_self_signed(
     now: i64,
     days: u32,
 ) -> Result<DevCertificate, KeyFileError> {
-    let fail = |e: &dyn std::fmt::Display| KeyFileError::Generate(e.to_string());
-    let generated = SoftwareSigner::generate(jose::Algorithm::Es256).map_err(|e| fail(&e))?;
+    let generated =
+        SoftwareSigner::generate(jose::Algorithm::Es256).map_err(GenerateError::from)?;
     let kid = generated.public_jwk().thumbprint();
     let signer = generated.with_kid(kid.clone());
-    let exported = signer.to_private_jwk().map_err(|e| fail(&e))?;
+    let exported = signer.to_private_jwk().map_err(GenerateError::from)?;
     let private_jwk = PrivateJwk::new(
         exported.public().clone().with_kid(kid),
         Zeroizing::new(exported.d().to_vec()),
     )
-    .map_err(|e| fail(&e))?;
+    .map_err(GenerateError::from)?;
     let (der, pem) = self_signed_certificate(&signer, dns, now, days)?;
     Ok(DevCertificate {
         signer,
@@ -167,6 +188,29 @@ mod tests {
             let leaf = jose::x5c::validate_chain(&[der], &anchors, now).unwrap();
             assert!(leaf.public_jwk().same_key(signer.public_jwk()), "{alg:?}");
         }
+    }
+
+    /// A key file that is not a private JWK keeps the JWK error as its source, and the
+    /// message still names the file.
+    #[test]
+    fn issue11_rejects_a_public_jwk_as_key_file_with_the_jwk_error_as_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.jwk");
+        let public = SoftwareSigner::generate(jose::Algorithm::Es256).unwrap();
+        std::fs::write(&path, public.public_jwk().to_value().to_string()).unwrap();
+        let e = read_signer(&path).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} is not a private JWK (EC P-256/P-384 or Ed25519)",
+                path.display()
+            )
+        );
+        let source = std::error::Error::source(&e).unwrap();
+        assert!(
+            source.downcast_ref::<jose::JwkError>().is_some(),
+            "{source}"
+        );
     }
 
     #[test]

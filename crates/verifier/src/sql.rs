@@ -71,7 +71,7 @@ struct Job {
 const MAX_BATCH: usize = 256;
 
 fn db(e: sqlx::Error) -> StoreError {
-    StoreError::database(&e)
+    StoreError::database(e)
 }
 
 impl SqlTransactions {
@@ -79,7 +79,7 @@ impl SqlTransactions {
     pub async fn new(db: &Database) -> Result<Self, StoreError> {
         db.migrate("verifier", MIGRATIONS)
             .await
-            .map_err(|e| StoreError::failed(e.to_string()))?;
+            .map_err(StoreError::Migrate)?;
         let pool = db.pool().clone();
         let (writer, jobs) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(write_answers(pool.clone(), jobs));
@@ -127,8 +127,11 @@ async fn write_answers(pool: AnyPool, mut jobs: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) => {
+                let e = std::sync::Arc::new(e);
                 for job in batch {
-                    let _ = job.reply.send(Err(StoreError::database(&e)));
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Database(std::sync::Arc::clone(&e))));
                 }
             }
         }
@@ -169,8 +172,8 @@ async fn apply(pool: &AnyPool, batch: &[Job]) -> Result<HashSet<String>, sqlx::E
         .collect::<Result<HashSet<_>, _>>()
 }
 
-fn parse<T>(what: &str, v: Option<T>) -> Result<T, StoreError> {
-    v.ok_or_else(|| StoreError::failed(format!("stored {what} is not recognised")))
+fn parse<T>(what: &'static str, v: Option<T>) -> Result<T, StoreError> {
+    v.ok_or(StoreError::Unrecognised(what))
 }
 
 fn from_row(row: &AnyRow) -> Result<Transaction, StoreError> {
@@ -183,7 +186,7 @@ fn from_row(row: &AnyRow) -> Result<Transaction, StoreError> {
     };
     let result = match opt_text("result")? {
         None => None,
-        Some(s) => Some(serde_json::from_str(&s).map_err(|e| StoreError::failed(e.to_string()))?),
+        Some(s) => Some(serde_json::from_str(&s).map_err(StoreError::StoredResult)?),
     };
     Ok(Transaction {
         id: text("id")?,
@@ -280,10 +283,8 @@ impl TransactionStore for SqlTransactions {
             self.writer
                 .send(job)
                 .await
-                .map_err(|_| StoreError::failed("the answer writer has stopped"))?;
-            let won = answer
-                .await
-                .map_err(|_| StoreError::failed("the answer writer has stopped"))??;
+                .map_err(|_| StoreError::WriterStopped)?;
+            let won = answer.await.map_err(|_| StoreError::WriterStopped)??;
             if won {
                 return Ok(FinishOutcome::Done);
             }

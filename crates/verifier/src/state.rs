@@ -20,7 +20,7 @@ use crate::secret::Secret;
 use crate::status::StatusChecker;
 use crate::transaction::{StoreError, TransactionStore};
 use crate::trust::{
-    CachingFetcher, TrustError, TrustedIssuer, check_metadata_issuers, keys_from_jwks,
+    CachingFetcher, JwksError, TrustError, TrustedIssuer, check_metadata_issuers, keys_from_jwks,
 };
 
 /// Everything the state needs from outside.
@@ -145,9 +145,9 @@ pub fn check_config(
     check_metadata_issuers(&config.issuers, loopback)?;
     for (name, c) in &config.issuers {
         if let Some(set) = &c.jwks {
-            keys_from_jwks(set).map_err(|reason| TrustError::Jwks {
+            keys_from_jwks(set).map_err(|source| TrustError::Jwks {
                 name: name.clone(),
-                reason,
+                source,
             })?;
         }
     }
@@ -365,7 +365,7 @@ impl State {
             return Ok(Some(p));
         }
         let query = oid4vp::DcqlQuery::from_json(tx.dcql_query.as_bytes())
-            .map_err(|e| StoreError::failed(format!("stored DCQL query: {e}")))?;
+            .map_err(StoreError::StoredQuery)?;
         Ok(Some(Arc::new(Pending { tx, query })))
     }
 
@@ -397,9 +397,9 @@ async fn build_issuer(
     c: &IssuerConfig,
     skew: u64,
 ) -> Result<TrustedIssuer, TrustError> {
-    let jwks_error = |reason: String| TrustError::Jwks {
+    let jwks_error = |source: JwksError| TrustError::Jwks {
         name: name.to_owned(),
-        reason,
+        source,
     };
     let mut keys: Vec<VerifyingKey> = Vec::new();
     if let Some(set) = &c.jwks {
@@ -407,8 +407,7 @@ async fn build_issuer(
     }
     if let Some(path) = &c.jwks_file {
         let text = read(name, path).await?;
-        let set =
-            jose::json::parse_value(text.as_bytes()).map_err(|e| jwks_error(e.to_string()))?;
+        let set = jose::json::parse_value(text.as_bytes()).map_err(|e| jwks_error(e.into()))?;
         keys.extend(keys_from_jwks(&set).map_err(jwks_error)?);
     }
     let anchors =

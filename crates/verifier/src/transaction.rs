@@ -13,6 +13,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use oid4vp::{ClientIdPrefix, RequestUriMethod, ResponseMode};
 use serde_json::Value;
@@ -143,41 +144,42 @@ pub enum FinishOutcome {
     Unknown,
 }
 
-/// The store failed (database unreachable, constraint violated): could not check.
+/// The store failed (database unreachable, constraint violated, stored data this version
+/// cannot read). Only an unreachable database is "could not check" (`503` with
+/// `Retry-After`, [`StoreError::is_unavailable`]); anything else is a server error.
 #[derive(Debug, thiserror::Error)]
-#[error("transaction store: {0}")]
-pub struct StoreError(pub String, pub Reachable);
-
-/// Whether the store answered: a [`StoreError`] of an unreachable store is "could not
-/// check" (`503` with `Retry-After`), any other a server error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reachable {
-    /// The store answered and the operation failed (bad stored data, a refused statement).
-    Yes,
-    /// The store could not be reached or is restarting: the same request may succeed
-    /// shortly.
-    No,
+pub enum StoreError {
+    /// A statement failed, or the database could not be reached. Shared (`Arc`) because
+    /// one failed batch statement answers every caller in the batch.
+    #[error("transaction store: {0}")]
+    Database(#[source] Arc<sqlx::Error>),
+    /// The verifier's migrations could not be applied.
+    #[error("transaction store: {0}")]
+    Migrate(#[source] store::Error),
+    /// A stored column holds a value this version does not know.
+    #[error("transaction store: stored {0} is not recognised")]
+    Unrecognised(&'static str),
+    /// The stored result is not the JSON that was written.
+    #[error("transaction store: {0}")]
+    StoredResult(#[source] serde_json::Error),
+    /// The stored DCQL query does not parse.
+    #[error("transaction store: stored DCQL query: {0}")]
+    StoredQuery(#[source] oid4vp::DcqlError),
+    /// The task that writes answers has stopped.
+    #[error("transaction store: the answer writer has stopped")]
+    WriterStopped,
 }
 
 impl StoreError {
-    /// A failure of a store that answered.
-    pub fn failed(what: impl Into<String>) -> Self {
-        StoreError(what.into(), Reachable::Yes)
+    /// A database error (classified by [`StoreError::is_unavailable`]).
+    pub fn database(e: sqlx::Error) -> Self {
+        StoreError::Database(Arc::new(e))
     }
 
-    /// A database error, classified with [`store::is_connection_error`].
-    pub fn database(e: &sqlx::Error) -> Self {
-        let reachable = if store::is_connection_error(e) {
-            Reachable::No
-        } else {
-            Reachable::Yes
-        };
-        StoreError(e.to_string(), reachable)
-    }
-
-    /// True when the store could not be reached.
+    /// True when the store could not be reached ([`store::is_connection_error`]): the same
+    /// request may succeed shortly.
     pub fn is_unavailable(&self) -> bool {
-        self.1 == Reachable::No
+        matches!(self, StoreError::Database(e) if store::is_connection_error(e))
     }
 }
 

@@ -29,12 +29,12 @@ pub const ALGORITHMS: &[Algorithm] = &[Algorithm::Es256, Algorithm::Es384, Algor
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
     /// The JWKS is not a JWK Set of usable public keys.
-    #[error("issuer {name}: the JWKS is invalid: {reason}")]
+    #[error("issuer {name}: the JWKS is invalid: {source}")]
     Jwks {
         /// The entry.
         name: String,
         /// Why.
-        reason: String,
+        source: JwksError,
     },
     /// A file could not be read.
     #[error("issuer {name}: cannot read {path}: {source}")]
@@ -89,18 +89,28 @@ pub fn check_metadata_issuers<'a>(
     Ok(())
 }
 
+/// Why a JWK Set is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    /// The file is not JSON (or has duplicate members).
+    #[error(transparent)]
+    Json(#[from] jose::json::JsonError),
+    /// No `keys` array.
+    #[error("not a JWK Set with `keys`")]
+    NotASet,
+    /// A key is not a usable public key.
+    #[error(transparent)]
+    Jwk(#[from] jose::JwkError),
+}
+
 /// Parses a JWK Set into verification keys (every key must be a usable public key).
-pub fn keys_from_jwks(set: &Value) -> Result<Vec<VerifyingKey>, String> {
+pub fn keys_from_jwks(set: &Value) -> Result<Vec<VerifyingKey>, JwksError> {
     let keys = set
         .get("keys")
         .and_then(Value::as_array)
-        .ok_or_else(|| "not a JWK Set with `keys`".to_owned())?;
+        .ok_or(JwksError::NotASet)?;
     keys.iter()
-        .map(|k| {
-            PublicJwk::from_value(k)
-                .and_then(|jwk| VerifyingKey::from_jwk(&jwk))
-                .map_err(|e| e.to_string())
-        })
+        .map(|k| Ok(PublicJwk::from_value(k).and_then(|jwk| VerifyingKey::from_jwk(&jwk))?))
         .collect()
 }
 

@@ -34,15 +34,17 @@ pub type Hash = [u8; 32];
 pub const GENESIS: Hash = [0u8; 32];
 
 /// What the attester records about one signature, before it is chained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// When (Unix seconds, from the attester's clock): the attestation's `iat`.
     pub time: i64,
     /// Who asked: the authenticated identity (`system:serviceaccount:<ns>:<sa>`, `dev`).
     pub identity: String,
     /// How it was authenticated.
+    #[schema(value_type = crate::routes::openapi::EvidenceKind)]
     pub evidence: EvidenceType,
-    /// The pod the caller's token is bound to, when known.
+    /// The pod the caller's token is bound to, when known (`null` otherwise).
+    #[schema(required = true)]
     pub pod: Option<String>,
     /// The attestation's `sub`.
     pub client_id: String,
@@ -57,7 +59,7 @@ pub struct AuditEntry {
 }
 
 /// A chained record, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Position in the log, from 1, without gaps.
     pub seq: i64,
@@ -66,9 +68,11 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
     /// The previous record's hash (lowercase hex).
     #[serde(serialize_with = "hex_ser")]
+    #[schema(value_type = String)]
     pub prev_hash: Hash,
     /// This record's hash (lowercase hex).
     #[serde(serialize_with = "hex_ser")]
+    #[schema(value_type = String)]
     pub hash: Hash,
 }
 

@@ -21,18 +21,14 @@ use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The error body of every error answer (RFC 6749 §5.2, OpenID4VCI 1.0 §8.3.1 shape:
-/// `oid4vci::ErrorResponse` and `service::ApiError` write it).
-#[derive(ToSchema)]
-#[allow(dead_code)] // only described
-pub(crate) struct ErrorBody {
-    /// The error code, e.g. `invalid_request`, `invalid_client`, `invalid_grant`,
-    /// `invalid_token`, `invalid_dpop_proof`, `invalid_proof`, `invalid_nonce`,
-    /// `not_found`, `temporarily_unavailable`, `server_error`.
-    error: String,
-    /// A description for the client developer (never internals).
-    #[schema(nullable = false)]
-    error_description: Option<String>,
-}
+/// `oid4vci::ErrorResponse` and `service::ApiError` write it): the one shared type.
+pub(crate) type ErrorBody = service::error::ErrorBody<'static>;
+
+/// The codes the issuer answers, named in the [`ErrorBody`] schema.
+const ERROR_CODES: &str = "The error code, e.g. `invalid_request`, `invalid_client`, \
+                           `invalid_grant`,\n`invalid_token`, `invalid_dpop_proof`, \
+                           `invalid_proof`, `invalid_nonce`,\n`not_found`, \
+                           `temporarily_unavailable`, `server_error`.";
 
 /// The token request (RFC 6749 §4.1.3, OpenID4VCI 1.0 §6.1): the pre-authorized code
 /// grant. Each parameter at most once; unknown ones are ignored.
@@ -331,6 +327,7 @@ impl Modify for Schemes {
                 .into(),
         );
         components.add_security_scheme(ACCESS_TOKEN, SecurityScheme::Http(access));
+        service::error::describe_error_codes(openapi, ERROR_CODES);
     }
 }
 

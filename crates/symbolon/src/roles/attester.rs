@@ -218,6 +218,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
 
     let settings = Settings {
         identifier: identifier.clone(),
+        base_url: ctx.base_url.trim_end_matches('/').to_owned(),
         attestation_ttl: config.attestation_ttl,
         challenge_ttl: config.challenge_ttl,
         clock_skew: config.clock_skew,

@@ -7,9 +7,9 @@
 //! adds one `servers` entry, the instance's public base URL, because the paths are
 //! relative to wherever the role is mounted.
 //!
-//! The types here only describe bodies whose Rust type lives in another crate
-//! ([`service::ApiError`]'s body, the forms of the `oid4vp` crate); everything the verifier
-//! defines itself derives its schema where it is declared.
+//! The types here only describe bodies whose Rust type lives in another crate (the forms
+//! of the `oid4vp` crate); everything the verifier defines itself derives its schema where
+//! it is declared, and the error body is `service::error::ErrorBody`, shared by every role.
 
 use std::sync::Arc;
 
@@ -23,17 +23,14 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::state::State;
 
-/// The error body of every error answer (`service::ApiError`, RFC 6749 §5.2 shape).
-#[derive(ToSchema)]
-#[allow(dead_code)] // only described: the body is written by `service::ApiError`
-pub(crate) struct ErrorBody {
-    /// The error code, e.g. `invalid_request`, `invalid_token`, `not_found`,
-    /// `invalid_state`, `transaction_expired`, `temporarily_unavailable`, `server_error`.
-    error: String,
-    /// A description for the client developer (never internals).
-    #[schema(nullable = false)]
-    error_description: Option<String>,
-}
+/// The error body of every role, one type in `service`, named here so the handlers'
+/// annotations name it without its lifetime.
+pub(crate) type ErrorBody = service::error::ErrorBody<'static>;
+
+/// The codes the verifier answers, named in the [`ErrorBody`] schema.
+const ERROR_CODES: &str = "The error code, e.g. `invalid_request`, `invalid_token`, \
+                           `not_found`,\n`invalid_state`, `transaction_expired`, \
+                           `temporarily_unavailable`, `server_error`.";
 
 /// The form the wallet may POST to the request URI (OpenID4VP §5.10); an empty body is a
 /// POST without wallet metadata. Each parameter at most once; unknown ones are ignored.
@@ -125,7 +122,8 @@ pub(crate) struct Jwks {
 )]
 struct ApiDoc;
 
-/// Adds the RP API's bearer token scheme, and marks the request URI's form optional.
+/// Adds the RP API's bearer token scheme, names the verifier's error codes, and marks the
+/// request URI's form optional.
 struct RpBearer;
 
 /// The scheme's name; the RP handlers' `security(("rp_bearer" = []))` must say the same
@@ -138,6 +136,7 @@ impl Modify for RpBearer {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.description = Some("`Authorization: Bearer <verifier.rp_token>`".into());
         components.add_security_scheme(RP_BEARER, SecurityScheme::Http(scheme));
+        service::error::describe_error_codes(openapi, ERROR_CODES);
         if let Some(body) = openapi
             .paths
             .paths

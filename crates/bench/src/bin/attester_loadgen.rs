@@ -4,11 +4,11 @@
 //! ```sh
 //! source /work/svc.env          # or: eval "$(scripts/softhsm-setup.sh /tmp/x)"
 //! # the raw ES256 sign rate of each key store, in this process (the ceiling)
-//! cargo run --release -p symbolon-attester --example attester_loadgen -- raw 5000
+//! cargo run --release -p symbolon-bench --bin attester_loadgen -- raw 5000
 //! # over HTTP against the release binary, measuring the server process's CPU time
 //! cargo build --release -p symbolon
-//! cargo run --release -p symbolon-attester --example attester_loadgen -- http 5000 target/release/symbolon 8 softhsm
-//! cargo run --release -p symbolon-attester --example attester_loadgen -- http 5000 target/release/symbolon 8 software
+//! cargo run --release -p symbolon-bench --bin attester_loadgen -- http 5000 target/release/symbolon 8 softhsm
+//! cargo run --release -p symbolon-bench --bin attester_loadgen -- http 5000 target/release/symbolon 8 software
 //! ```
 //!
 //! Every attestation is the full wallet flow against `symbolon serve --mode=attester`:

@@ -2,10 +2,10 @@
 //!
 //! ```sh
 //! # in-process: the verification pipeline alone, then through the router (no socket)
-//! cargo run --release -p symbolon-verifier --example verifier_loadgen -- in-process 5000
+//! cargo run --release -p symbolon-bench --bin verifier_loadgen -- in-process 5000
 //! # over HTTP against the release binary, measuring the server process's CPU time
 //! cargo build --release -p symbolon
-//! cargo run --release -p symbolon-verifier --example verifier_loadgen -- http 5000 target/release/symbolon
+//! cargo run --release -p symbolon-bench --bin verifier_loadgen -- http 5000 target/release/symbolon
 //! ```
 //!
 //! Every presentation is a full SD-JWT VC + KB-JWT (ES256 issuer, ES256 holder, three

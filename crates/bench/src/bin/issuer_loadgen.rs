@@ -3,8 +3,8 @@
 //! second of the server process's own CPU time (`/proc/<pid>/stat` utime + stime).
 //!
 //! ```text
-//! cargo build --release -p symbolon --example loadgen -p symbolon-issuer
-//! target/release/examples/loadgen [--binary target/release/symbolon] [--concurrency 16]
+//! cargo build --release -p symbolon --bin symbolon -p symbolon-bench --bin issuer_loadgen
+//! target/release/issuer_loadgen [--binary target/release/symbolon] [--concurrency 16]
 //!     [--seconds 10] [--runs 5] [--postgres <url>] [--redis <url>] [--port 18600]
 //!     [--server-cpus <list>] [--dpop] [--bind-access-token]
 //! ```
