@@ -537,3 +537,19 @@ async fn rejects_when_the_challenge_store_is_unreachable_and_signs_nothing() {
     assert_eq!(count.load(Ordering::SeqCst), 1, "nothing more was signed");
     assert_eq!(h.audit_count().await, 1, "nothing more was recorded");
 }
+
+/// One layer marks every answer of the per-caller routes `no-store` (the audit page and its
+/// refusal too), while the published keys stay cacheable.
+#[tokio::test]
+async fn issue11_every_per_caller_answer_is_no_store_and_the_published_keys_are_cacheable() {
+    let h = Harness::new(Options::default()).await;
+    let page = h.admin_get("/admin/audit", Some(ADMIN)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+    let refused = h.admin_get("/admin/audit", Some("not-the-token")).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+    assert_eq!(refused.headers[header::CACHE_CONTROL], "no-store");
+    let keys = h.get("/.well-known/jwks.json").await;
+    assert_eq!(keys.status, StatusCode::OK, "{}", keys.text);
+    assert_eq!(keys.headers[header::CACHE_CONTROL], "public, max-age=300");
+}

@@ -39,12 +39,17 @@ use openapi::{AttestationRequestBody, ErrorBody, Jwks};
 
 /// The role's router.
 pub fn router(state: Arc<State>) -> Router {
-    Router::new()
+    // Challenges, attestations and audit pages are per caller: no cache may keep any
+    // answer of these routes, refusals included.
+    let dynamic = Router::new()
         .route("/v1/challenge", post(challenge))
         .route("/v1/attestations", post(attestations))
+        .route("/admin/audit", get(audit))
+        .route_layer(service::layers::no_store());
+    Router::new()
+        .merge(dynamic)
         .route("/.well-known/jwks.json", get(jwks))
         .route("/v1/certificate", get(certificate))
-        .route("/admin/audit", get(audit))
         .route("/openapi.json", get(openapi::openapi_json))
         .with_state(state)
 }
@@ -87,13 +92,6 @@ fn admit(state: &State, peer: Peer) -> Result<(), AttestError> {
     }
 }
 
-fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// A fresh challenge.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ChallengeIssued {
@@ -126,13 +124,11 @@ pub(crate) async fn challenge(AxumState(state): AxumState<Arc<State>>, peer: Pee
     }
     .await;
     match result {
-        Ok(c) => no_store(
-            axum::Json(ChallengeIssued {
-                attestation_challenge: c.value,
-                expires_in: c.expires_in,
-            })
-            .into_response(),
-        ),
+        Ok(c) => axum::Json(ChallengeIssued {
+            attestation_challenge: c.value,
+            expires_in: c.expires_in,
+        })
+        .into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -199,13 +195,11 @@ pub(crate) async fn attestations(
     }
     .await;
     match result {
-        Ok(issued) => no_store(
-            axum::Json(AttestationIssued {
-                client_attestation: issued.jwt,
-                expires_in: issued.expires_in,
-            })
-            .into_response(),
-        ),
+        Ok(issued) => axum::Json(AttestationIssued {
+            client_attestation: issued.jwt,
+            expires_in: issued.expires_in,
+        })
+        .into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -352,11 +346,9 @@ pub(crate) async fn audit(
             return ApiError::unavailable().into_response();
         }
     };
-    no_store(
-        axum::Json(AuditPage {
-            records: page,
-            head,
-        })
-        .into_response(),
-    )
+    axum::Json(AuditPage {
+        records: page,
+        head,
+    })
+    .into_response()
 }
