@@ -21,11 +21,6 @@ use service::config::{ConfigError, with};
 use crate::secret::Secret;
 use crate::transaction::Flow;
 
-/// The vct of the demo "IMMERSE classroom pass" the issuer serves under `--mode=all`.
-pub const CLASSROOM_PASS_VCT: &str = "urn:symbolon:immerse:classroom-pass:1";
-/// The name of the demo policy.
-pub const CLASSROOM_POLICY: &str = "immersive-classroom";
-
 /// `[verifier]`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -546,63 +541,10 @@ fn oid4vp_id_like(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The DCQL query of the demo policy: the classroom pass with `role` and `course`.
-pub fn classroom_query() -> Value {
-    serde_json::json!({
-        "credentials": [{
-            "id": "classroom_pass",
-            "format": "dc+sd-jwt",
-            "meta": {"vct_values": [CLASSROOM_PASS_VCT]},
-            "claims": [
-                {"path": ["role"]},
-                {"path": ["course"]}
-            ]
-        }]
-    })
-}
-
-/// Adds the demo policy ([`CLASSROOM_POLICY`]) trusting `issuer` (inserted as a trusted
-/// issuer entry under `issuer_name`), unless a policy of that name is configured.
-pub fn add_classroom_policy(
-    config: &mut VerifierConfig,
-    issuer_name: &str,
-    issuer: IssuerConfig,
-    success_redirect: Option<String>,
-) -> Result<(), ConfigError> {
-    if config.policies.contains_key(CLASSROOM_POLICY) {
-        return Ok(());
-    }
-    config
-        .issuers
-        .entry(issuer_name.to_owned())
-        .or_insert(issuer);
-    let query = DcqlQuery::from_value(&classroom_query()).map_err(|_| ConfigError::Missing {
-        key: format!("policies.{CLASSROOM_POLICY}.dcql_query"),
-        reason: "the demo policy's query must parse",
-    })?;
-    let mut policy = PolicyConfig {
-        description: Some(
-            "IMMERSE immersive classroom: role and course from the classroom pass".into(),
-        ),
-        dcql_query: query,
-        essential_claims: ["role", "course"]
-            .into_iter()
-            .filter_map(|c| ClaimsPathPointer::keys([c]))
-            .collect(),
-        trusted_issuers: vec![issuer_name.to_owned()],
-        kb_max_age: None,
-        success_redirect,
-        require_status: false,
-        flow: Flow::CrossDevice,
-    };
-    policy.validate(CLASSROOM_POLICY, config.kb_max_age, &config.issuers)?;
-    config.policies.insert(CLASSROOM_POLICY.to_owned(), policy);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::classroom_query;
     use serde_json::json;
 
     /// Reads a section as `symbolon` does: typed values, then the section's checks.

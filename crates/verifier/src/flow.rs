@@ -595,7 +595,7 @@ async fn response_inner(state: &State, body: &[u8]) -> Result<ResponseOutcome, R
 fn redirect_base(state: &State, policy: &Policy) -> Option<String> {
     match &policy.success_redirect {
         Some(base) => Some(base.clone()),
-        None if state.settings().demo && policy.name == crate::config::CLASSROOM_POLICY => {
+        None if state.settings().demo && policy.name == crate::demo::CLASSROOM_POLICY => {
             Some(format!("{}/demo", state.base_url()))
         }
         None => None,

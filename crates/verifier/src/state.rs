@@ -12,7 +12,8 @@ use oid4vp::{ClientId, ClientIdPrefix, RequestUriMethod, ResponseMode};
 use service::http::GuardedClient;
 
 use crate::clock::{Clock, Random};
-use crate::config::{CLASSROOM_POLICY, IssuerConfig, PolicyConfig, VerifierConfig};
+use crate::config::{IssuerConfig, PolicyConfig, VerifierConfig};
+use crate::demo::CLASSROOM_POLICY;
 use crate::pending::{Pending, PendingCache};
 use crate::policy::Policy;
 use crate::seal::Sealer;

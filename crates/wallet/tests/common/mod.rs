@@ -121,7 +121,7 @@ pub async fn platform(issuer_toml: &str) -> Platform {
     }))
     .unwrap();
     vconfig.validate().unwrap();
-    verifier::config::add_classroom_policy(
+    verifier::demo::add_classroom_policy(
         &mut vconfig,
         "school",
         verifier::config::IssuerConfig {
