@@ -10,36 +10,26 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::free_port;
+
 /// The environment variable the test configurations read the issuer's KEK from.
 const KEK_VAR: &str = "CONFIG_CHECK_TEST_KEK";
 
 /// The binary with a clean environment: no `SYMBOLON_*` or `RUST_LOG` from the shell.
 fn symbolon() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SYMBOLON_") {
-            command.env_remove(name);
-        }
-    }
-    command.env_remove("RUST_LOG");
+    let mut command = common::symbolon();
     let mut kek = [0u8; 32];
     aws_lc_rs::rand::fill(&mut kek).unwrap();
     command.env(KEK_VAR, jose::b64::encode(kek));
     command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `config check --mode=<mode>`: `Ok(stdout)` on exit 0, `Err(stderr)` on exit 1.
