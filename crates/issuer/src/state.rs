@@ -52,6 +52,9 @@ pub enum StartError {
     /// OpenID4VCI §12.2.
     #[error("issuer configuration: {0}")]
     Metadata(#[from] oid4vci::MetadataError),
+    /// `issuer.admin_token` names a file or variable that cannot be read.
+    #[error("cannot read `issuer.admin_token`: {0}")]
+    AdminToken(#[source] keys::SecretError),
     /// A start-up step (status lists, keys in the database) failed.
     #[error("issuer configuration: {0}")]
     Failed(#[from] Failure),
@@ -305,10 +308,16 @@ impl State {
             skew,
             batch_size: usize::try_from(config.batch_size).unwrap_or(1),
         };
+        let admin_token = config
+            .admin_token
+            .as_ref()
+            .map(|t| t.load().map(Secret::from))
+            .transpose()
+            .map_err(StartError::AdminToken)?;
         let writers = crate::batch::Writers::spawn(&database);
         Ok(Arc::new(State {
             writers,
-            admin_token: config.admin_token.clone(),
+            admin_token,
             issuer_metadata_json: issuer_metadata.to_value().to_string(),
             as_metadata_json: as_metadata.to_value().to_string(),
             issuer_metadata,

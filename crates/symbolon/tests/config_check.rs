@@ -224,6 +224,43 @@ fn issue10_config_check_mode_verifier_and_attester_give_the_serve_verdict() {
     both_refuse("attester", &attester, "attester.pkcs11");
 }
 
+#[test]
+fn issue11_rp_token_from_a_file_or_variable_is_read_by_serve_not_by_config_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(plain_verifier_config(dir.path(), "")).unwrap();
+    let with_token = |form: &str| {
+        let path = dir.path().join("token-verifier.toml");
+        let edited = text.replace(
+            "rp_token = \"config-check-rp\"",
+            &format!("rp_token = {form}"),
+        );
+        assert_ne!(edited, text);
+        std::fs::write(&path, edited).unwrap();
+        path
+    };
+    let token_file = dir.path().join("rp-token");
+    std::fs::write(&token_file, "from-a-file\n").unwrap();
+    let config = with_token(&format!(
+        "{{ file = {:?} }}",
+        token_file.display().to_string()
+    ));
+    check("verifier", &config).unwrap();
+    serve("verifier", &config).unwrap();
+    // `symbolon()` sets this variable for every run of this file.
+    let config = with_token(&format!("{{ env = \"{KEK_VAR}\" }}"));
+    check("verifier", &config).unwrap();
+    serve("verifier", &config).unwrap();
+    // A file that is not there: `config check` reads no secret and accepts it; `serve`
+    // refuses naming the key and the file.
+    let config = with_token("{ file = \"/nonexistent/issue11/rp-token\" }");
+    check("verifier", &config).unwrap();
+    let refused = error_line(&serve("verifier", &config).unwrap_err());
+    assert!(
+        refused.contains("verifier.rp_token") && refused.contains("/nonexistent/issue11/rp-token"),
+        "{refused}"
+    );
+}
+
 /// A verifier trusting an issuer found through JWT VC Issuer Metadata of a loopback
 /// `http://` identifier; `allow_loopback` is written when given.
 fn verifier_config(dir: &Path, allow_loopback: Option<bool>) -> std::path::PathBuf {

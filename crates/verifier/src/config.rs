@@ -25,8 +25,10 @@ use crate::transaction::Flow;
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct VerifierConfig {
-    /// Bearer token of the RP backend API; without one the API refuses every call.
-    pub rp_token: Option<Secret>,
+    /// Bearer token of the RP backend API: inline, `{ file = … }` or `{ env = … }`
+    /// ([`keys::SecretSetting`]), read when the role starts; without one the API refuses
+    /// every call.
+    pub rp_token: Option<keys::SecretSetting>,
     /// Default client identifier prefix: `x509_san_dns`, `x509_hash` or `redirect_uri`;
     /// `None`: chosen from the base URL at start.
     #[serde(with = "prefix")]
@@ -682,6 +684,55 @@ mod tests {
         assert!(crate::trust::check_metadata_issuers(&c.issuers, true).is_ok());
         let e = crate::trust::check_metadata_issuers(&c.issuers, false).unwrap_err();
         assert!(e.to_string().contains("allow_loopback"), "{e}");
+    }
+
+    #[test]
+    fn issue11_rp_token_takes_inline_file_and_env() {
+        use keys::{ExposeSecret, SecretSetting, SecretSource};
+        let mut section = with_policy(classroom());
+        section["rp_token"] = json!("inline-rp");
+        let c = parse(section).unwrap();
+        let token = c.rp_token.as_ref().unwrap();
+        assert_eq!(token.load().unwrap().expose_secret(), "inline-rp");
+        let mut section = with_policy(classroom());
+        section["rp_token"] = json!({"file": "/run/secrets/rp"});
+        let c = parse(section).unwrap();
+        assert_eq!(
+            c.rp_token,
+            Some(SecretSetting::Source(SecretSource::File(
+                "/run/secrets/rp".into()
+            )))
+        );
+        let mut section = with_policy(classroom());
+        section["rp_token"] = json!({"env": "VERIFIER_RP"});
+        let c = parse(section).unwrap();
+        assert_eq!(
+            c.rp_token,
+            Some(SecretSetting::Source(SecretSource::Env(
+                "VERIFIER_RP".into()
+            )))
+        );
+        let shown = serde_json::to_string(&c).unwrap();
+        assert!(
+            shown.contains(r#""rp_token":{"env":"VERIFIER_RP"}"#),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn issue11_rejects_a_blank_or_malformed_rp_token() {
+        for bad in [
+            json!(""),
+            json!(" "),
+            json!(7),
+            json!({"path": "/run/t"}),
+            json!({"file": "a", "env": "B"}),
+        ] {
+            let mut section = with_policy(classroom());
+            section["rp_token"] = bad.clone();
+            let e = parse(section).unwrap_err();
+            assert!(e.key().starts_with("rp_token"), "{bad}: {e}");
+        }
     }
 
     #[test]

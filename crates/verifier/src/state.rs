@@ -71,6 +71,9 @@ pub enum BuildError {
     /// The default policy does not exist.
     #[error("no policy named {0:?}")]
     UnknownPolicy(String),
+    /// `verifier.rp_token` names a file or variable that cannot be read.
+    #[error("cannot read `verifier.rp_token`: {0}")]
+    RpToken(#[source] keys::SecretError),
 }
 
 /// Settings every handler reads.
@@ -259,6 +262,12 @@ impl State {
             config.status_list.clone(),
             Arc::clone(&deps.clock),
         );
+        let rp_token = config
+            .rp_token
+            .as_ref()
+            .map(|t| t.load().map(Secret::from))
+            .transpose()
+            .map_err(BuildError::RpToken)?;
         Ok(State {
             base_url: base_url.trim_end_matches('/').to_owned(),
             settings: Settings {
@@ -285,7 +294,7 @@ impl State {
             sealer: deps.sealer,
             fetcher,
             status,
-            rp_token: config.rp_token,
+            rp_token,
             pending: PendingCache::default(),
             single_use: deps.single_use,
         })

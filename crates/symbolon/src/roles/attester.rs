@@ -191,8 +191,8 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
     };
 
     let admin_token = match &config.admin_token {
-        Some(source) => Some(
-            source
+        Some(setting) => Some(
+            setting
                 .load()
                 .context("cannot read `attester.admin_token`")?,
         ),
