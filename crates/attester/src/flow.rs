@@ -24,8 +24,8 @@ use store::{InsertOutcome, RateDecision};
 use crate::audit::AuditEntry;
 use crate::error::AttestError;
 use crate::evidence::{Evidence, Identity};
-use crate::random;
 use crate::state::State;
+use jose::random;
 
 /// Single-use namespace of challenges.
 pub const CHALLENGE_NAMESPACE: &str = "attester_challenge";

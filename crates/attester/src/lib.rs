@@ -15,7 +15,7 @@
 //!
 //! Modules: [`config`] (the `[attester]` section), [`akey`] (the signing key and its public
 //! documents), [`certificate`] (a self-signed certificate or a CSR signed by the A-Key),
-//! [`state`] (injected dependencies), [`readiness`]. The wallet side (CI-Key, cached
+//! [`state`] (injected dependencies, randomness from [`jose::random`]), [`readiness`]. The wallet side (CI-Key, cached
 //! attestation, fresh PoPs) is `wallet::attestation` in the wallet core, which does not
 //! link this service. See `docs/attester.md`.
 
@@ -26,13 +26,9 @@ pub mod config;
 pub mod error;
 pub mod evidence;
 pub mod flow;
-pub mod pem;
 pub mod readiness;
 mod routes;
 pub mod state;
-
-/// Injected randomness: the project's one [`jose::random`].
-pub use jose::random;
 
 pub use akey::AKey;
 pub use error::AttestError;

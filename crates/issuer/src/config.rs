@@ -8,12 +8,12 @@
 //! What depends on the mode (`--mode=all` embedded defaults, the issuer identifier derived
 //! from the server's public URL) is decided when the role is built, not here.
 
-use crate::secret::Secret;
 use client_attestation::{EvidenceType, KeyProtection};
 use jose::Algorithm;
 use jose::jwe::Enc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use service::config::Secret;
 pub use service::config::Section;
 use service::config::{ConfigError, with};
 use std::collections::BTreeMap;

@@ -9,15 +9,15 @@ use crate::auth::{ClientAuth, ClientPolicy};
 use crate::config::IssuerConfig;
 use crate::error::Failure;
 use crate::metadata::{Endpoints, as_metadata, issuer_metadata};
-use crate::random::Random;
-use crate::secret::Secret;
 use crate::signing::{KeyStore, Rotation, SigningKeys};
 use crate::status::StatusLists;
 use crate::trust::{Trust, TrustSources, VerifierSettings};
 use client_attestation::EnvironmentPolicy;
 use jose::jwe::EncryptionKey;
+use jose::random::Random;
 use jose::{Clock, Curve, PrivateJwk};
 use oid4vci::{AuthorizationServerMetadata, CredentialIssuerMetadata};
+use service::config::Secret;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Database, SingleUse};
@@ -146,7 +146,7 @@ async fn encryption_key(
     let bad = |e: &dyn std::fmt::Display| StartError::EncryptionKey(e.to_string());
     let aad = |kid: &str| format!("symbolon-issuer request-encryption-key\0{kid}").into_bytes();
     if crate::db::encryption_key(db.pool()).await?.is_none() {
-        let kid = crate::random::token(random, 12).map_err(|e| bad(&e))?;
+        let kid = jose::random::token(random, 12).map_err(|e| bad(&e))?;
         let key = EncryptionKey::generate(Curve::P256).map_err(|e| bad(&e))?;
         let private = key.to_private_jwk().map_err(|e| bad(&e))?;
         let sealed =
@@ -372,7 +372,7 @@ impl State {
 }
 
 impl service::AdminTokens for State {
-    fn admin_token(&self) -> Option<&crate::secret::Secret> {
+    fn admin_token(&self) -> Option<&Secret> {
         self.admin_token.as_ref()
     }
 }

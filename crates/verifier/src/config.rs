@@ -18,8 +18,8 @@ use serde_json::Value;
 pub use service::config::Section;
 use service::config::{ConfigError, with};
 
-use crate::secret::Secret;
 use crate::transaction::Flow;
+use service::config::Secret;
 
 /// `[verifier]`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]

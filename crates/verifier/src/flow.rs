@@ -16,7 +16,6 @@ use service::ApiError;
 use service::error::codes;
 use utoipa::ToSchema;
 
-use crate::clock::token;
 use crate::error::{ProtocolError, Rejection};
 use crate::policy::Policy;
 use crate::session::{self, SessionClaims};
@@ -25,6 +24,12 @@ use crate::transaction::{Finish, FinishOutcome, Flow, Status, Transaction};
 use crate::trust::ALGORITHMS;
 use crate::verify::{Expectation, Failure, check_vp_token};
 use std::sync::Arc;
+
+/// 128 random bits, base64url: transaction ids, request ids (`state`), nonces, response
+/// codes (OpenID4VP §5.2, §13.3: at least 128 bits).
+fn token(random: &dyn jose::random::Random) -> Result<String, jose::random::RandomError> {
+    jose::random::token(random, 16)
+}
 
 /// Namespace of response codes in the single-use store.
 const RESPONSE_CODES: &str = "verifier.response_code";

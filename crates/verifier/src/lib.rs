@@ -23,7 +23,6 @@
 //! result is deleted `result_ttl` after the answer, and disclosed claim values are never
 //! logged.
 
-pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -35,7 +34,6 @@ pub mod policy;
 pub mod qr;
 mod routes;
 pub mod seal;
-pub mod secret;
 pub mod session;
 pub mod sql;
 pub mod state;

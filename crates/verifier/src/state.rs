@@ -11,18 +11,19 @@ use jose::{Signer, VerifyingKey};
 use oid4vp::{ClientId, ClientIdPrefix, RequestUriMethod, ResponseMode};
 use service::http::GuardedClient;
 
-use crate::clock::{Clock, Random};
 use crate::config::{IssuerConfig, PolicyConfig, VerifierConfig};
 use crate::demo::CLASSROOM_POLICY;
 use crate::pending::{Pending, PendingCache};
 use crate::policy::Policy;
 use crate::seal::Sealer;
-use crate::secret::Secret;
 use crate::status::StatusChecker;
 use crate::transaction::{StoreError, TransactionStore};
 use crate::trust::{
     CachingFetcher, TrustError, TrustedIssuer, check_metadata_issuers, keys_from_jwks,
 };
+use jose::Clock;
+use jose::random::Random;
+use service::config::Secret;
 
 /// Everything the state needs from outside.
 pub struct Dependencies {
