@@ -18,7 +18,7 @@ use jose::{PublicJwk, SignError};
 use keys::KeySigner;
 use serde_json::{Value, json};
 
-use crate::pem::{self, PemError};
+use jose::pem::{self, PemError};
 
 /// Why the A-Key cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -292,7 +292,7 @@ mod tests {
         let key = AKey::new(signer, vec![der.clone()]).unwrap();
         assert_eq!(key.jwks()["keys"][0]["x5c"][0], jose::b64::encode_std(&der));
         let pem = key.chain_pem().unwrap();
-        assert_eq!(crate::pem::certificates(&pem).unwrap(), vec![der.clone()]);
+        assert_eq!(jose::pem::certificates(&pem).unwrap(), vec![der.clone()]);
     }
 
     #[test]

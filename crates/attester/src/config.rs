@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use keys::pkcs11::Pkcs11Config;
-use keys::{KekSource, SecretSource};
+use keys::{KekSource, SecretSetting};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use service::config::Section;
 use service::config::{ConfigError, with};
@@ -60,8 +60,9 @@ pub struct AttesterConfig {
     pub certificate: Option<PathBuf>,
     /// Audit log database URL (secret: may hold a password).
     pub database_url: Option<Secret>,
-    /// Bearer token of the admin API: `{ file = … }` or `{ env = … }`.
-    pub admin_token: Option<SecretSource>,
+    /// Bearer token of the admin API: inline, `{ file = … }` or `{ env = … }`
+    /// ([`keys::SecretSetting`]), read when the role starts.
+    pub admin_token: Option<SecretSetting>,
     /// Client networks allowed to call the attester (CIDR or single addresses); empty: any.
     #[serde(with = "nets")]
     pub allowed_ips: Vec<IpNet>,
@@ -449,6 +450,41 @@ mod tests {
         );
         assert!(c.key().is_none() && c.dev_evidence.is_none());
         assert_eq!(c, AttesterConfig::default());
+    }
+
+    #[test]
+    fn issue11_admin_token_takes_inline_file_and_env() {
+        use keys::{ExposeSecret, SecretSource};
+        let c = parse(r#"{"admin_token":"inline-admin"}"#).unwrap();
+        let token = c.admin_token.as_ref().unwrap();
+        assert_eq!(token.load().unwrap().expose_secret(), "inline-admin");
+        let shown = serde_json::to_string(&c).unwrap();
+        assert!(shown.contains(r#""admin_token":"<redacted>""#), "{shown}");
+        let c = parse(r#"{"admin_token":{"file":"/run/t"}}"#).unwrap();
+        assert_eq!(
+            c.admin_token,
+            Some(SecretSetting::Source(SecretSource::File("/run/t".into())))
+        );
+        let c = parse(r#"{"admin_token":{"env":"ATTESTER_ADMIN"}}"#).unwrap();
+        assert_eq!(
+            c.admin_token,
+            Some(SecretSetting::Source(SecretSource::Env(
+                "ATTESTER_ADMIN".into()
+            )))
+        );
+    }
+
+    #[test]
+    fn issue11_rejects_a_blank_or_malformed_admin_token() {
+        for bad in [
+            r#"{"admin_token":""}"#,
+            r#"{"admin_token":42}"#,
+            r#"{"admin_token":{"value":"x"}}"#,
+            r#"{"admin_token":{}}"#,
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.key().starts_with("admin_token"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub enum AttestError {
     Audit(#[from] AuditError),
     /// The random generator failed.
     #[error(transparent)]
-    Random(#[from] crate::random::RandomError),
+    Random(#[from] jose::random::RandomError),
     /// The A-Key did not sign.
     #[error("signing failed: {0}")]
     Sign(#[source] jose::SignError),

@@ -27,8 +27,8 @@ pub use client_attestation::request::{AttestationRequest, MAX_CLIENT_ID};
 use crate::audit::AuditEntry;
 use crate::error::AttestError;
 use crate::evidence::{Evidence, Identity};
-use crate::random;
 use crate::state::State;
+use jose::random;
 
 /// Single-use namespace of challenges.
 pub const CHALLENGE_NAMESPACE: &str = "attester_challenge";

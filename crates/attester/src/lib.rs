@@ -15,8 +15,8 @@
 //!
 //! Modules: [`config`] (the `[attester]` section), [`akey`] (the signing key and its public
 //! documents), [`certificate`] (a self-signed certificate or a CSR signed by the A-Key),
-//! [`state`] (injected dependencies), [`readiness`], the routes via [`router`] and their
-//! OpenAPI document via [`openapi`]. The wallet side (CI-Key, cached
+//! [`state`] (injected dependencies, randomness from [`jose::random`]), [`readiness`], the
+//! routes via [`router`] and their OpenAPI document via [`openapi`]. The wallet side (CI-Key, cached
 //! attestation, fresh PoPs) is `wallet::attestation` in the wallet core, which does not
 //! link this service. See `docs/attester.md`.
 
@@ -27,13 +27,9 @@ pub mod config;
 pub mod error;
 pub mod evidence;
 pub mod flow;
-pub mod pem;
 pub mod readiness;
 mod routes;
 pub mod state;
-
-/// Injected randomness: the project's one [`jose::random`].
-pub use jose::random;
 
 pub use akey::AKey;
 pub use error::AttestError;

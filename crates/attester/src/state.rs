@@ -13,7 +13,7 @@ use crate::akey::AKey;
 use crate::audit::{AuditLog, AuditStore};
 use crate::config::RateLimit;
 use crate::evidence::kubernetes::TokenReviewer;
-use crate::random::Random;
+use jose::random::Random;
 
 /// Settings resolved from the configuration and the mode.
 #[derive(Debug, Clone)]

@@ -15,9 +15,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use attester::random::SystemRandom;
 use client_attestation::{AttestationVerifier, TrustedAttester};
 use common::*;
+use jose::random::SystemRandom;
 use jose::{Algorithm, FixedClock, PublicJwk, VerifyingKey};
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 use wallet::attestation::{

@@ -21,9 +21,9 @@ mod node_peer;
 
 use std::sync::Arc;
 
-use attester::random::SystemRandom;
 use client_attestation::AttestationClaims;
 use common::*;
+use jose::random::SystemRandom;
 use jose::{Clock, Signer};
 use node_peer::NodePeer;
 use serde_json::Value;

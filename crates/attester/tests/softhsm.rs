@@ -141,7 +141,7 @@ async fn wallet_pod_obtains_an_attestation_signed_inside_softhsm() {
     assert!(!has_private_member(&jwks.json));
     let pem = h.get("/v1/certificate").await;
     assert_eq!(pem.status, StatusCode::OK);
-    assert_eq!(attester::pem::certificates(&pem.text).unwrap().len(), 2);
+    assert_eq!(jose::pem::certificates(&pem.text).unwrap().len(), 2);
 
     assert!(h.readiness().check().await.is_ok());
 }

@@ -32,22 +32,19 @@ pub struct AttestationVerifier {
     pub attesters: Vec<TrustedAttester>,
 }
 
-/// A verified attestation: who the client is, its instance key, and what the caller must
-/// still check against its own state (PoP `jti` replay, challenge consumption).
+/// A verified attestation with its PoP: the [`VerifiedAttestation`] (who the client is,
+/// its instance key) and what the caller must still check against its own state (PoP
+/// `jti` replay, challenge consumption).
 ///
 /// Only [`AttestationVerifier::verify`] and [`AttestationVerifier::verify_pop`] make one
 /// (its fields are private), so holding one means the attestation's signature by a trusted
-/// attester, its time claims and the PoP were all checked.
+/// attester, its time claims and the PoP were all checked. The attestation's accessors are
+/// repeated here so callers need not reach through [`Self::attestation`].
 ///
 /// ```compile_fail
-/// # fn forge(claims: serde_json::Map<String, serde_json::Value>, cnf: jose::PublicJwk) {
+/// # fn forge(attestation: client_attestation::VerifiedAttestation) {
 /// let forged = client_attestation::VerifiedClientAttestation {
-///     client_id: "anyone".to_owned(),
-///     attester: None,
-///     trusted_by: 0,
-///     cnf,
-///     claims,
-///     exp: i64::MAX,
+///     attestation,
 ///     pop_jti: "j".to_owned(),
 ///     pop_iat: 0,
 ///     challenge: None,
@@ -56,52 +53,52 @@ pub struct AttestationVerifier {
 /// ```
 #[derive(Clone, Debug)]
 pub struct VerifiedClientAttestation {
-    client_id: String,
-    attester: Option<String>,
-    trusted_by: usize,
-    cnf: PublicJwk,
-    claims: Map<String, Value>,
-    exp: i64,
+    attestation: VerifiedAttestation,
     pop_jti: String,
     pop_iat: i64,
     challenge: Option<String>,
 }
 
 impl VerifiedClientAttestation {
+    /// The verified attestation the PoP was checked against.
+    pub fn attestation(&self) -> &VerifiedAttestation {
+        &self.attestation
+    }
+
     /// The client_id (`sub`).
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        self.attestation.client_id()
     }
 
     /// The attester's `iss`, when present.
     pub fn attester(&self) -> Option<&str> {
-        self.attester.as_deref()
+        self.attestation.attester()
     }
 
     /// Index in [`AttestationVerifier::attesters`] of the attester whose key verified it:
     /// which trust entry, and so which policy, applies.
     pub fn trusted_by(&self) -> usize {
-        self.trusted_by
+        self.attestation.trusted_by()
     }
 
     /// The client instance key.
     pub fn cnf(&self) -> &PublicJwk {
-        &self.cnf
+        self.attestation.cnf()
     }
 
     /// The client instance key, keeping nothing else.
     pub fn into_cnf(self) -> PublicJwk {
-        self.cnf
+        self.attestation.cnf
     }
 
     /// All attestation claims.
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
+        self.attestation.claims()
     }
 
     /// Attestation expiry.
     pub fn exp(&self) -> i64 {
-        self.exp
+        self.attestation.exp()
     }
 
     /// PoP `jti`: the caller must insert it into its replay cache and refuse a repeat.
@@ -416,12 +413,7 @@ impl AttestationVerifier {
             return Err(AttestationError::ClientIdMismatch);
         }
         Ok(VerifiedClientAttestation {
-            client_id: sub.clone(),
-            attester: attestation.attester.clone(),
-            trusted_by: attestation.trusted_by,
-            cnf: attestation.cnf.clone(),
-            exp: attestation.exp,
-            claims: attestation.claims.clone(),
+            attestation: attestation.clone(),
             pop_jti,
             pop_iat,
             challenge,

@@ -70,7 +70,7 @@ pub struct ClientAuth {
     pub(crate) trust: Trust,
     pub(crate) policy: ClientPolicy,
     pub(crate) single_use: Arc<dyn SingleUse>,
-    pub(crate) random: Arc<dyn crate::random::Random>,
+    pub(crate) random: Arc<dyn jose::random::Random>,
     pub(crate) verified: AttestationCache,
 }
 
@@ -169,7 +169,7 @@ pub(crate) fn sha256_b64(bytes: &[u8]) -> String {
 impl ClientAuth {
     /// A fresh challenge, stored for one use.
     pub(crate) async fn new_challenge(&self) -> Result<String, HandlerError> {
-        let challenge = crate::random::token(self.random.as_ref(), 24)?;
+        let challenge = jose::random::token(self.random.as_ref(), 24)?;
         let _stored = self
             .single_use
             .put(

@@ -8,12 +8,12 @@
 //! What depends on the mode (`--mode=all` embedded defaults, the issuer identifier derived
 //! from the server's public URL) is decided when the role is built, not here.
 
-use crate::secret::Secret;
 use client_attestation::{EvidenceType, KeyProtection};
 use jose::Algorithm;
 use jose::jwe::Enc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use service::config::Secret;
 pub use service::config::Section;
 use service::config::{ConfigError, with};
 use std::collections::BTreeMap;
@@ -28,8 +28,9 @@ pub struct IssuerConfig {
     pub identifier: Option<String>,
     /// `postgres://…` or `sqlite:…`; default: SQLite at `<data_dir>/issuer/issuer.db`.
     pub database_url: Option<Secret>,
-    /// Bearer token of the admin API (offers, revocation, listing).
-    pub admin_token: Option<Secret>,
+    /// Bearer token of the admin API (offers, revocation, listing): inline, `{ file = … }`
+    /// or `{ env = … }` ([`keys::SecretSetting`]), read when the role starts.
+    pub admin_token: Option<keys::SecretSetting>,
     /// Issuer display name in the metadata.
     pub display_name: Option<String>,
     /// Lifetime of an offer and its pre-authorized code.
@@ -677,6 +678,47 @@ mod tests {
     fn parse(text: &str) -> Result<IssuerConfig, ConfigError> {
         let table: toml::Table = toml::from_str(text).unwrap();
         service::config::deserialize::<IssuerConfig>(toml::Value::Table(table))?.validated()
+    }
+
+    #[test]
+    fn issue11_admin_token_takes_inline_file_and_env() {
+        use keys::{ExposeSecret, SecretSetting, SecretSource};
+        let c = parse("admin_token = \"inline-admin\"").unwrap();
+        let token = c.admin_token.as_ref().unwrap();
+        assert_eq!(token.load().unwrap().expose_secret(), "inline-admin");
+        assert!(
+            toml::to_string(&c)
+                .unwrap()
+                .contains("admin_token = \"<redacted>\"")
+        );
+        let c = parse("admin_token = { file = \"/run/secrets/admin\" }").unwrap();
+        assert_eq!(
+            c.admin_token,
+            Some(SecretSetting::Source(SecretSource::File(
+                "/run/secrets/admin".into()
+            )))
+        );
+        let c = parse("admin_token = { env = \"ISSUER_ADMIN\" }").unwrap();
+        assert_eq!(
+            c.admin_token,
+            Some(SecretSetting::Source(SecretSource::Env(
+                "ISSUER_ADMIN".into()
+            )))
+        );
+        assert!(toml::to_string(&c).unwrap().contains("ISSUER_ADMIN"));
+    }
+
+    #[test]
+    fn issue11_rejects_a_blank_or_malformed_admin_token() {
+        for bad in [
+            "admin_token = \"  \"",
+            "admin_token = 42",
+            "admin_token = { value = \"x\" }",
+            "admin_token = { file = \"a\", env = \"B\" }",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.key().starts_with("admin_token"), "{bad}: {e}");
+        }
     }
 
     #[test]

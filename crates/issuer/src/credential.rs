@@ -29,11 +29,11 @@ use crate::db::NewCredential;
 use crate::error::{Failure, HandlerResult, Reason, Rejection};
 use crate::metadata::disclosable;
 use crate::nonce::NONCE_NAMESPACE;
-use crate::random::token;
 use crate::state::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use jose::jwe::DecryptPolicy;
+use jose::random::token;
 use oid4vci::credential::JWT_MEDIA_TYPE;
 use oid4vci::{
     CredentialRequest, CredentialResponse, CredentialTarget, ErrorCode, ProofPolicy, Proofs,

@@ -29,9 +29,9 @@
 //! `caller::BoundGrant` (which runs both).
 
 use crate::error::{HandlerError, Reason, Rejection};
-use crate::random::Random;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
+use jose::random::Random;
 use jose::{Algorithm, Clock};
 use oid4vci::{
     DPOP_HEADER, DPOP_NONCE_HEADER, DpopPolicy, DpopRequest, ErrorCode, VerifiedDpop, verify_dpop,
@@ -205,7 +205,7 @@ impl Dpop {
         if !self.enabled() || !self.config.require_nonce {
             return Ok(None);
         }
-        let nonce = crate::random::token(self.random.as_ref(), 24)?;
+        let nonce = jose::random::token(self.random.as_ref(), 24)?;
         let _stored = self
             .single_use
             .put(

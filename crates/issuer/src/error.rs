@@ -304,7 +304,7 @@ pub enum Failure {
     Keys(#[from] crate::signing::KeyError),
     /// The random generator failed.
     #[error(transparent)]
-    Random(#[from] crate::random::RandomError),
+    Random(#[from] jose::random::RandomError),
     /// Issuing the SD-JWT VC failed after every input was checked.
     #[error("SD-JWT VC issuance: {0}")]
     Issue(#[from] sd_jwt::VcError),
@@ -400,7 +400,7 @@ failure_from!(
     sqlx::Error,
     store::Error,
     crate::signing::KeyError,
-    crate::random::RandomError,
+    jose::random::RandomError,
     sd_jwt::VcError,
     jose::SignError,
     jose::JweError

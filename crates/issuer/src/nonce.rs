@@ -4,8 +4,8 @@
 //! (ABCA §6, `POST /challenge`) are made by [`crate::auth::ClientAuth`].
 
 use crate::error::HandlerResult;
-use crate::random::token;
 use crate::state::State;
+use jose::random::token;
 
 /// Namespace of `c_nonce` values in the single-use store.
 pub(crate) const NONCE_NAMESPACE: &str = "issuer.c_nonce";

@@ -13,10 +13,10 @@ use crate::auth;
 use crate::config::RESERVED_CLAIMS;
 use crate::db::{self, NewOffer};
 use crate::error::{HandlerError, HandlerResult, Reason, Rejection};
-use crate::random::{Random, RandomError, token};
 use crate::state::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use jose::random::{Random, RandomError, token};
 use oid4vci::offer::{InputMode, OfferReference, OfferUri};
 use oid4vci::{CredentialOffer, ErrorCode, PreAuthorizedCodeGrant, TxCode};
 use serde::Deserialize;
@@ -327,7 +327,7 @@ impl From<service::ApiError> for HandlerError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::random::SystemRandom;
+    use jose::random::SystemRandom;
 
     #[test]
     fn transaction_codes_have_the_asked_length_and_alphabet() {

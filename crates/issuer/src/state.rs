@@ -9,15 +9,15 @@ use crate::auth::{ClientAuth, ClientPolicy};
 use crate::config::IssuerConfig;
 use crate::error::Failure;
 use crate::metadata::{Endpoints, as_metadata, issuer_metadata};
-use crate::random::Random;
-use crate::secret::Secret;
 use crate::signing::{KeyStore, Rotation, SigningKeys};
 use crate::status::StatusLists;
 use crate::trust::{Trust, TrustSources, VerifierSettings};
 use client_attestation::EnvironmentPolicy;
 use jose::jwe::EncryptionKey;
+use jose::random::Random;
 use jose::{Clock, Curve, PrivateJwk};
 use oid4vci::{AuthorizationServerMetadata, CredentialIssuerMetadata};
+use service::config::Secret;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Database, SingleUse};
@@ -60,6 +60,9 @@ pub enum StartError {
     /// OpenID4VCI §12.2.
     #[error("issuer configuration: {0}")]
     Metadata(#[from] oid4vci::MetadataError),
+    /// `issuer.admin_token` names a file or variable that cannot be read.
+    #[error("cannot read `issuer.admin_token`: {0}")]
+    AdminToken(#[source] keys::SecretError),
     /// A start-up step (status lists, keys in the database) failed.
     #[error("issuer configuration: {0}")]
     Failed(#[from] Failure),
@@ -71,7 +74,7 @@ pub enum StartError {
 pub enum EncryptionKeyError {
     /// No random key id.
     #[error(transparent)]
-    Random(#[from] crate::random::RandomError),
+    Random(#[from] jose::random::RandomError),
     /// Generating the key, exporting it, or importing the stored one failed.
     #[error(transparent)]
     Key(#[from] jose::jwe::JweError),
@@ -172,7 +175,7 @@ async fn encryption_key(
 ) -> Result<EncryptionKey, StartError> {
     let aad = |kid: &str| format!("symbolon-issuer request-encryption-key\0{kid}").into_bytes();
     if crate::db::encryption_key(db.pool()).await?.is_none() {
-        let kid = crate::random::token(random, 12).map_err(EncryptionKeyError::from)?;
+        let kid = jose::random::token(random, 12).map_err(EncryptionKeyError::from)?;
         let key = EncryptionKey::generate(Curve::P256).map_err(EncryptionKeyError::from)?;
         let private = key.to_private_jwk().map_err(EncryptionKeyError::from)?;
         let sealed = keys::seal::seal(kek, &aad(&kid), private.to_json().as_bytes())
@@ -330,10 +333,16 @@ impl State {
             skew,
             batch_size: usize::try_from(config.batch_size).unwrap_or(1),
         };
+        let admin_token = config
+            .admin_token
+            .as_ref()
+            .map(|t| t.load().map(Secret::from))
+            .transpose()
+            .map_err(StartError::AdminToken)?;
         let writers = crate::batch::Writers::spawn(&database);
         Ok(Arc::new(State {
             writers,
-            admin_token: config.admin_token.clone(),
+            admin_token,
             issuer_metadata_json: issuer_metadata.to_value().to_string(),
             as_metadata_json: as_metadata.to_value().to_string(),
             issuer_metadata,
@@ -388,7 +397,7 @@ impl State {
 }
 
 impl service::AdminTokens for State {
-    fn admin_token(&self) -> Option<&crate::secret::Secret> {
+    fn admin_token(&self) -> Option<&Secret> {
         self.admin_token.as_ref()
     }
 }

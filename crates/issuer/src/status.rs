@@ -18,8 +18,8 @@
 
 use crate::db;
 use crate::error::Failure;
-use crate::random::Random;
 use crate::signing::SigningKeys;
+use jose::random::Random;
 use status_list::{Bits, IndexAllocator, StatusList, StatusListTokenBuilder};
 use std::time::Duration;
 use store::Database;
@@ -166,7 +166,7 @@ impl StatusLists {
                         break;
                     }
                     Err(status_list::AllocError::Random) => {
-                        return Err(crate::random::RandomError.into());
+                        return Err(jose::random::RandomError.into());
                     }
                     // Full in this replica's view: reload and close it next round.
                     Err(_) => *guard = None,

@@ -3,6 +3,7 @@
 //!
 //! - [`secret`]: PINs and passphrases read from a file or an environment variable named by
 //!   the configuration ([`SecretSource`]); missing or empty is an error naming the source.
+//!   [`SecretSetting`] adds the inline form for the roles' bearer tokens.
 //! - [`kek`] and [`kdf`]: the key-encryption key ([`Kek`]) from a base64 key or an Argon2id
 //!   passphrase.
 //! - [`seal`]: AES-256-GCM records bound to a purpose and id; software key records.
@@ -31,7 +32,7 @@ pub use kek::{Kek, KekError, KekSource};
 pub use key_file::KeyFileError;
 pub use protection::{KeyProtection, KeySigner};
 pub use seal::{SealError, open_key, seal_key};
-pub use secret::{SecretError, SecretSource};
+pub use secret::{SecretError, SecretSetting, SecretSource};
 
 /// The secret string type used for PINs and passphrases (redacted `Debug`, zeroized on
 /// drop, not `Serialize`).

@@ -174,6 +174,129 @@ impl SecretSource {
     }
 }
 
+/// A secret that the configuration may hold inline or name a place for — the one way a
+/// role's bearer token is configured (`issuer.admin_token`, `verifier.rp_token`,
+/// `attester.admin_token`):
+///
+/// ```toml
+/// admin_token = "a-long-random-token"                  # inline
+/// admin_token = { file = "/run/secrets/admin-token" }  # a mounted secret file
+/// admin_token = { env = "ADMIN_TOKEN" }                # an environment variable
+/// ```
+///
+/// Files and variables are read by [`SecretSetting::load`] when the role starts, not
+/// when the configuration is parsed, so `symbolon config check` works without them.
+/// Shown (`config check`) as `"<redacted>"` when inline and as its `{ file }` / `{ env }`
+/// table otherwise; compared in constant time.
+#[derive(Clone)]
+pub enum SecretSetting {
+    /// The secret itself, written in the configuration (never blank).
+    Inline(SecretString),
+    /// A file or environment variable holding it.
+    Source(SecretSource),
+}
+
+/// What a [`SecretSetting`] may be, for error messages.
+const SECRET_SETTING_FORMS: &str =
+    "an inline string, { file = \"<path>\" } or { env = \"<VARIABLE>\" }";
+
+impl SecretSetting {
+    /// An inline secret (e.g. one generated at start).
+    pub fn inline(value: impl Into<String>) -> Self {
+        SecretSetting::Inline(SecretString::from(value.into()))
+    }
+
+    /// The secret: inline as written, else read now from its file or variable (bounded,
+    /// one trailing line break removed, empty refused; see [`SecretSource::load`]).
+    pub fn load(&self) -> Result<SecretString, SecretError> {
+        match self {
+            SecretSetting::Inline(s) => Ok(s.clone()),
+            SecretSetting::Source(source) => source.load(),
+        }
+    }
+}
+
+impl fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSetting::Inline(_) => f.write_str("Inline(<redacted>)"),
+            SecretSetting::Source(source) => f.debug_tuple("Source").field(source).finish(),
+        }
+    }
+}
+
+impl PartialEq for SecretSetting {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (SecretSetting::Inline(a), SecretSetting::Inline(b)) => secrets_equal(a, b),
+            (SecretSetting::Source(a), SecretSetting::Source(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for SecretSetting {}
+
+impl From<SecretSource> for SecretSetting {
+    fn from(source: SecretSource) -> Self {
+        SecretSetting::Source(source)
+    }
+}
+
+/// `"<redacted>"` for an inline secret; the `{ file }` / `{ env }` table otherwise
+/// (where a secret is read is not secret).
+impl serde::Serialize for SecretSetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SecretSetting::Inline(_) => s.serialize_str("<redacted>"),
+            SecretSetting::Source(source) => source.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SecretSetting;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a secret: {SECRET_SETTING_FORMS}")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SecretSetting, E> {
+                if v.trim().is_empty() {
+                    return Err(E::custom(
+                        "an empty secret is out of range: must be a non-empty secret",
+                    ));
+                }
+                Ok(SecretSetting::inline(v))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<SecretSetting, A::Error> {
+                let raw =
+                    RawSecretSource::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                        .map_err(|e| {
+                            serde::de::Error::custom(format!(
+                                "{e}; a secret is {SECRET_SETTING_FORMS}"
+                            ))
+                        })?;
+                SecretSource::try_from(raw)
+                    .map(SecretSetting::Source)
+                    .map_err(|e| {
+                        serde::de::Error::custom(format!("{e}; a secret is {SECRET_SETTING_FORMS}"))
+                    })
+            }
+        }
+
+        d.deserialize_any(Visitor)
+    }
+}
+
 fn strip_one_line_break(s: &str) -> &str {
     s.strip_suffix("\r\n")
         .or_else(|| s.strip_suffix('\n'))
@@ -284,6 +407,58 @@ mod tests {
         let f = file_with(b"hunter2");
         let s = SecretSource::File(f.path().into()).load().unwrap();
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn issue11_secret_setting_accepts_inline_file_and_env() {
+        let s: SecretSetting = serde_json::from_str(r#""t0ken""#).unwrap();
+        assert_eq!(s.load().unwrap().expose_secret(), "t0ken");
+        let f = file_with(b"from-file\n");
+        let json = serde_json::json!({ "file": f.path() });
+        let s: SecretSetting = serde_json::from_value(json).unwrap();
+        assert_eq!(s.load().unwrap().expose_secret(), "from-file");
+        let s: SecretSetting = serde_json::from_str(r#"{"env":"PATH"}"#).unwrap();
+        assert_eq!(s, SecretSetting::Source(SecretSource::Env("PATH".into())));
+        assert!(!s.load().unwrap().expose_secret().is_empty());
+    }
+
+    #[test]
+    fn issue11_secret_setting_shows_inline_redacted_and_sources_as_tables() {
+        let inline = SecretSetting::inline("hunter2");
+        assert_eq!(serde_json::to_string(&inline).unwrap(), r#""<redacted>""#);
+        assert!(!format!("{inline:?}").contains("hunter2"));
+        let env = SecretSetting::from(SecretSource::Env("ADMIN".into()));
+        assert_eq!(serde_json::to_string(&env).unwrap(), r#"{"env":"ADMIN"}"#);
+        let file = SecretSetting::from(SecretSource::File("/run/t".into()));
+        assert_eq!(
+            serde_json::to_string(&file).unwrap(),
+            r#"{"file":"/run/t"}"#
+        );
+    }
+
+    #[test]
+    fn issue11_rejects_a_blank_or_malformed_secret_setting_naming_the_forms() {
+        for bad in [r#""""#, r#""  ""#] {
+            let e = serde_json::from_str::<SecretSetting>(bad).unwrap_err();
+            assert!(e.to_string().contains("non-empty"), "{e}");
+        }
+        for bad in [
+            r#"42"#,
+            r#"["a"]"#,
+            r#"{"value":"x"}"#,
+            r#"{"file":"a","env":"B"}"#,
+            r#"{}"#,
+        ] {
+            let e = serde_json::from_str::<SecretSetting>(bad).unwrap_err();
+            assert!(
+                e.to_string().contains("{ file = ") && e.to_string().contains("{ env = "),
+                "{bad}: {e}"
+            );
+        }
+        let e = SecretSetting::from(SecretSource::Env("KEYS_TEST_SURELY_UNSET_VARIABLE".into()))
+            .load()
+            .unwrap_err();
+        assert!(matches!(e, SecretError::Missing { .. }));
     }
 
     #[test]

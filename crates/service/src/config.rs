@@ -36,6 +36,13 @@ impl Secret {
     }
 }
 
+/// A secret read from a file or variable (`keys::SecretSetting::load`), kept as read.
+impl From<SecretString> for Secret {
+    fn from(value: SecretString) -> Self {
+        Secret(value)
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")

@@ -13,27 +13,19 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use attester::AKey;
 use client_attestation::{AttestationClaims, Environment, EvidenceType, PopClaims};
+use common::symbolon;
 use issuer::trust::{Trust, VerifierSettings};
 use jose::{Algorithm, FixedClock, Signer, SoftwareSigner};
 use keys::KeySigner;
 use serde_json::{Map, Value};
-
-fn symbolon() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SYMBOLON_") {
-            command.env_remove(name);
-        }
-    }
-    command.env_remove("RUST_LOG");
-    command
-}
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let Output {

@@ -9,19 +9,11 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::process::{Command, Stdio};
 
-/// The binary with a clean environment: no `SYMBOLON_*` or `RUST_LOG` from the shell.
-fn symbolon() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SYMBOLON_") {
-            command.env_remove(name);
-        }
-    }
-    command.env_remove("RUST_LOG");
-    command
-}
+use common::symbolon;
 
 /// Runs `command` with standard output a pipe whose reader is already closed, so its
 /// first write fails with EPIPE; returns the exit code and stderr.

@@ -8,20 +8,12 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// The binary with a clean environment: no `SYMBOLON_*` or `RUST_LOG` from the shell.
-fn symbolon() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SYMBOLON_") {
-            command.env_remove(name);
-        }
-    }
-    command.env_remove("RUST_LOG");
-    command
-}
+use common::symbolon;
 
 fn run(command: &mut Command) -> (i32, String, String) {
     let Output {

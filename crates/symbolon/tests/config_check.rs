@@ -10,36 +10,26 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::free_port;
+
 /// The environment variable the test configurations read the issuer's KEK from.
 const KEK_VAR: &str = "CONFIG_CHECK_TEST_KEK";
 
 /// The binary with a clean environment: no `SYMBOLON_*` or `RUST_LOG` from the shell.
 fn symbolon() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SYMBOLON_") {
-            command.env_remove(name);
-        }
-    }
-    command.env_remove("RUST_LOG");
+    let mut command = common::symbolon();
     let mut kek = [0u8; 32];
     aws_lc_rs::rand::fill(&mut kek).unwrap();
     command.env(KEK_VAR, jose::b64::encode(kek));
     command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `config check --mode=<mode>`: `Ok(stdout)` on exit 0, `Err(stderr)` on exit 1.
@@ -232,6 +222,43 @@ fn issue10_config_check_mode_verifier_and_attester_give_the_serve_verdict() {
     )
     .unwrap();
     both_refuse("attester", &attester, "attester.pkcs11");
+}
+
+#[test]
+fn issue11_rp_token_from_a_file_or_variable_is_read_by_serve_not_by_config_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(plain_verifier_config(dir.path(), "")).unwrap();
+    let with_token = |form: &str| {
+        let path = dir.path().join("token-verifier.toml");
+        let edited = text.replace(
+            "rp_token = \"config-check-rp\"",
+            &format!("rp_token = {form}"),
+        );
+        assert_ne!(edited, text);
+        std::fs::write(&path, edited).unwrap();
+        path
+    };
+    let token_file = dir.path().join("rp-token");
+    std::fs::write(&token_file, "from-a-file\n").unwrap();
+    let config = with_token(&format!(
+        "{{ file = {:?} }}",
+        token_file.display().to_string()
+    ));
+    check("verifier", &config).unwrap();
+    serve("verifier", &config).unwrap();
+    // `symbolon()` sets this variable for every run of this file.
+    let config = with_token(&format!("{{ env = \"{KEK_VAR}\" }}"));
+    check("verifier", &config).unwrap();
+    serve("verifier", &config).unwrap();
+    // A file that is not there: `config check` reads no secret and accepts it; `serve`
+    // refuses naming the key and the file.
+    let config = with_token("{ file = \"/nonexistent/issue11/rp-token\" }");
+    check("verifier", &config).unwrap();
+    let refused = error_line(&serve("verifier", &config).unwrap_err());
+    assert!(
+        refused.contains("verifier.rp_token") && refused.contains("/nonexistent/issue11/rp-token"),
+        "{refused}"
+    );
 }
 
 /// A verifier trusting an issuer found through JWT VC Issuer Metadata of a loopback

@@ -4,19 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod common;
+
+use common::symbolon;
 
 #[test]
 fn the_demo_ends_with_every_expected_outcome() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SYMBOLON_") {
-            cmd.env_remove(name);
-        }
-    }
-    let out = cmd
-        .env_remove("RUST_LOG")
+    let out = symbolon()
         .args(["demo", "--data-dir"])
         .arg(dir.path())
         .output()

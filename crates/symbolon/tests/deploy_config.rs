@@ -19,6 +19,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -170,13 +172,7 @@ fn wiring(role: &str, docs: &[Value]) -> Wiring {
 fn config_check(role: &str, wiring: &Wiring, dir: &Path) -> (bool, String, String) {
     let path = dir.join(format!("{role}.toml"));
     std::fs::write(&path, &wiring.config).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SYMBOLON_") {
-            command.env_remove(name);
-        }
-    }
-    command.env_remove("RUST_LOG");
+    let mut command = common::symbolon();
     command.envs(wiring.env.iter().map(|(k, v)| (k, v)));
     let out = command
         .args(["config", "check", &format!("--mode={role}"), "--config"])

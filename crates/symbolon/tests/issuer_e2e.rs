@@ -22,7 +22,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use client_attestation::{AttestationClaims, Environment, EvidenceType, KeyProtection, PopClaims};
-use common::{Server, symbolon};
+use common::{Server, free_port, symbolon};
 use jose::{Algorithm, Clock, Signer, SoftwareSigner};
 use serde_json::{Map, Value, json};
 
@@ -74,14 +74,6 @@ async fn schema() -> String {
     admin.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}options[search_path]={name}")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Replica {

@@ -9,11 +9,15 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use common::{free_port, symbolon};
 
 struct Server {
     child: Child,
@@ -24,28 +28,12 @@ struct Server {
     _data: tempfile::TempDir,
 }
 
-/// A port that was free a moment ago: roles derive their public identifiers from the
-/// listen address, so `--mode=all` needs a real port rather than `:0`.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Server {
     /// Starts `symbolon serve` with the given extra environment.
     fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_symbolon"));
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("SYMBOLON_") {
-                command.env_remove(name);
-            }
-        }
+        let mut command = symbolon();
         let data = tempfile::tempdir().unwrap();
         command
-            .env_remove("RUST_LOG")
             .env(
                 "SYMBOLON_SERVER__LISTEN",
                 format!("127.0.0.1:{}", free_port()),

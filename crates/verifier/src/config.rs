@@ -18,20 +18,17 @@ use serde_json::Value;
 pub use service::config::Section;
 use service::config::{ConfigError, with};
 
-use crate::secret::Secret;
 use crate::transaction::Flow;
-
-/// The vct of the demo "IMMERSE classroom pass" the issuer serves under `--mode=all`.
-pub const CLASSROOM_PASS_VCT: &str = "urn:symbolon:immerse:classroom-pass:1";
-/// The name of the demo policy.
-pub const CLASSROOM_POLICY: &str = "immersive-classroom";
+use service::config::Secret;
 
 /// `[verifier]`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct VerifierConfig {
-    /// Bearer token of the RP backend API; without one the API refuses every call.
-    pub rp_token: Option<Secret>,
+    /// Bearer token of the RP backend API: inline, `{ file = … }` or `{ env = … }`
+    /// ([`keys::SecretSetting`]), read when the role starts; without one the API refuses
+    /// every call.
+    pub rp_token: Option<keys::SecretSetting>,
     /// Default client identifier prefix: `x509_san_dns`, `x509_hash` or `redirect_uri`;
     /// `None`: chosen from the base URL at start.
     #[serde(with = "prefix")]
@@ -546,63 +543,10 @@ fn oid4vp_id_like(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The DCQL query of the demo policy: the classroom pass with `role` and `course`.
-pub fn classroom_query() -> Value {
-    serde_json::json!({
-        "credentials": [{
-            "id": "classroom_pass",
-            "format": "dc+sd-jwt",
-            "meta": {"vct_values": [CLASSROOM_PASS_VCT]},
-            "claims": [
-                {"path": ["role"]},
-                {"path": ["course"]}
-            ]
-        }]
-    })
-}
-
-/// Adds the demo policy ([`CLASSROOM_POLICY`]) trusting `issuer` (inserted as a trusted
-/// issuer entry under `issuer_name`), unless a policy of that name is configured.
-pub fn add_classroom_policy(
-    config: &mut VerifierConfig,
-    issuer_name: &str,
-    issuer: IssuerConfig,
-    success_redirect: Option<String>,
-) -> Result<(), ConfigError> {
-    if config.policies.contains_key(CLASSROOM_POLICY) {
-        return Ok(());
-    }
-    config
-        .issuers
-        .entry(issuer_name.to_owned())
-        .or_insert(issuer);
-    let query = DcqlQuery::from_value(&classroom_query()).map_err(|_| ConfigError::Missing {
-        key: format!("policies.{CLASSROOM_POLICY}.dcql_query"),
-        reason: "the demo policy's query must parse",
-    })?;
-    let mut policy = PolicyConfig {
-        description: Some(
-            "IMMERSE immersive classroom: role and course from the classroom pass".into(),
-        ),
-        dcql_query: query,
-        essential_claims: ["role", "course"]
-            .into_iter()
-            .filter_map(|c| ClaimsPathPointer::keys([c]))
-            .collect(),
-        trusted_issuers: vec![issuer_name.to_owned()],
-        kb_max_age: None,
-        success_redirect,
-        require_status: false,
-        flow: Flow::CrossDevice,
-    };
-    policy.validate(CLASSROOM_POLICY, config.kb_max_age, &config.issuers)?;
-    config.policies.insert(CLASSROOM_POLICY.to_owned(), policy);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::classroom_query;
     use serde_json::json;
 
     /// Reads a section as `symbolon` does: typed values, then the section's checks.
@@ -740,6 +684,55 @@ mod tests {
         assert!(crate::trust::check_metadata_issuers(&c.issuers, true).is_ok());
         let e = crate::trust::check_metadata_issuers(&c.issuers, false).unwrap_err();
         assert!(e.to_string().contains("allow_loopback"), "{e}");
+    }
+
+    #[test]
+    fn issue11_rp_token_takes_inline_file_and_env() {
+        use keys::{ExposeSecret, SecretSetting, SecretSource};
+        let mut section = with_policy(classroom());
+        section["rp_token"] = json!("inline-rp");
+        let c = parse(section).unwrap();
+        let token = c.rp_token.as_ref().unwrap();
+        assert_eq!(token.load().unwrap().expose_secret(), "inline-rp");
+        let mut section = with_policy(classroom());
+        section["rp_token"] = json!({"file": "/run/secrets/rp"});
+        let c = parse(section).unwrap();
+        assert_eq!(
+            c.rp_token,
+            Some(SecretSetting::Source(SecretSource::File(
+                "/run/secrets/rp".into()
+            )))
+        );
+        let mut section = with_policy(classroom());
+        section["rp_token"] = json!({"env": "VERIFIER_RP"});
+        let c = parse(section).unwrap();
+        assert_eq!(
+            c.rp_token,
+            Some(SecretSetting::Source(SecretSource::Env(
+                "VERIFIER_RP".into()
+            )))
+        );
+        let shown = serde_json::to_string(&c).unwrap();
+        assert!(
+            shown.contains(r#""rp_token":{"env":"VERIFIER_RP"}"#),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn issue11_rejects_a_blank_or_malformed_rp_token() {
+        for bad in [
+            json!(""),
+            json!(" "),
+            json!(7),
+            json!({"path": "/run/t"}),
+            json!({"file": "a", "env": "B"}),
+        ] {
+            let mut section = with_policy(classroom());
+            section["rp_token"] = bad.clone();
+            let e = parse(section).unwrap_err();
+            assert!(e.key().starts_with("rp_token"), "{bad}: {e}");
+        }
     }
 
     #[test]

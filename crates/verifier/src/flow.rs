@@ -16,7 +16,6 @@ use service::ApiError;
 use service::error::codes;
 use utoipa::ToSchema;
 
-use crate::clock::token;
 use crate::error::{ProtocolError, Rejection};
 use crate::policy::Policy;
 use crate::session::{self, SessionClaims};
@@ -25,6 +24,12 @@ use crate::transaction::{Finish, FinishOutcome, Flow, Status, Transaction};
 use crate::trust::ALGORITHMS;
 use crate::verify::{Expectation, Failure, check_vp_token};
 use std::sync::Arc;
+
+/// 128 random bits, base64url: transaction ids, request ids (`state`), nonces, response
+/// codes (OpenID4VP §5.2, §13.3: at least 128 bits).
+fn token(random: &dyn jose::random::Random) -> Result<String, jose::random::RandomError> {
+    jose::random::token(random, 16)
+}
 
 /// Namespace of response codes in the single-use store.
 const RESPONSE_CODES: &str = "verifier.response_code";
@@ -595,7 +600,7 @@ async fn response_inner(state: &State, body: &[u8]) -> Result<ResponseOutcome, R
 fn redirect_base(state: &State, policy: &Policy) -> Option<String> {
     match &policy.success_redirect {
         Some(base) => Some(base.clone()),
-        None if state.settings().demo && policy.name == crate::config::CLASSROOM_POLICY => {
+        None if state.settings().demo && policy.name == crate::demo::CLASSROOM_POLICY => {
             Some(format!("{}/demo", state.base_url()))
         }
         None => None,

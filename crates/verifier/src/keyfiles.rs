@@ -1,11 +1,15 @@
 //! Key and certificate files for the request signing key: reading a private JWK and a PEM
 //! chain, and generating a self-signed certificate for `x509_san_dns` / `x509_hash`
 //! development use (`symbolon verifier gen-cert`, and `--mode=all` without configured
-//! keys).
+//! keys). Generating certificates needs the `demo` feature (on by default, and in the
+//! binary): it links rcgen, which a verifier reading its configured certificate does not
+//! need.
 
 use std::path::Path;
 
-use jose::{PrivateJwk, Signer, SoftwareSigner};
+#[cfg(feature = "demo")]
+use jose::Signer;
+use jose::{PrivateJwk, SoftwareSigner};
 use zeroize::Zeroizing;
 
 /// A key or certificate file could not be used.
@@ -94,6 +98,7 @@ pub fn read_chain(path: &Path) -> Result<Vec<Vec<u8>>, KeyFileError> {
 }
 
 /// A generated key and self-signed certificate.
+#[cfg(feature = "demo")]
 pub struct DevCertificate {
     /// The signing key.
     pub signer: SoftwareSigner,
@@ -105,6 +110,7 @@ pub struct DevCertificate {
     pub pem: String,
 }
 
+#[cfg(feature = "demo")]
 impl std::fmt::Debug for DevCertificate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DevCertificate").finish_non_exhaustive()
@@ -115,6 +121,7 @@ impl std::fmt::Debug for DevCertificate {
 /// PKCS#11 token), with the `dNSName` SANs `dns`, valid from a day before `now` for
 /// `days` days, key usage `digitalSignature` ([`keys::x509::self_signed`]). Returns the
 /// DER and PEM forms.
+#[cfg(feature = "demo")]
 pub fn self_signed_certificate(
     signer: &dyn Signer,
     dns: &[String],
@@ -134,6 +141,7 @@ pub fn self_signed_certificate(
 
 /// Generates an ES256 software key and a self-signed certificate for it (see
 /// [`self_signed_certificate`]).
+#[cfg(feature = "demo")]
 pub fn generate_self_signed(
     dns: &[String],
     now: i64,
@@ -161,10 +169,11 @@ pub fn generate_self_signed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jose::TrustAnchors;
 
+    #[cfg(feature = "demo")]
     #[test]
     fn generated_certificate_validates_and_matches_the_key() {
+        use jose::TrustAnchors;
         let now = 1_800_000_000;
         let c = generate_self_signed(&["verifier.example".into()], now, 30).unwrap();
         let anchors = TrustAnchors::from_der([c.der.clone()]).unwrap();
@@ -178,8 +187,10 @@ mod tests {
         assert_eq!(pem_certificates(&c.pem).unwrap(), vec![c.der]);
     }
 
+    #[cfg(feature = "demo")]
     #[test]
     fn certificates_for_es384_and_ed25519_keys_validate() {
+        use jose::TrustAnchors;
         let now = 1_800_000_000;
         for alg in [jose::Algorithm::Es384, jose::Algorithm::Ed25519] {
             let signer = SoftwareSigner::generate(alg).unwrap();

@@ -13,7 +13,7 @@
 //! answered once; the RP reads the result (with a short-lived session token) by polling,
 //! or by exchanging the one-time `response_code` the wallet's redirect brought back.
 //!
-//! Modules: [`config`] (the `[verifier]` section), [`state`] (built from config and
+//! Modules: [`config`] (the `[verifier]` section), [`demo`] (the demo page's policy), [`state`] (built from config and
 //! injected dependencies), [`flow`] (the lifecycle), [`verify`] (the checks), [`trust`]
 //! and [`status`] (issuer keys and status lists, fetched through the SSRF-guarded client
 //! and cached), [`transaction`] and [`sql`] (persistence), the routes via [`router`] and
@@ -23,8 +23,8 @@
 //! result is deleted `result_ttl` after the answer, and disclosed claim values are never
 //! logged.
 
-pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod flow;
 pub mod keyfiles;
@@ -34,7 +34,6 @@ pub mod policy;
 pub mod qr;
 mod routes;
 pub mod seal;
-pub mod secret;
 pub mod session;
 pub mod sql;
 pub mod state;

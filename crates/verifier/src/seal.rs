@@ -9,7 +9,7 @@ use jose::jwe::EncryptionKey;
 use keys::Kek;
 use zeroize::Zeroizing;
 
-use crate::clock::{Random, RandomError};
+use jose::random::{Random, RandomError};
 
 /// Sealing or opening failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +53,7 @@ impl Sealer {
     }
 
     /// A sealer with the configured key: 32 bytes, base64url.
-    pub fn from_secret(secret: &crate::secret::Secret) -> Result<Self, SealError> {
+    pub fn from_secret(secret: &service::config::Secret) -> Result<Self, SealError> {
         let bytes = Zeroizing::new(jose::b64::decode(secret.expose()).ok_or(SealError::Seal)?);
         let kek: &[u8; 32] = bytes.as_slice().try_into().map_err(|_| SealError::Seal)?;
         Self::new(kek)
@@ -98,8 +98,8 @@ impl Sealer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::SystemRandom;
     use jose::Curve;
+    use jose::random::SystemRandom;
 
     #[test]
     fn seals_and_opens_for_the_same_transaction_only() {

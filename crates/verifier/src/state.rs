@@ -11,17 +11,19 @@ use jose::{Signer, VerifyingKey};
 use oid4vp::{ClientId, ClientIdPrefix, RequestUriMethod, ResponseMode};
 use service::http::GuardedClient;
 
-use crate::clock::{Clock, Random};
-use crate::config::{CLASSROOM_POLICY, IssuerConfig, PolicyConfig, VerifierConfig};
+use crate::config::{IssuerConfig, PolicyConfig, VerifierConfig};
+use crate::demo::CLASSROOM_POLICY;
 use crate::pending::{Pending, PendingCache};
 use crate::policy::Policy;
 use crate::seal::Sealer;
-use crate::secret::Secret;
 use crate::status::StatusChecker;
 use crate::transaction::{StoreError, TransactionStore};
 use crate::trust::{
     CachingFetcher, JwksError, TrustError, TrustedIssuer, check_metadata_issuers, keys_from_jwks,
 };
+use jose::Clock;
+use jose::random::Random;
+use service::config::Secret;
 
 /// Everything the state needs from outside.
 pub struct Dependencies {
@@ -70,6 +72,9 @@ pub enum BuildError {
     /// The default policy does not exist.
     #[error("no policy named {0:?}")]
     UnknownPolicy(String),
+    /// `verifier.rp_token` names a file or variable that cannot be read.
+    #[error("cannot read `verifier.rp_token`: {0}")]
+    RpToken(#[source] keys::SecretError),
 }
 
 /// Settings every handler reads.
@@ -258,6 +263,12 @@ impl State {
             config.status_list.clone(),
             Arc::clone(&deps.clock),
         );
+        let rp_token = config
+            .rp_token
+            .as_ref()
+            .map(|t| t.load().map(Secret::from))
+            .transpose()
+            .map_err(BuildError::RpToken)?;
         Ok(State {
             base_url: base_url.trim_end_matches('/').to_owned(),
             settings: Settings {
@@ -284,7 +295,7 @@ impl State {
             sealer: deps.sealer,
             fetcher,
             status,
-            rp_token: config.rp_token,
+            rp_token,
             pending: PendingCache::default(),
             single_use: deps.single_use,
         })

@@ -18,10 +18,10 @@ use status_list::{
     check_status,
 };
 
-use crate::clock::Clock;
 use crate::config::StatusListConfig;
 use crate::error::StatusFault;
 use crate::trust::{ALGORITHMS, CachingFetcher};
+use jose::Clock;
 
 /// The result of a status check.
 #[derive(Debug)]

@@ -20,7 +20,7 @@ use sd_jwt::{FetchError, Fetcher, KeyResolver};
 use serde_json::Value;
 use service::http::GuardedClient;
 
-use crate::clock::Clock;
+use jose::Clock;
 
 /// The algorithms accepted for issuer-signed JWTs, status list tokens and KB-JWTs.
 pub const ALGORITHMS: &[Algorithm] = &[Algorithm::Es256, Algorithm::Es384, Algorithm::Ed25519];

@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use common::*;
 use jose::{PrivateJwk, Signer};
 use serde_json::{Value, json};
-use verifier::config::CLASSROOM_PASS_VCT;
+use verifier::demo::CLASSROOM_PASS_VCT;
 
 fn interop() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop"))

@@ -17,7 +17,7 @@ use jose::{
 };
 use oid4vp::{DirectPostBody, Presentation, RequestUriPost, VpToken};
 use serde_json::{Value, json};
-use verifier::config::CLASSROOM_PASS_VCT;
+use verifier::demo::CLASSROOM_PASS_VCT;
 
 fn opts(prefix: &str, mode: &str, method: &str) -> Value {
     json!({"client_id_prefix": prefix, "response_mode": mode, "request_uri_method": method})

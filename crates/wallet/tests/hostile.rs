@@ -149,7 +149,7 @@ fn classroom_request(client_id: &str, response_uri: &str) -> AuthorizationReques
         response_uri: response_uri.into(),
         nonce: "n-0123456789".into(),
         state: None,
-        dcql_query: DcqlQuery::from_value(&verifier::config::classroom_query()).unwrap(),
+        dcql_query: DcqlQuery::from_value(&verifier::demo::classroom_query()).unwrap(),
         client_metadata: None,
         wallet_nonce: None,
         transaction_data: None,

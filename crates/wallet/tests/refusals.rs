@@ -84,7 +84,7 @@ fn without_dcql_query(response_uri: &str) -> serde_json::Map<String, Value> {
         response_uri: response_uri.into(),
         nonce: "n-0123456789abcdef".into(),
         state: Some("st-0123456789abcdef".into()),
-        dcql_query: DcqlQuery::from_value(&verifier::config::classroom_query()).unwrap(),
+        dcql_query: DcqlQuery::from_value(&verifier::demo::classroom_query()).unwrap(),
         client_metadata: None,
         wallet_nonce: None,
         transaction_data: None,
@@ -294,7 +294,7 @@ async fn issue10_a_request_with_transaction_data_is_answered_invalid_transaction
         response_uri: format!("{base}/response"),
         nonce: "n-0123456789abcdef".into(),
         state: Some("st-0123456789abcdef".into()),
-        dcql_query: DcqlQuery::from_value(&verifier::config::classroom_query()).unwrap(),
+        dcql_query: DcqlQuery::from_value(&verifier::demo::classroom_query()).unwrap(),
         client_metadata: None,
         wallet_nonce: None,
         // {"type":"payment","credential_ids":["classroom_pass"]}

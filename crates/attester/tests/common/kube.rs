@@ -297,6 +297,6 @@ impl KubeStandIn {
 
     /// The CA certificates (DER).
     pub fn ca_der(&self) -> Vec<Vec<u8>> {
-        attester::pem::certificates(&self.ca_pem).unwrap()
+        jose::pem::certificates(&self.ca_pem).unwrap()
     }
 }

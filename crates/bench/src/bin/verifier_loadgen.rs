@@ -26,13 +26,14 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, header};
+use jose::SystemClock;
+use jose::random::SystemRandom;
 use jose::{Algorithm, Clock, Signer, SoftwareSigner};
 use oid4vp::{AuthorizationResponse, DirectPostBody, Invocation, Presentation, VpToken};
 use serde_json::{Map, Value, json};
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 use status_list::{Bits, StatusList, StatusListTokenBuilder};
 use tower::ServiceExt;
-use verifier::clock::{SystemClock, SystemRandom};
 use verifier::config::{Section, VerifierConfig};
 use verifier::seal::Sealer;
 use verifier::sql::SqlTransactions;

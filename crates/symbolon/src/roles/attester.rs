@@ -23,8 +23,8 @@ use attester::akey::AKey;
 use attester::audit::sql::SqlAudit;
 use attester::config::{AttesterConfig, KeyConfig};
 use attester::evidence::kubernetes::{ReviewSettings, TokenReviewer};
-use attester::random::{Random, SystemRandom};
 use attester::{AttesterReadiness, Dependencies, Settings, State};
+use jose::random::{Random, SystemRandom};
 use keys::{ExposeSecret, KeySigner, SecretString};
 use service::RoleService;
 use service::http::AddressPolicy;
@@ -171,7 +171,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
                 k.ca_file.display()
             )
         })?;
-        let ca = attester::pem::certificates(&ca_text)
+        let ca = jose::pem::certificates(&ca_text)
             .with_context(|| format!("`attester.kubernetes.ca_file` {}", k.ca_file.display()))?;
         let api_url = k.api_url.clone().unwrap_or_else(in_cluster_api_url);
         let reviewer = TokenReviewer::new(ReviewSettings {
@@ -191,8 +191,8 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
     };
 
     let admin_token = match &config.admin_token {
-        Some(source) => Some(
-            source
+        Some(setting) => Some(
+            setting
                 .load()
                 .context("cannot read `attester.admin_token`")?,
         ),

@@ -110,7 +110,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
             let path = dir.join("admin_token");
             let token = secret_file(&path, || random_b64(32))?;
             tracing::info!(path = %path.display(), "issuer admin token (generated for the demo)");
-            config.admin_token = Some(issuer::Secret::new(token));
+            config.admin_token = Some(keys::SecretSetting::inline(token));
         } else {
             tracing::warn!("issuer.admin_token is not set: the admin API refuses every call");
         }

@@ -16,12 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use jose::SystemClock;
+use jose::random::SystemRandom;
 use jose::{Algorithm, SoftwareSigner};
 use service::RoleService;
 use service::config::Section;
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
-use verifier::clock::{SystemClock, SystemRandom};
-use verifier::config::{IssuerConfig, VerifierConfig, add_classroom_policy};
+use verifier::config::{IssuerConfig, VerifierConfig};
+use verifier::demo::add_classroom_policy;
 use verifier::maintenance::{StoreReady, spawn_janitor};
 use verifier::seal::Sealer;
 use verifier::sql::SqlTransactions;
@@ -230,7 +232,7 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         (None, None) => {
             let path = ctx.config.data_dir.join("verifier").join("kek");
             let text = secret_file(&path, || random_b64(32))?;
-            let secret = verifier::secret::Secret::new(text);
+            let secret = service::config::Secret::new(text);
             Sealer::from_secret(&secret).with_context(|| {
                 format!(
                     "the key encryption key in {} is not 32 bytes, base64url",

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{no_store_json, qr_response, wants_png};
-use crate::config::CLASSROOM_POLICY;
+use crate::demo::CLASSROOM_POLICY;
 use crate::flow::{self, CreateRequest};
 use crate::state::State;
 

@@ -18,6 +18,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPai
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use jose::jwe::{Enc, EncryptOptions};
+use jose::random::SystemRandom;
 use jose::{Algorithm, Curve, PrivateJwk, PublicJwk, Signer, SoftwareSigner, TrustAnchors};
 use oid4vp::dcql::match_query;
 use oid4vp::request::object::WalletPolicy;
@@ -31,8 +32,8 @@ use serde_json::{Map, Value, json};
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 use status_list::{Bits, Status, StatusList, StatusListTokenBuilder};
 use tower::ServiceExt;
-use verifier::clock::SystemRandom;
-use verifier::config::{CLASSROOM_PASS_VCT, Section, VerifierConfig, classroom_query};
+use verifier::config::{Section, VerifierConfig};
+use verifier::demo::{CLASSROOM_PASS_VCT, classroom_query};
 use verifier::seal::Sealer;
 use verifier::sql::SqlTransactions;
 use verifier::{Dependencies, State};

@@ -70,7 +70,7 @@ pub async fn platform(issuer_toml: &str) -> Platform {
         settings,
         attester::Dependencies {
             clock: Arc::clone(&clock),
-            random: Arc::new(attester::random::SystemRandom),
+            random: Arc::new(jose::random::SystemRandom),
             akey: attester::AKey::new(Arc::new(a_key), Vec::new()).unwrap(),
             audit: Arc::new(attester::audit::sql::SqlAudit::new(adb).await.unwrap()),
             single_use: acaches.single_use,
@@ -121,7 +121,7 @@ pub async fn platform(issuer_toml: &str) -> Platform {
     }))
     .unwrap();
     vconfig.validate().unwrap();
-    verifier::config::add_classroom_policy(
+    verifier::demo::add_classroom_policy(
         &mut vconfig,
         "school",
         verifier::config::IssuerConfig {
@@ -148,7 +148,7 @@ pub async fn platform(issuer_toml: &str) -> Platform {
             true,
             verifier::Dependencies {
                 clock: Arc::clone(&clock),
-                random: Arc::new(verifier::clock::SystemRandom),
+                random: Arc::new(jose::random::SystemRandom),
                 http: guarded(),
                 store: Arc::new(verifier::sql::SqlTransactions::new(&vdb).await.unwrap()),
                 request_signer: Arc::new(cert.signer),
@@ -158,7 +158,7 @@ pub async fn platform(issuer_toml: &str) -> Platform {
                         .unwrap()
                         .with_kid("session-1"),
                 ),
-                sealer: verifier::seal::Sealer::generate(&verifier::clock::SystemRandom).unwrap(),
+                sealer: verifier::seal::Sealer::generate(&jose::random::SystemRandom).unwrap(),
                 single_use: vcaches.single_use,
             },
         )
@@ -203,7 +203,7 @@ impl Platform {
             ),
             http.clone(),
             Arc::clone(&clock),
-            Arc::new(attester::random::SystemRandom),
+            Arc::new(jose::random::SystemRandom),
         )
         .unwrap();
         Wallet::new(
@@ -211,7 +211,7 @@ impl Platform {
             http,
             Arc::new(attestation),
             clock,
-            Arc::new(attester::random::SystemRandom),
+            Arc::new(jose::random::SystemRandom),
         )
     }
 

@@ -1,12 +1,10 @@
-//! Injected randomness and time: every random value the issuer creates (codes, tokens,
-//! nonces, salts, status indices, key material identifiers) comes from a [`Random`], and
-//! every time from a [`jose::Clock`], so tests control both.
+//! [`ManualClock`]: a [`jose::Clock`] tests move by hand. Every time the issuer reads
+//! comes from an injected `jose::Clock`, and every random value it creates (codes, tokens,
+//! nonces, salts, status indices, key identifiers) from an injected
+//! [`jose::random::Random`], so tests control both.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-
-pub(crate) use jose::random::token;
-pub use jose::random::{Random, RandomError, SystemRandom};
 
 /// A clock tests move by hand (key rotation, expiry).
 #[derive(Clone, Debug)]
