@@ -103,10 +103,22 @@ pub struct IssuanceStart {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseEncryption {
-    /// The public JWK (an EC P-256 key with `alg` `ECDH-ES`).
+    /// The public JWK (an EC P-256 key with `alg` `ECDH-ES`). A JWK with private key
+    /// members is refused by the parser.
     pub jwk: serde_json::Map<String, serde_json::Value>,
-    /// The content encryption the client wants (`A128GCM` or `A256GCM`).
-    pub enc: String,
+    /// The content encryption the client wants.
+    pub enc: ContentEncryption,
+}
+
+/// The content encryption algorithms a client may ask for (an allow-list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ContentEncryption {
+    /// AES-128-GCM.
+    #[serde(rename = "A128GCM")]
+    A128Gcm,
+    /// AES-256-GCM.
+    #[serde(rename = "A256GCM")]
+    A256Gcm,
 }
 
 /// `flow_start{protocol: "oid4vp"}`.

@@ -29,7 +29,7 @@ pub use common::{FlowStep, IssuanceStep, PresentationStep};
 pub use engine::EngineMessage;
 pub use error_code::ErrorCode;
 pub use ids::{AppToken, FlowId, MessageId, TxCode};
-pub use parse::{ParseError, parse_client_message, parse_engine_message};
+pub use parse::{Envelope, ParseError, envelope_of, parse_client_message, parse_engine_message};
 
 /// The protocol version this crate speaks, sent in `handshake_complete.protocol_version`.
 /// A change that an existing client could not parse bumps the major number.

@@ -7,9 +7,10 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::client::{ClientMessage, FlowAction};
+use crate::client::{ClientMessage, FlowAction, FlowStart};
 use crate::engine::EngineMessage;
 use crate::error_code::ErrorCode;
+use crate::ids::{FlowId, MessageId};
 use crate::limits::MAX_JSON_DEPTH;
 
 /// Why a message was refused. Every variant maps to [`ErrorCode::InvalidMessage`].
@@ -73,6 +74,13 @@ pub enum ParseError {
         /// The members, e.g. "`matches`, `no_match_reason`".
         fields: &'static str,
     },
+    /// A JWK that must be public carries private key members (`d`, `p`, `q`, `dp`, `dq`,
+    /// `qi`, `oth`, `k`).
+    #[error("`{field}` must be a public key")]
+    PrivateKeyMaterial {
+        /// The member holding the JWK.
+        field: &'static str,
+    },
     /// A list that must not be empty is empty.
     #[error("`{field}` must not be empty")]
     Empty {
@@ -100,6 +108,32 @@ pub fn parse_engine_message(bytes: &[u8], max_len: usize) -> Result<EngineMessag
     let msg: EngineMessage = parse_typed(bytes, max_len, &EngineMessage::TYPES)?;
     check_engine(&msg)?;
     Ok(msg)
+}
+
+/// The ids of a message, as far as they are readable and valid: for answering a refused
+/// message with an `error` that names its flow and message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The message's `flow_id`, if it had a valid one.
+    pub flow_id: Option<FlowId>,
+    /// The message's `message_id`, if it had a valid one.
+    pub message_id: Option<MessageId>,
+}
+
+/// Reads the envelope ids of a message that may have been refused; never fails (what
+/// cannot be read is `None`), and applies the same size and depth bounds as the parsers.
+pub fn envelope_of(bytes: &[u8], max_len: usize) -> Envelope {
+    if bytes.len() > max_len || check_depth(bytes, MAX_JSON_DEPTH).is_err() {
+        return Envelope::default();
+    }
+    let Ok(Value::Object(map)) = jose::json::parse_value(bytes) else {
+        return Envelope::default();
+    };
+    let text = |k: &str| map.get(k).and_then(Value::as_str).map(str::to_owned);
+    Envelope {
+        flow_id: text("flow_id").and_then(|s| FlowId::new(s).ok()),
+        message_id: text("message_id").and_then(|s| MessageId::new(s).ok()),
+    }
 }
 
 fn parse_typed<T: DeserializeOwned>(
@@ -228,11 +262,22 @@ fn check_client(msg: &ClientMessage) -> Result<(), ParseError> {
             )?;
             non_empty(r.matches.as_ref(), "matches")
         }
+        ClientMessage::FlowStart(FlowStart::Oid4vci(start)) => {
+            const PRIVATE: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+            match &start.response_encryption {
+                Some(enc) if PRIVATE.iter().any(|m| enc.jwk.contains_key(*m)) => {
+                    Err(ParseError::PrivateKeyMaterial {
+                        field: "response_encryption.jwk",
+                    })
+                }
+                _ => Ok(()),
+            }
+        }
         ClientMessage::FlowAction(FlowAction::Consent(c)) => {
             non_empty(Some(&c.selected_credentials), "selected_credentials")
         }
         ClientMessage::Handshake(_)
-        | ClientMessage::FlowStart(_)
+        | ClientMessage::FlowStart(FlowStart::Oid4vp(_))
         | ClientMessage::FlowAction(_)
         | ClientMessage::CredentialNotification(_) => Ok(()),
     }

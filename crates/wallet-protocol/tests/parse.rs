@@ -562,3 +562,56 @@ proptest! {
         let _ = parse_engine_message(&bytes, MAX_MESSAGE_BYTES);
     }
 }
+
+#[test]
+fn rejects_private_key_as_response_encryption_key() {
+    let v = json!({
+        "type": "flow_start", "protocol": "oid4vci", "flow_id": "f", "offer": "x",
+        "response_encryption": {
+            "jwk": {"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "d": "secret"},
+            "enc": "A128GCM"
+        }
+    });
+    let e = client(&v).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ParseError::PrivateKeyMaterial {
+                field: "response_encryption.jwk"
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn rejects_content_encryption_outside_the_allow_list() {
+    let e = refused_by_both(&json!({
+        "type": "flow_start", "protocol": "oid4vci", "flow_id": "f", "offer": "x",
+        "response_encryption": {"jwk": {"kty": "EC"}, "enc": "A128CBC-HS256"}
+    }));
+    assert!(
+        matches!(e, ParseError::UnknownVariant { ref value } if value == "A128CBC-HS256"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn envelope_of_a_refused_message_names_its_flow_and_message() {
+    let bytes = br#"{"type":"flow_action","action":"nope","flow_id":"f-1","message_id":"m-2"}"#;
+    assert!(parse_client_message(bytes, 1024).is_err());
+    let env = wallet_protocol::envelope_of(bytes, 1024);
+    assert_eq!(env.flow_id.unwrap().as_str(), "f-1");
+    assert_eq!(env.message_id.unwrap().as_str(), "m-2");
+    // Invalid ids, non-objects and oversized input give nothing, without failing.
+    let env = wallet_protocol::envelope_of(br#"{"flow_id":"a b","message_id":5}"#, 1024);
+    assert_eq!(env, wallet_protocol::Envelope::default());
+    assert_eq!(
+        wallet_protocol::envelope_of(b"[]", 1024),
+        wallet_protocol::Envelope::default()
+    );
+    assert_eq!(
+        wallet_protocol::envelope_of(bytes, 8),
+        wallet_protocol::Envelope::default()
+    );
+}
