@@ -926,3 +926,68 @@ async fn concurrent_answers_to_one_transaction_have_exactly_one_winner() {
     assert_eq!(ok, 1);
     assert_eq!(h.view(&id).await["status"], "success");
 }
+
+/// One layer marks every answer of the dynamic routes `no-store`, refusals included, while
+/// the session key stays cacheable.
+#[tokio::test]
+async fn issue11_every_dynamic_answer_is_no_store_and_the_session_key_is_cacheable() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+
+    let h = harness(Setup::default()).await;
+    let (id, _) = h.start(opts("x509_san_dns", "direct_post", "get")).await;
+    let bearer = format!("Bearer {RP_TOKEN}");
+    for (method, path, authorized, status) in [
+        ("GET", format!("/transactions/{id}"), true, StatusCode::OK),
+        (
+            "GET",
+            format!("/transactions/{id}/qr"),
+            true,
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            "/transactions/unknown".to_owned(),
+            true,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "POST",
+            "/transactions".to_owned(),
+            false,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "GET",
+            "/request/unknown".to_owned(),
+            false,
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let mut request = Request::builder().method(method).uri(&path);
+        if authorized {
+            request = request.header(header::AUTHORIZATION, &bearer);
+        }
+        let answer = h
+            .router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{method} {path}");
+        assert_eq!(
+            answer.headers()[header::CACHE_CONTROL],
+            "no-store",
+            "{method} {path}"
+        );
+    }
+    let keys = h
+        .router
+        .clone()
+        .oneshot(Request::get("/jwks").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(keys.status(), StatusCode::OK);
+    assert_eq!(keys.headers()[header::CACHE_CONTROL], "public, max-age=300");
+}

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{no_store_json, qr_response, wants_png};
+use super::{json, qr_response, wants_png};
 use crate::demo::CLASSROOM_POLICY;
 use crate::flow::{self, CreateRequest};
 use crate::state::State;
@@ -22,11 +22,17 @@ const PAGE: &str = include_str!("../../assets/classroom.html");
 const SCRIPT: &str = include_str!("../../assets/classroom.js");
 const STYLE: &str = include_str!("../../assets/classroom.css");
 
-pub(super) fn routes() -> Router<Arc<State>> {
+/// The demo page and its assets (revalidated, `no-cache`).
+pub(super) fn page_routes() -> Router<Arc<State>> {
     Router::new()
         .route("/demo", get(page))
         .route("/demo/classroom.js", get(script))
         .route("/demo/classroom.css", get(style))
+}
+
+/// The demo's backend (under the router's `no-store` layer).
+pub(super) fn api_routes() -> Router<Arc<State>> {
+    Router::new()
         .route("/demo/api/transactions", post(start))
         .route("/demo/api/transactions/{id}", get(status))
         .route("/demo/api/transactions/{id}/qr", get(qr))
@@ -64,7 +70,7 @@ async fn start(AxumState(state): AxumState<Arc<State>>) -> Response {
         ..CreateRequest::default()
     };
     match flow::create(&state, req).await {
-        Ok(created) => no_store_json(
+        Ok(created) => json(
             StatusCode::CREATED,
             serde_json::to_value(created).unwrap_or_default(),
         ),
@@ -84,7 +90,7 @@ async fn status(
 ) -> Response {
     match flow::view(&state, &id, q.response_code.as_deref()).await {
         Ok(v) if v.get("policy").and_then(|p| p.as_str()) == Some(CLASSROOM_POLICY) => {
-            no_store_json(StatusCode::OK, v)
+            json(StatusCode::OK, v)
         }
         // The demo backend only reveals demo transactions.
         Ok(_) => service::ApiError::not_found().into_response(),

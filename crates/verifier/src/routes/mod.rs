@@ -28,7 +28,9 @@ use crate::state::State;
 
 /// The verifier's router.
 pub fn router(state: Arc<State>) -> Router {
-    let mut router = Router::new()
+    // Transactions, request objects, responses and QR codes carry identifiers, nonces or
+    // results: no cache may keep any answer of these routes, refusals included.
+    let mut dynamic = Router::new()
         .route("/transactions", post(rp::create))
         .route("/transactions/{id}", get(rp::status))
         .route("/transactions/{id}/qr", get(rp::qr))
@@ -36,11 +38,16 @@ pub fn router(state: Arc<State>) -> Router {
             "/request/{request_id}",
             get(wallet::request_get).post(wallet::request_post),
         )
-        .route("/response", post(wallet::response))
+        .route("/response", post(wallet::response));
+    if state.settings().demo {
+        dynamic = dynamic.merge(demo::api_routes());
+    }
+    let mut router = Router::new()
+        .merge(dynamic.route_layer(service::layers::no_store()))
         .route("/jwks", get(jwks))
         .route("/openapi.json", get(openapi::openapi_json));
     if state.settings().demo {
-        router = router.merge(demo::routes());
+        router = router.merge(demo::page_routes());
     }
     router.with_state(state)
 }
@@ -69,13 +76,9 @@ pub(crate) async fn jwks(
     response
 }
 
-/// A JSON response that must not be cached (it carries identifiers or results).
-pub(crate) fn no_store_json(status: axum::http::StatusCode, body: serde_json::Value) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+/// A JSON response (`Cache-Control: no-store` comes from the layer over the dynamic routes).
+pub(crate) fn json(status: axum::http::StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
 }
 
 /// The QR code of `link` as SVG (default) or PNG.
@@ -90,7 +93,6 @@ pub(crate) fn qr_response(link: &str, png: bool) -> Response {
             let mut response = bytes.into_response();
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => service::ApiError::internal(&e).into_response(),

@@ -13,7 +13,7 @@ use service::ApiError;
 use utoipa::IntoParams;
 
 use super::openapi::{ErrorBody, PngImage};
-use super::{no_store_json, qr_response, wants_png};
+use super::{json, qr_response, wants_png};
 use crate::flow::{self, CreateRequest, Created};
 use crate::state::State;
 
@@ -68,7 +68,7 @@ pub(crate) async fn create(
         }
     };
     match flow::create(&state, req).await {
-        Ok(created) => no_store_json(
+        Ok(created) => json(
             StatusCode::CREATED,
             serde_json::to_value(created).unwrap_or_default(),
         ),
@@ -121,7 +121,7 @@ pub(crate) async fn status(
     Query(q): Query<StatusQuery>,
 ) -> Response {
     match flow::view(&state, &id, q.response_code.as_deref()).await {
-        Ok(v) => no_store_json(StatusCode::OK, v),
+        Ok(v) => json(StatusCode::OK, v),
         Err(e) => e.into_response(),
     }
 }

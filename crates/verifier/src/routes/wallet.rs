@@ -12,7 +12,7 @@ use oid4vp::request::object::MEDIA_TYPE;
 use service::ApiError;
 use service::error::codes;
 
-use super::no_store_json;
+use super::json;
 use super::openapi::{ErrorBody, RequestUriForm, ResponseAccepted, ResponseForm};
 use crate::flow::{self, ResponseOutcome};
 use crate::state::State;
@@ -21,7 +21,6 @@ fn request_object(jwt: String) -> Response {
     let mut response = jwt.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -166,7 +165,7 @@ pub(crate) async fn response(
         return refused;
     }
     match flow::response(&state, &body).await {
-        ResponseOutcome::Accepted(reply) => no_store_json(StatusCode::OK, reply.to_value()),
+        ResponseOutcome::Accepted(reply) => json(StatusCode::OK, reply.to_value()),
         ResponseOutcome::Rejected(r) => r.into_response(),
         ResponseOutcome::Protocol(p) => p.into_response(),
         ResponseOutcome::Internal(e) => e.into_response(),
