@@ -57,6 +57,34 @@ pub struct ErrorBody<'a> {
     error_description: Option<&'a str>,
 }
 
+/// A role's OpenAPI document as committed under `docs/openapi/`: pretty JSON with a final
+/// newline.
+#[cfg(feature = "openapi")]
+pub fn openapi_text(document: &utoipa::openapi::OpenApi) -> String {
+    // A document is built from literals and derived schemas: it always serializes.
+    let mut text = serde_json::to_string_pretty(document).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `GET /openapi.json`: `document` with the instance's `base_url` as its `servers` entry
+/// (so the paths in it reach this instance, mounted or not), publicly cacheable.
+#[cfg(feature = "openapi")]
+pub fn openapi_response(
+    mut document: utoipa::openapi::OpenApi,
+    base_url: &str,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    document.servers = Some(vec![utoipa::openapi::server::Server::new(base_url)]);
+    let mut response = axum::Json(document).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
 /// Names the codes a role answers in its document's [`ErrorBody`] schema (the
 /// description of `error`): the shape is shared, the codes are the role's.
 #[cfg(feature = "openapi")]

@@ -16,10 +16,8 @@
 use std::sync::Arc;
 
 use axum::extract::State as AxumState;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::state::State;
@@ -151,10 +149,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// [`document`] as pretty JSON with a final newline: the form committed under
 /// `docs/openapi/`.
 pub fn document_json() -> String {
-    // The document is built from literals and derived schemas: it always serializes.
-    let mut text = serde_json::to_string_pretty(&document()).unwrap_or_default();
-    text.push('\n');
-    text
+    service::error::openapi_text(&document())
 }
 
 /// This document.
@@ -170,12 +165,5 @@ pub fn document_json() -> String {
     )
 )]
 pub(crate) async fn openapi_json(AxumState(state): AxumState<Arc<State>>) -> Response {
-    let mut doc = document();
-    doc.servers = Some(vec![Server::new(&state.settings.base_url)]);
-    let mut response = axum::Json(doc).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    response
+    service::error::openapi_response(document(), &state.settings.base_url)
 }

@@ -13,11 +13,9 @@
 
 use crate::state::State;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::sync::Arc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The error body of every error answer (RFC 6749 §5.2, OpenID4VCI 1.0 §8.3.1 shape:
@@ -339,10 +337,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// [`document`] as pretty JSON with a final newline: the form committed under
 /// `docs/openapi/`.
 pub fn document_json() -> String {
-    // The document is built from literals and derived schemas: it always serializes.
-    let mut text = serde_json::to_string_pretty(&document()).unwrap_or_default();
-    text.push('\n');
-    text
+    service::error::openapi_text(&document())
 }
 
 /// This document.
@@ -358,12 +353,5 @@ pub fn document_json() -> String {
     )
 )]
 pub(crate) async fn openapi_json(AxumState(state): AxumState<Arc<State>>) -> Response {
-    let mut doc = document();
-    doc.servers = Some(vec![Server::new(state.identifier())]);
-    let mut response = axum::Json(doc).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    response
+    service::error::openapi_response(document(), state.identifier())
 }
