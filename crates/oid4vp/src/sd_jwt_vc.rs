@@ -93,6 +93,27 @@ pub fn present(
     now: i64,
     holder_key: &dyn Signer,
 ) -> Result<String, SdJwtVcError> {
+    present_to(
+        presenter,
+        planned,
+        request.client_id.as_str(),
+        &request.nonce,
+        now,
+        holder_key,
+    )
+}
+
+/// [`present`] with the KB-JWT's audience (the verifier's full client identifier) and
+/// nonce given directly: for a wallet client that holds the query and those two values
+/// but not the request object (the wallet engine resolved it).
+pub fn present_to(
+    presenter: &mut sd_jwt::Presenter<'_>,
+    planned: &PlannedPresentation,
+    client_id: &str,
+    nonce: &str,
+    now: i64,
+    holder_key: &dyn Signer,
+) -> Result<String, SdJwtVcError> {
     presenter.clear();
     for path in &planned.disclose {
         if let Some(p) = to_sd_jwt_path(path) {
@@ -102,7 +123,7 @@ pub fn present(
     if !planned.key_binding {
         return Ok(presenter.sd_jwt());
     }
-    let input = sd_jwt::KbInput::new(request.client_id.as_str(), request.nonce.clone(), now);
+    let input = sd_jwt::KbInput::new(client_id, nonce.to_owned(), now);
     Ok(presenter.with_key_binding(&input, holder_key)?)
 }
 

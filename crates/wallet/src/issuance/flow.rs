@@ -165,49 +165,167 @@ fn check_tx_code(pending: &PendingOffer, given: Option<&str>) -> Result<(), Issu
     }
 }
 
-/// An encrypted exchange with the credential endpoint: the issuer's key and `enc` for
-/// the request, and this flow's ephemeral key for the response.
-struct Encryption {
-    issuer_key: PublicJwk,
-    request_enc: Enc,
-    response_enc: Enc,
-    key: EncryptionKey,
-}
-
 fn first_enc(names: &[String]) -> Option<Enc> {
     names.iter().find_map(|n| Enc::from_name(n))
 }
 
-impl Wallet {
-    fn encryption(&self, pending: &PendingOffer) -> Result<Option<Encryption>, IssuanceError> {
-        let m = &pending.metadata;
+/// Whether and how an issuer can encrypt its credential responses (OpenID4VCI 1.0 §8.2):
+/// it publishes both a request-encryption key and response-encryption parameters.
+#[derive(Clone, Debug)]
+pub struct ResponseEncryptionSupport {
+    /// The content encryptions it can produce, in its order.
+    pub enc_values: Vec<Enc>,
+    /// Whether it refuses plaintext responses.
+    pub required: bool,
+}
+
+/// Where the credential response goes.
+#[derive(Clone, Debug)]
+pub enum ResponseKey {
+    /// In plaintext (the request then goes in plaintext too).
+    Plaintext,
+    /// Encrypted to this public key with this content encryption; the request is
+    /// encrypted to the issuer's key.
+    To {
+        /// The recipient's public key (EC, `ECDH-ES`).
+        jwk: PublicJwk,
+        /// Content encryption.
+        enc: Enc,
+    },
+}
+
+/// The credential endpoint's answer, before anyone reads the credentials.
+#[derive(Clone, Debug)]
+pub enum CredentialReply {
+    /// Issued in plaintext.
+    Issued {
+        /// The credentials, as sent.
+        credentials: Vec<serde_json::Value>,
+        /// `notification_id`, when sent.
+        notification_id: Option<String>,
+    },
+    /// Encrypted to the [`ResponseKey`]: a compact JWE only its holder can open.
+    Encrypted(String),
+}
+
+/// The outcome of the token exchange: the access token (redacted, wiped on drop) and the
+/// DPoP key it is bound to, if any.
+#[derive(Clone)]
+pub struct Grant {
+    access: AccessToken,
+    dpop: Option<Arc<DpopSession>>,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("dpop", &self.dpop.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Grant {
+    /// A handle for notifying `notification_id` to the issuer of `pending`, when it has a
+    /// notification endpoint.
+    pub fn notification(
+        &self,
+        pending: &PendingOffer,
+        notification_id: &str,
+    ) -> Option<NotificationHandle> {
+        Some(NotificationHandle {
+            endpoint: pending.metadata.notification_endpoint.clone()?,
+            notification_id: notification_id.to_owned(),
+            audience: pending.issuer().to_owned(),
+            token: self.access.clone(),
+            dpop: self.dpop.clone(),
+        })
+    }
+}
+
+/// Reads an encrypted credential response with the key it was encrypted to.
+pub fn decrypt_reply(
+    jwe: &str,
+    key: &EncryptionKey,
+    enc: Enc,
+) -> Result<CredentialReply, IssuanceError> {
+    let encs = [enc];
+    let response = CredentialResponse::from_jwe(jwe, key, &DecryptPolicy::new(&encs).with_zip())
+        .map_err(|_| IssuanceError::Response("credential"))?;
+    issued_reply(response)
+}
+
+fn issued_reply(response: CredentialResponse) -> Result<CredentialReply, IssuanceError> {
+    match response {
+        CredentialResponse::Deferred { .. } => Err(IssuanceError::Deferred),
+        CredentialResponse::Issued {
+            credentials,
+            notification_id,
+        } => Ok(CredentialReply::Issued {
+            credentials,
+            notification_id,
+        }),
+    }
+}
+
+impl PendingOffer {
+    /// Whether the issuer can encrypt credential responses, and how.
+    pub fn response_encryption(&self) -> Option<ResponseEncryptionSupport> {
+        let m = &self.metadata;
         let (Some(req), Some(resp)) = (
             &m.credential_request_encryption,
             &m.credential_response_encryption,
         ) else {
-            return Ok(None);
+            return None;
         };
-        if !self.settings.encrypt_credential_response && !resp.encryption_required {
-            return Ok(None);
-        }
-        let issuer_key = req.jwks.keys.iter().find_map(|k| {
+        self.request_encryption_key()?;
+        first_enc(&req.enc_values_supported)?;
+        let enc_values: Vec<Enc> = resp
+            .enc_values_supported
+            .iter()
+            .filter_map(|n| Enc::from_name(n))
+            .collect();
+        (!enc_values.is_empty()).then_some(ResponseEncryptionSupport {
+            enc_values,
+            required: resp.encryption_required,
+        })
+    }
+
+    fn request_encryption_key(&self) -> Option<(PublicJwk, Enc)> {
+        let req = self.metadata.credential_request_encryption.as_ref()?;
+        let key = req.jwks.keys.iter().find_map(|k| {
             PublicJwk::from_value(k)
                 .ok()
                 .filter(|j| j.curve().is_some())
-        });
-        let (Some(issuer_key), Some(request_enc), Some(response_enc)) = (
-            issuer_key,
-            first_enc(&req.enc_values_supported),
-            first_enc(&resp.enc_values_supported),
-        ) else {
+        })?;
+        Some((key, first_enc(&req.enc_values_supported)?))
+    }
+
+    /// The offer's batch size limit (1 when the issuer publishes none).
+    pub fn batch_size(&self) -> usize {
+        self.metadata
+            .batch_credential_issuance
+            .map_or(1, |b| usize::try_from(b.batch_size).unwrap_or(usize::MAX))
+    }
+}
+
+impl Wallet {
+    /// The response key of a wallet that opens the response itself: a fresh ephemeral
+    /// key when the issuer can encrypt and this wallet asks for it (or the issuer
+    /// requires it).
+    fn own_response_key(
+        &self,
+        pending: &PendingOffer,
+    ) -> Result<Option<(EncryptionKey, Enc)>, IssuanceError> {
+        let Some(support) = pending.response_encryption() else {
             return Ok(None);
         };
-        Ok(Some(Encryption {
-            issuer_key,
-            request_enc,
-            response_enc,
-            key: EncryptionKey::generate(Curve::P256)?,
-        }))
+        if !self.settings.encrypt_credential_response && !support.required {
+            return Ok(None);
+        }
+        let Some(enc) = support.enc_values.first().copied() else {
+            return Ok(None);
+        };
+        Ok(Some((EncryptionKey::generate(Curve::P256)?, enc)))
     }
 
     /// POSTs with the client attestation and a fresh PoP for `audience` — and a DPoP proof
@@ -297,51 +415,19 @@ impl Wallet {
         }
     }
 
-    /// Accepts `pending`: one credential per holder key for each offered configuration
-    /// (several keys = a batch, within the issuer's batch size). Every credential is
-    /// verified before this returns; nothing is stored here.
-    pub async fn accept(
+    /// The pre-authorized code (with `tx_code`) for an access token at the token endpoint,
+    /// with the client attestation, its PoP and DPoP when the server offers it.
+    pub async fn exchange_token(
         &self,
         pending: &PendingOffer,
         tx_code: Option<&str>,
-        holders: &[&dyn Signer],
-    ) -> Result<Issued, IssuanceError> {
+    ) -> Result<Grant, IssuanceError> {
         check_tx_code(pending, tx_code)?;
-        let allowed = pending
-            .metadata
-            .batch_credential_issuance
-            .map_or(1, |b| usize::try_from(b.batch_size).unwrap_or(usize::MAX));
-        if holders.is_empty() || holders.len() > allowed {
-            return Err(IssuanceError::BatchSize {
-                requested: holders.len(),
-                allowed,
-            });
-        }
         let grant = pending
             .offer
             .pre_authorized_code
             .as_ref()
             .ok_or(IssuanceError::NoPreAuthorizedCode)?;
-        for (id, config) in pending.configurations() {
-            let config = config.ok_or_else(|| IssuanceError::UnknownConfiguration(id.into()))?;
-            if let Some(jwt) = config
-                .proof_types_supported
-                .as_ref()
-                .and_then(|p| p.get("jwt"))
-            {
-                for h in holders {
-                    let alg = h.algorithm().name();
-                    if !jwt
-                        .proof_signing_alg_values_supported
-                        .iter()
-                        .any(|a| a == alg)
-                    {
-                        return Err(IssuanceError::UnsupportedProofAlgorithm(alg));
-                    }
-                }
-            }
-        }
-
         let as_meta = &pending.authorization_server;
         let token_endpoint = as_meta
             .token_endpoint
@@ -375,10 +461,153 @@ impl Wallet {
         if dpop_bound && dpop.is_none() {
             return Err(IssuanceError::UnexpectedDpopToken);
         }
-        let access = AccessToken {
-            value: zeroize::Zeroizing::new(token.access_token),
-            dpop_bound,
+        Ok(Grant {
+            access: AccessToken {
+                value: zeroize::Zeroizing::new(token.access_token),
+                dpop_bound,
+            },
+            dpop,
+        })
+    }
+
+    /// A fresh `c_nonce` from the issuer's nonce endpoint (`None` when it has none).
+    pub async fn fetch_nonce(
+        &self,
+        pending: &PendingOffer,
+    ) -> Result<Option<String>, IssuanceError> {
+        let Some(endpoint) = &pending.metadata.nonce_endpoint else {
+            return Ok(None);
         };
+        let out = Outgoing::post("nonce endpoint", endpoint, JSON, FORM, String::new());
+        let fetched = self.net.send_ok(out).await?;
+        Ok(Some(
+            NonceResponse::from_json(&fetched.body)
+                .map_err(|_| IssuanceError::Response("nonce"))?
+                .c_nonce,
+        ))
+    }
+
+    /// Sends the credential request for `configuration_id` with `proofs` (proof JWTs,
+    /// signed by whoever holds the holder keys) and returns the answer unread: in
+    /// plaintext, or encrypted to `response` (the request then goes encrypted to the
+    /// issuer's key). Checks the number of credentials against the proofs when it can
+    /// read them.
+    pub async fn send_credential_request(
+        &self,
+        pending: &PendingOffer,
+        grant: &Grant,
+        configuration_id: &str,
+        proofs: Vec<String>,
+        response: &ResponseKey,
+    ) -> Result<CredentialReply, IssuanceError> {
+        let count = proofs.len();
+        let meta = &pending.metadata;
+        let request_key = match response {
+            ResponseKey::Plaintext => None,
+            ResponseKey::To { jwk, enc } => {
+                let (issuer_key, request_enc) = pending
+                    .request_encryption_key()
+                    .ok_or(IssuanceError::Response("credential (no encryption key)"))?;
+                Some((issuer_key, request_enc, jwk.clone(), *enc))
+            }
+        };
+        let request = CredentialRequest {
+            target: CredentialTarget::ConfigurationId(configuration_id.to_owned()),
+            proofs: Some(Proofs::Jwt(proofs)),
+            credential_response_encryption: request_key.as_ref().map(|(_, _, jwk, enc)| {
+                ResponseEncryption {
+                    jwk: jwk.clone(),
+                    enc: *enc,
+                    zip: false,
+                }
+            }),
+        };
+        let body = match &request_key {
+            Some((issuer_key, request_enc, _, _)) => {
+                (JWT_MEDIA_TYPE, request.to_jwe(issuer_key, *request_enc)?)
+            }
+            None => (JSON, request.to_value().to_string()),
+        };
+        let fetched = self
+            .attested_post(
+                "credential endpoint",
+                &meta.credential_endpoint,
+                pending.issuer(),
+                body,
+                Some(&grant.access),
+                pending.authorization_server.challenge_endpoint.as_deref(),
+                grant.dpop.as_deref(),
+            )
+            .await?;
+        if !fetched.status.is_success() {
+            return Err(refused("credential endpoint", &fetched).into());
+        }
+        let encrypted = fetched.content_type().as_deref() == Some(JWT_MEDIA_TYPE);
+        let reply = match (&request_key, encrypted) {
+            (Some(_), true) => {
+                let text = String::from_utf8_lossy(&fetched.body).trim().to_owned();
+                jose::jwe::CompactJwe::parse(&text)
+                    .map_err(|_| IssuanceError::Response("credential (not a compact JWE)"))?;
+                return Ok(CredentialReply::Encrypted(text));
+            }
+            (None, true) => {
+                return Err(IssuanceError::Response(
+                    "credential (unexpectedly encrypted)",
+                ));
+            }
+            (_, false) => issued_reply(
+                CredentialResponse::from_json(&fetched.body)
+                    .map_err(|_| IssuanceError::Response("credential"))?,
+            )?,
+        };
+        if let CredentialReply::Issued { credentials, .. } = &reply
+            && credentials.len() != count
+        {
+            return Err(IssuanceError::CredentialCount {
+                requested: count,
+                returned: credentials.len(),
+            });
+        }
+        Ok(reply)
+    }
+
+    /// Accepts `pending`: one credential per holder key for each offered configuration
+    /// (several keys = a batch, within the issuer's batch size). Every credential is
+    /// verified before this returns; nothing is stored here.
+    pub async fn accept(
+        &self,
+        pending: &PendingOffer,
+        tx_code: Option<&str>,
+        holders: &[&dyn Signer],
+    ) -> Result<Issued, IssuanceError> {
+        check_tx_code(pending, tx_code)?;
+        let allowed = pending.batch_size();
+        if holders.is_empty() || holders.len() > allowed {
+            return Err(IssuanceError::BatchSize {
+                requested: holders.len(),
+                allowed,
+            });
+        }
+        for (id, config) in pending.configurations() {
+            let config = config.ok_or_else(|| IssuanceError::UnknownConfiguration(id.into()))?;
+            if let Some(jwt) = config
+                .proof_types_supported
+                .as_ref()
+                .and_then(|p| p.get("jwt"))
+            {
+                for h in holders {
+                    let alg = h.algorithm().name();
+                    if !jwt
+                        .proof_signing_alg_values_supported
+                        .iter()
+                        .any(|a| a == alg)
+                    {
+                        return Err(IssuanceError::UnsupportedProofAlgorithm(alg));
+                    }
+                }
+            }
+        }
+        let grant = self.exchange_token(pending, tx_code).await?;
 
         let holder_keys: Vec<PublicJwk> = holders.iter().map(|h| h.public_jwk().clone()).collect();
         let mut issued = Issued {
@@ -394,20 +623,64 @@ impl Wallet {
                 .get(id)
                 .and_then(|c| c.vct.clone())
                 .unwrap_or_default();
-            let (texts, notification_id, encrypted) = self
-                .request_credential(pending, id, holders, &access, dpop.as_deref())
-                .await?;
-            issued.encrypted |= encrypted;
-            let handle = match (&pending.metadata.notification_endpoint, notification_id) {
-                (Some(endpoint), Some(nid)) => Some(NotificationHandle {
-                    endpoint: endpoint.clone(),
-                    notification_id: nid,
-                    audience: pending.issuer().to_owned(),
-                    token: access.clone(),
-                    dpop: dpop.clone(),
-                }),
-                _ => None,
+            let nonce = self.fetch_nonce(pending).await?;
+            let now = self.now();
+            let proofs = holders
+                .iter()
+                .map(|h| {
+                    ProofClaims {
+                        aud: pending.issuer().to_owned(),
+                        iat: now,
+                        nonce: nonce.clone(),
+                        iss: None,
+                    }
+                    .sign(*h)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let own = self.own_response_key(pending)?;
+            let response = match &own {
+                Some((key, enc)) => ResponseKey::To {
+                    jwk: key.public_jwk_for_encryption(),
+                    enc: *enc,
+                },
+                None => ResponseKey::Plaintext,
             };
+            let reply = self
+                .send_credential_request(pending, &grant, id, proofs, &response)
+                .await?;
+            let (texts, notification_id) = match (reply, &own) {
+                (CredentialReply::Encrypted(jwe), Some((key, enc))) => {
+                    issued.encrypted = true;
+                    match decrypt_reply(&jwe, key, *enc)? {
+                        CredentialReply::Issued {
+                            credentials,
+                            notification_id,
+                        } => (credentials, notification_id),
+                        CredentialReply::Encrypted(_) => {
+                            return Err(IssuanceError::Response("credential"));
+                        }
+                    }
+                }
+                (
+                    CredentialReply::Issued {
+                        credentials,
+                        notification_id,
+                    },
+                    _,
+                ) => (credentials, notification_id),
+                (CredentialReply::Encrypted(_), None) => {
+                    return Err(IssuanceError::Response(
+                        "credential (unexpectedly encrypted)",
+                    ));
+                }
+            };
+            if texts.len() != holders.len() {
+                return Err(IssuanceError::CredentialCount {
+                    requested: holders.len(),
+                    returned: texts.len(),
+                });
+            }
+            let handle = notification_id.and_then(|nid| grant.notification(pending, &nid));
             for (index, text) in texts.iter().enumerate() {
                 let checked = match text.as_str() {
                     Some(t) => {
@@ -437,104 +710,6 @@ impl Wallet {
             issued.notifications.extend(handle);
         }
         Ok(issued)
-    }
-
-    /// Nonce, proofs, the credential request (encrypted when possible) and its response.
-    async fn request_credential(
-        &self,
-        pending: &PendingOffer,
-        configuration_id: &str,
-        holders: &[&dyn Signer],
-        access: &AccessToken,
-        dpop: Option<&DpopSession>,
-    ) -> Result<(Vec<serde_json::Value>, Option<String>, bool), IssuanceError> {
-        let meta = &pending.metadata;
-        let nonce = match &meta.nonce_endpoint {
-            Some(endpoint) => {
-                let out = Outgoing::post("nonce endpoint", endpoint, JSON, FORM, String::new());
-                let fetched = self.net.send_ok(out).await?;
-                Some(
-                    NonceResponse::from_json(&fetched.body)
-                        .map_err(|_| IssuanceError::Response("nonce"))?
-                        .c_nonce,
-                )
-            }
-            None => None,
-        };
-        let now = self.now();
-        let proofs = holders
-            .iter()
-            .map(|h| {
-                ProofClaims {
-                    aud: pending.issuer().to_owned(),
-                    iat: now,
-                    nonce: nonce.clone(),
-                    iss: None,
-                }
-                .sign(*h)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let encryption = self.encryption(pending)?;
-        let request = CredentialRequest {
-            target: CredentialTarget::ConfigurationId(configuration_id.to_owned()),
-            proofs: Some(Proofs::Jwt(proofs)),
-            credential_response_encryption: encryption.as_ref().map(|e| ResponseEncryption {
-                jwk: e.key.public_jwk_for_encryption(),
-                enc: e.response_enc,
-                zip: false,
-            }),
-        };
-        let body = match &encryption {
-            Some(e) => (
-                JWT_MEDIA_TYPE,
-                request.to_jwe(&e.issuer_key, e.request_enc)?,
-            ),
-            None => (JSON, request.to_value().to_string()),
-        };
-        let fetched = self
-            .attested_post(
-                "credential endpoint",
-                &meta.credential_endpoint,
-                pending.issuer(),
-                body,
-                Some(access),
-                pending.authorization_server.challenge_endpoint.as_deref(),
-                dpop,
-            )
-            .await?;
-        if !fetched.status.is_success() {
-            return Err(refused("credential endpoint", &fetched).into());
-        }
-        let encrypted = fetched.content_type().as_deref() == Some(JWT_MEDIA_TYPE);
-        let response = match (&encryption, encrypted) {
-            (Some(e), true) => {
-                let text = String::from_utf8_lossy(&fetched.body);
-                let encs = [e.response_enc];
-                CredentialResponse::from_jwe(&text, &e.key, &DecryptPolicy::new(&encs).with_zip())
-            }
-            (None, true) => {
-                return Err(IssuanceError::Response(
-                    "credential (unexpectedly encrypted)",
-                ));
-            }
-            (_, false) => CredentialResponse::from_json(&fetched.body),
-        }
-        .map_err(|_| IssuanceError::Response("credential"))?;
-        match response {
-            CredentialResponse::Deferred { .. } => Err(IssuanceError::Deferred),
-            CredentialResponse::Issued {
-                credentials,
-                notification_id,
-            } => {
-                if credentials.len() != holders.len() {
-                    return Err(IssuanceError::CredentialCount {
-                        requested: holders.len(),
-                        returned: credentials.len(),
-                    });
-                }
-                Ok((credentials, notification_id, encrypted))
-            }
-        }
     }
 
     /// Sends a notification (`credential_accepted` after storing, `credential_deleted`

@@ -16,6 +16,8 @@
 pub mod flow;
 mod keys;
 
+pub use keys::{Expected, verify_issued};
+
 use oid4vci::{
     AuthorizationServerMetadata, CredentialConfiguration, CredentialIssuerMetadata,
     CredentialOffer, OfferReference, OfferUri, OfferUriOptions, TxCode,
@@ -26,7 +28,10 @@ use crate::credential::{ClaimLabel, Display};
 use crate::error::{IssuanceError, PeerError};
 use crate::net::{Outgoing, json_object};
 
-pub use flow::{Issued, NotificationHandle, Received};
+pub use flow::{
+    CredentialReply, Grant, Issued, NotificationHandle, Received, ResponseEncryptionSupport,
+    ResponseKey, decrypt_reply,
+};
 
 const JSON: &str = "application/json";
 
@@ -73,51 +78,63 @@ impl PendingOffer {
 
     /// How the issuer wants configuration `id` shown (English labels preferred).
     pub fn display(&self, id: &str) -> Display {
-        let issuer_name = self
-            .metadata
+        display_of(
+            self.issuer_name(),
+            self.metadata.credential_configurations_supported.get(id),
+        )
+    }
+
+    /// The issuer's display name (the first one it publishes).
+    pub fn issuer_name(&self) -> Option<String> {
+        self.metadata
             .display
             .iter()
             .flatten()
-            .find_map(|d| d.name.clone());
-        let Some(c) = self.metadata.credential_configurations_supported.get(id) else {
-            return Display {
-                issuer_name,
-                ..Display::default()
-            };
-        };
-        let meta = c.credential_metadata.as_ref();
-        let shown = meta.and_then(|m| m.display.as_ref()).and_then(|list| {
-            list.iter()
-                .find(|d| d.locale.as_deref().is_some_and(|l| l.starts_with("en")))
-                .or_else(|| list.first())
-        });
-        let claims = meta
-            .and_then(|m| m.claims.as_ref())
-            .into_iter()
-            .flatten()
-            .filter_map(|claim| {
-                let path: Option<Vec<String>> = claim
-                    .path
-                    .iter()
-                    .map(|p| p.as_str().map(str::to_owned))
-                    .collect();
-                let displays = claim.display.as_ref()?;
-                let label = displays
-                    .iter()
-                    .find(|d| d.locale.as_deref().is_some_and(|l| l.starts_with("en")))
-                    .or_else(|| displays.first())
-                    .and_then(|d| d.name.clone())?;
-                Some(ClaimLabel { path: path?, label })
-            })
-            .collect();
-        Display {
-            name: shown.map(|d| d.name.clone()),
-            description: shown.and_then(|d| d.description.clone()),
-            background_color: shown.and_then(|d| d.background_color.clone()),
-            text_color: shown.and_then(|d| d.text_color.clone()),
+            .find_map(|d| d.name.clone())
+    }
+}
+
+/// How an issuer named `issuer_name` wants a credential of configuration `c` shown
+/// (English labels preferred).
+pub fn display_of(issuer_name: Option<String>, c: Option<&CredentialConfiguration>) -> Display {
+    let Some(c) = c else {
+        return Display {
             issuer_name,
-            claims,
-        }
+            ..Display::default()
+        };
+    };
+    let meta = c.credential_metadata.as_ref();
+    let shown = meta.and_then(|m| m.display.as_ref()).and_then(|list| {
+        list.iter()
+            .find(|d| d.locale.as_deref().is_some_and(|l| l.starts_with("en")))
+            .or_else(|| list.first())
+    });
+    let claims = meta
+        .and_then(|m| m.claims.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|claim| {
+            let path: Option<Vec<String>> = claim
+                .path
+                .iter()
+                .map(|p| p.as_str().map(str::to_owned))
+                .collect();
+            let displays = claim.display.as_ref()?;
+            let label = displays
+                .iter()
+                .find(|d| d.locale.as_deref().is_some_and(|l| l.starts_with("en")))
+                .or_else(|| displays.first())
+                .and_then(|d| d.name.clone())?;
+            Some(ClaimLabel { path: path?, label })
+        })
+        .collect();
+    Display {
+        name: shown.map(|d| d.name.clone()),
+        description: shown.and_then(|d| d.description.clone()),
+        background_color: shown.and_then(|d| d.background_color.clone()),
+        text_color: shown.and_then(|d| d.text_color.clone()),
+        issuer_name,
+        claims,
     }
 }
 
@@ -125,6 +142,16 @@ impl Wallet {
     /// Reads an offer URI, fetches the offer (when by reference) and the metadata, and
     /// applies the trust configuration. Nothing is sent to the token endpoint yet.
     pub async fn resolve_offer(&self, uri: &str) -> Result<PendingOffer, IssuanceError> {
+        let offer = self.read_offer(uri).await?;
+        if !self.settings.issuers.accepts(&offer.credential_issuer) {
+            return Err(IssuanceError::UntrustedIssuer(offer.credential_issuer));
+        }
+        self.offer_metadata(offer).await
+    }
+
+    /// Parses an offer URI (`openid-credential-offer://` or `https://`) and fetches the
+    /// offer when it is by reference; checks that it has a pre-authorized code grant.
+    pub async fn read_offer(&self, uri: &str) -> Result<CredentialOffer, IssuanceError> {
         let parsed = OfferUri::parse(
             uri.trim(),
             OfferUriOptions {
@@ -141,12 +168,19 @@ impl Wallet {
                 CredentialOffer::from_json(&fetched.body)?
             }
         };
-        if !self.settings.issuers.accepts(&offer.credential_issuer) {
-            return Err(IssuanceError::UntrustedIssuer(offer.credential_issuer));
-        }
         if offer.pre_authorized_code.is_none() {
             return Err(IssuanceError::NoPreAuthorizedCode);
         }
+        Ok(offer)
+    }
+
+    /// Fetches the issuer's and the authorization server's metadata for `offer` and
+    /// checks that every offered configuration is one this wallet can hold. The trust
+    /// decision is the caller's ([`Settings::issuers`](crate::Settings)).
+    pub async fn offer_metadata(
+        &self,
+        offer: CredentialOffer,
+    ) -> Result<PendingOffer, IssuanceError> {
         let (metadata, signed_metadata) = self.issuer_metadata(&offer.credential_issuer).await?;
         for id in &offer.credential_configuration_ids {
             let c = metadata

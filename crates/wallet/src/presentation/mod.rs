@@ -36,7 +36,9 @@ use crate::net::Outgoing;
 
 pub use consent::Consent;
 pub use consent::{CandidateConsent, Choice, ChosenCredential, ConsentClaim, QueryConsent};
-pub use respond::{Presentations, Presented, build_presentations};
+pub use respond::{
+    Audience, Presentations, Presented, build_presentations, build_presentations_for,
+};
 
 /// Who is asking, as far as the request proves it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -86,10 +86,39 @@ pub fn build_presentations(
     holder: &dyn Signer,
     now: i64,
 ) -> Result<Presentations, PresentationError> {
+    let to = Audience {
+        query: &request.request.dcql_query,
+        client_id: request.request.client_id.as_str(),
+        nonce: &request.request.nonce,
+    };
+    build_presentations_for(&to, held, choice, holder, now)
+}
+
+/// Whom presentations are for: the query they answer and the KB-JWT's `aud` (the full
+/// client identifier) and `nonce`.
+#[derive(Clone, Copy, Debug)]
+pub struct Audience<'a> {
+    /// The DCQL query.
+    pub query: &'a oid4vp::DcqlQuery,
+    /// The verifier's full client identifier.
+    pub client_id: &'a str,
+    /// The request's nonce.
+    pub nonce: &'a str,
+}
+
+/// [`build_presentations`] from the query, client identifier and nonce alone: what a
+/// client of the wallet engine has (the engine resolved the request object).
+pub fn build_presentations_for(
+    to: &Audience<'_>,
+    held: &[HeldCredential],
+    choice: &Choice,
+    holder: &dyn Signer,
+    now: i64,
+) -> Result<Presentations, PresentationError> {
     if choice.picks.is_empty() {
         return Err(PresentationError::NothingChosen);
     }
-    let consent = Consent::new(&request.request.dcql_query, held);
+    let consent = Consent::new(to.query, held);
     let selection = Selection {
         picks: choice
             .picks
@@ -127,8 +156,14 @@ pub fn build_presentations(
         let sd = sd_jwt::SdJwt::parse(&credential.compact, &sd_jwt::Limits::DEFAULT)
             .map_err(crate::credential::HeldError::from)?;
         let mut presenter = sd.presenter().map_err(crate::credential::HeldError::from)?;
-        let vp =
-            oid4vp::sd_jwt_vc::present(&mut presenter, &planned, &request.request, now, holder)?;
+        let vp = oid4vp::sd_jwt_vc::present_to(
+            &mut presenter,
+            &planned,
+            to.client_id,
+            to.nonce,
+            now,
+            holder,
+        )?;
         vp_token.push(&planned.query_id, Presentation::Text(vp));
         disclosed.push((
             planned.query_id.clone(),
@@ -154,8 +189,23 @@ impl Wallet {
         holder: &dyn Signer,
     ) -> Result<Presented, PresentationError> {
         let built = build_presentations(request, held, choice, holder, self.now())?;
+        let redirect_uri = self.submit(request, built.vp_token).await?;
+        Ok(Presented {
+            disclosed: built.disclosed,
+            redirect_uri,
+        })
+    }
+
+    /// Posts `vp_token` (built by whoever holds the credentials and the holder key) as the
+    /// response to `request`, by its response mode (`direct_post.jwt` encrypted to the
+    /// verifier's key, never in the clear); returns the verifier's `redirect_uri`.
+    pub async fn submit(
+        &self,
+        request: &PresentationRequest,
+        vp_token: VpToken,
+    ) -> Result<Option<String>, PresentationError> {
         let response = AuthorizationResponse::Success {
-            vp_token: built.vp_token,
+            vp_token,
             state: request.request.state.clone(),
         };
         let r = &request.request;
@@ -164,11 +214,7 @@ impl Wallet {
             mode: r.response_mode,
             client_metadata: r.client_metadata.as_ref(),
         };
-        let redirect_uri = self.post_response(&to, &response, true).await?;
-        Ok(Presented {
-            disclosed: built.disclosed,
-            redirect_uri,
-        })
+        self.post_response(&to, &response, true).await
     }
 
     /// Tells the verifier the holder refused (`access_denied`).
