@@ -124,3 +124,15 @@ pub struct CredentialSelection {
 /// A presentation's `vp_token` as OpenID4VP 1.0 §8.1 defines it for DCQL: for each
 /// credential query id, the presentations answering it.
 pub type VpToken = BTreeMap<String, Vec<String>>;
+
+impl From<IssuanceStep> for FlowStep {
+    fn from(step: IssuanceStep) -> Self {
+        FlowStep::Issuance(step)
+    }
+}
+
+impl From<PresentationStep> for FlowStep {
+    fn from(step: PresentationStep) -> Self {
+        FlowStep::Presentation(step)
+    }
+}

@@ -238,6 +238,11 @@ pub struct FlowComplete {
     /// the response was not encrypted (otherwise it is inside the JWE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification_id: Option<String>,
+    /// Issuance: what the client needs to check and show the credentials it decrypts
+    /// (the issuer's published keys and the configuration's display), as the engine
+    /// fetched them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuance: Option<IssuanceContext>,
     /// Presentation: where the verifier asks the user agent to go next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uri: Option<String>,
@@ -248,6 +253,28 @@ pub struct FlowComplete {
     /// engine told the verifier `access_denied`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub declined: bool,
+}
+
+/// The public issuer data a client needs to verify and show issued credentials without
+/// fetching anything itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssuanceContext {
+    /// The credential issuer identifier (the credentials' `iss`).
+    pub credential_issuer: String,
+    /// The configuration requested.
+    pub credential_configuration_id: String,
+    /// That configuration as the issuer's metadata publishes it (`format`, `vct`,
+    /// `credential_metadata` with its display and claim labels).
+    pub credential_configuration: serde_json::Map<String, serde_json::Value>,
+    /// The issuer's display name, if it publishes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_name: Option<String>,
+    /// The issuer's signing keys from its JWT VC Issuer Metadata (a JWK Set), when the
+    /// engine could fetch them; a credential signed with an `x5c` chain is checked
+    /// against the client's own anchors instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_jwks: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One credential of a plaintext credential response.
@@ -318,7 +345,7 @@ pub struct SignRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignAction {
-    /// OpenID4VCI key proofs (`openid4vci-proof+jwt`), `count` of them, answered with `proofs`.
+    /// OpenID4VCI key proofs (`openid4vci-proof+jwt`), 1 to `count` of them, answered with `proofs`.
     GenerateProof,
     /// OpenID4VP presentations with key binding (KB-JWT), answered with `vp_token`.
     SignPresentation,
@@ -330,13 +357,17 @@ pub enum SignAction {
 pub struct SignParams {
     /// `aud`: the credential issuer (proof) or the verifier's client id (KB-JWT).
     pub audience: String,
-    /// `nonce`: the issuer's `c_nonce` or the verifier's request nonce.
-    pub nonce: String,
+    /// `nonce`: the issuer's `c_nonce` (absent when the issuer has no nonce endpoint) or
+    /// the verifier's request nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
     /// `generate_proof`: the proof's `iss` (the engine's client id), absent for an
     /// anonymous pre-authorized grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// `generate_proof`: how many proofs (distinct keys) the batch needs; default 1.
+    /// `generate_proof`: the most proofs the issuer takes in one request (its batch
+    /// size; default 1). The client sends between 1 and `count`, each with a distinct
+    /// holder key, and receives one credential per proof.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub count: Option<u32>,

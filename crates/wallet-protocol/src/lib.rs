@@ -19,6 +19,7 @@ pub mod client;
 pub mod common;
 pub mod engine;
 pub mod error_code;
+pub mod frame;
 pub mod ids;
 pub mod limits;
 pub mod parse;
@@ -28,6 +29,7 @@ pub use client::ClientMessage;
 pub use common::{FlowStep, IssuanceStep, PresentationStep};
 pub use engine::EngineMessage;
 pub use error_code::ErrorCode;
+pub use frame::Frame;
 pub use ids::{AppToken, FlowId, MessageId, TxCode};
 pub use parse::{Envelope, ParseError, envelope_of, parse_client_message, parse_engine_message};
 

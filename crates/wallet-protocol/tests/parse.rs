@@ -529,7 +529,7 @@ fn engine_message() -> impl Strategy<Value = EngineMessage> {
                     action: SignAction::GenerateProof,
                     params: SignParams {
                         audience,
-                        nonce,
+                        nonce: Some(nonce),
                         issuer: None,
                         count: Some(count),
                         proof_types_supported: None,

@@ -1,0 +1,434 @@
+//! One client connection, over any transport that carries [`Frame`]s: the handshake, the
+//! limits, and the routing of messages to the connection's flows.
+//!
+//! - The first message must be a `handshake` with a valid `app_token`, within the
+//!   handshake limit; anything else is answered `AUTH_FAILED` and the connection closes.
+//! - Every later text frame is parsed strictly ([`wallet_protocol::parse_client_message`]);
+//!   a message that does not parse, is binary, or comes at the wrong time is answered with
+//!   `error` (`INVALID_MESSAGE`, naming its `flow_id`/`message_id` when readable) and
+//!   changes nothing. A message for no running flow gets `UNKNOWN_FLOW`.
+//! - Rate limits per connection (messages, flow starts per minute): past a limit a message
+//!   gets `TOO_MANY_REQUESTS` and is dropped; a client that keeps going past twice the
+//!   limit is disconnected.
+//! - Keep-alive: a ping every interval; two unanswered pings close the connection. The
+//!   session ends when the token expires (`push session_expiring` a minute before).
+//! - Each flow runs in its own task, holding all of its state; closing the connection
+//!   stops them all: nothing is kept.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use wallet_protocol::client::FlowStart;
+use wallet_protocol::common::Capability;
+use wallet_protocol::engine::{
+    ErrorBody, ErrorMessage, FlowError, HandshakeComplete, Push, PushType,
+};
+use wallet_protocol::frame::{CLOSE_NORMAL, CLOSE_POLICY};
+use wallet_protocol::{
+    ClientMessage, EngineMessage, ErrorCode, FlowId, Frame, MessageId, PROTOCOL_VERSION,
+    envelope_of, parse_client_message,
+};
+
+use crate::auth::SessionClaims;
+use crate::{Engine, flow, metric};
+
+/// How long one write to the client may take before the connection is given up.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Notice given before the session's token expires.
+const EXPIRY_NOTICE: i64 = 60;
+
+/// What flows send to the connection.
+pub(crate) enum Out {
+    /// A message for the client.
+    Message(EngineMessage),
+    /// The flow's task ends.
+    Ended(FlowId),
+}
+
+/// A fixed one-minute window counter.
+struct Window {
+    started: Instant,
+    count: u32,
+    limit: u32,
+}
+
+impl Window {
+    fn new(limit: u32) -> Self {
+        Window {
+            started: Instant::now(),
+            count: 0,
+            limit,
+        }
+    }
+
+    /// Counts one; `Ok` within the limit, `Err(true)` past twice the limit.
+    fn hit(&mut self) -> Result<(), bool> {
+        if self.started.elapsed() >= Duration::from_secs(60) {
+            self.started = Instant::now();
+            self.count = 0;
+        }
+        self.count = self.count.saturating_add(1);
+        if self.count <= self.limit {
+            Ok(())
+        } else {
+            Err(self.count > self.limit.saturating_mul(2))
+        }
+    }
+}
+
+/// Why the loop stopped.
+enum Stop {
+    /// The client went away or the transport failed.
+    Gone,
+    /// The engine closes the connection with this code and reason.
+    Close(u16, &'static str),
+}
+
+struct Connection<O> {
+    engine: Arc<Engine>,
+    output: O,
+    claims: SessionClaims,
+    flows: HashMap<FlowId, mpsc::Sender<ClientMessage>>,
+    tasks: JoinSet<()>,
+    out_tx: mpsc::Sender<Out>,
+    messages: Window,
+    starts: Window,
+}
+
+fn error_message(
+    code: ErrorCode,
+    flow_id: Option<FlowId>,
+    message_id: Option<MessageId>,
+) -> EngineMessage {
+    EngineMessage::Error(ErrorMessage {
+        flow_id,
+        message_id,
+        ..ErrorMessage::new(code)
+    })
+}
+
+async fn send<O>(output: &mut O, message: &EngineMessage) -> Result<(), Stop>
+where
+    O: Sink<Frame> + Unpin,
+{
+    match tokio::time::timeout(SEND_TIMEOUT, output.send(Frame::Text(message.to_json()))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(Stop::Gone),
+    }
+}
+
+async fn close<O>(output: &mut O, code: u16, reason: &str)
+where
+    O: Sink<Frame> + Unpin,
+{
+    let _ = tokio::time::timeout(
+        SEND_TIMEOUT,
+        output.send(Frame::Close(Some((code, reason.to_owned())))),
+    )
+    .await;
+}
+
+/// Serves one connection until the client leaves, the session expires, or a limit ends
+/// it. `input` yields the client's frames, `output` takes the engine's.
+pub async fn serve<I, O>(engine: Arc<Engine>, mut input: I, mut output: O)
+where
+    I: Stream<Item = Frame> + Unpin + Send,
+    O: Sink<Frame> + Unpin + Send,
+{
+    metrics::gauge!(metric::SESSIONS).increment(1.0);
+    let Some((claims, message_id)) = handshake(&engine, &mut input, &mut output).await else {
+        metrics::counter!(metric::HANDSHAKES_REFUSED).increment(1);
+        metrics::gauge!(metric::SESSIONS).decrement(1.0);
+        return;
+    };
+    metrics::counter!(metric::HANDSHAKES).increment(1);
+    let mut capabilities = Vec::new();
+    if claims.permissions.receive {
+        capabilities.push(Capability::Oid4vci);
+    }
+    if claims.permissions.present {
+        capabilities.push(Capability::Oid4vp);
+    }
+    let complete = EngineMessage::HandshakeComplete(HandshakeComplete {
+        message_id,
+        timestamp: None,
+        session_id: engine.session_id(),
+        capabilities,
+        protocol_version: PROTOCOL_VERSION.to_owned(),
+    });
+    if send(&mut output, &complete).await.is_err() {
+        metrics::gauge!(metric::SESSIONS).decrement(1.0);
+        return;
+    }
+    let (out_tx, out_rx) = mpsc::channel(64);
+    let limits = engine.limits().clone();
+    let mut connection = Connection {
+        engine,
+        output,
+        claims,
+        flows: HashMap::new(),
+        tasks: JoinSet::new(),
+        out_tx,
+        messages: Window::new(limits.messages_per_minute),
+        starts: Window::new(limits.flow_starts_per_minute),
+    };
+    let stop = connection.run(&mut input, out_rx).await;
+    // Every flow stops with the connection: nothing is kept.
+    connection.tasks.abort_all();
+    if let Stop::Close(code, reason) = stop {
+        close(&mut connection.output, code, reason).await;
+    }
+    metrics::gauge!(metric::SESSIONS).decrement(1.0);
+}
+
+/// Waits for a valid `handshake`; on anything else answers `AUTH_FAILED` and closes.
+async fn handshake<I, O>(
+    engine: &Engine,
+    input: &mut I,
+    output: &mut O,
+) -> Option<(SessionClaims, Option<MessageId>)>
+where
+    I: Stream<Item = Frame> + Unpin,
+    O: Sink<Frame> + Unpin,
+{
+    let deadline = tokio::time::Instant::now() + engine.limits().handshake;
+    let max = engine.limits().max_message_bytes;
+    let refused = loop {
+        let frame = match tokio::time::timeout_at(deadline, input.next()).await {
+            Err(_) => {
+                tracing::info!("no handshake in time");
+                break None;
+            }
+            Ok(None | Some(Frame::Close(_))) => return None,
+            Ok(Some(frame)) => frame,
+        };
+        match frame {
+            Frame::Ping(p) => {
+                let _ = output.send(Frame::Pong(p)).await;
+            }
+            Frame::Pong(_) => {}
+            Frame::Binary(_) | Frame::Close(_) => break None,
+            Frame::Text(text) => match parse_client_message(text.as_bytes(), max) {
+                Ok(ClientMessage::Handshake(h)) => {
+                    match engine.tokens.check(h.app_token.expose()) {
+                        Ok(claims) => return Some((claims, h.message_id)),
+                        Err(e) => {
+                            tracing::info!(error = %e, "handshake refused");
+                            break h.message_id;
+                        }
+                    }
+                }
+                Ok(_) => {
+                    tracing::info!("a message before the handshake");
+                    break envelope_of(text.as_bytes(), max).message_id;
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "an unreadable handshake");
+                    break envelope_of(text.as_bytes(), max).message_id;
+                }
+            },
+        }
+    };
+    let _ = send(output, &error_message(ErrorCode::AuthFailed, None, refused)).await;
+    close(output, CLOSE_POLICY, "authentication failed").await;
+    None
+}
+
+impl<O> Connection<O>
+where
+    O: Sink<Frame> + Unpin + Send,
+{
+    async fn run<I>(&mut self, input: &mut I, mut out_rx: mpsc::Receiver<Out>) -> Stop
+    where
+        I: Stream<Item = Frame> + Unpin,
+    {
+        let limits = self.engine.limits().clone();
+        let mut ping = tokio::time::interval(limits.ping_interval);
+        ping.tick().await;
+        let mut unanswered = 0u32;
+        let now = self.engine.now();
+        let (notice_at, expires_at) = match self.claims.expires_at {
+            Some(exp) => {
+                let left = u64::try_from(exp.saturating_sub(now)).unwrap_or(0);
+                let notice = u64::try_from(exp.saturating_sub(now).saturating_sub(EXPIRY_NOTICE))
+                    .unwrap_or(0);
+                (
+                    Some(Duration::from_secs(notice)),
+                    Some(Duration::from_secs(left)),
+                )
+            }
+            None => (None, None),
+        };
+        let far = Duration::from_secs(365 * 24 * 3600);
+        let notice = tokio::time::sleep(notice_at.unwrap_or(far));
+        let expiry = tokio::time::sleep(expires_at.unwrap_or(far));
+        tokio::pin!(notice, expiry);
+        let mut noticed = notice_at.is_none();
+        loop {
+            let step = tokio::select! {
+                frame = input.next() => match frame {
+                    None | Some(Frame::Close(_)) => Err(Stop::Gone),
+                    Some(Frame::Pong(_)) => {
+                        unanswered = 0;
+                        Ok(())
+                    }
+                    Some(Frame::Ping(p)) => self
+                        .output
+                        .send(Frame::Pong(p))
+                        .await
+                        .map_err(|_| Stop::Gone),
+                    Some(Frame::Binary(_)) => {
+                        self.refuse(ErrorCode::InvalidMessage, None, None).await
+                    }
+                    Some(Frame::Text(text)) => self.on_text(&text).await,
+                },
+                Some(out) = out_rx.recv() => match out {
+                    Out::Message(m) => send(&mut self.output, &m).await,
+                    Out::Ended(id) => {
+                        self.flows.remove(&id);
+                        Ok(())
+                    }
+                },
+                _ = ping.tick() => {
+                    if unanswered >= 2 {
+                        Err(Stop::Close(CLOSE_POLICY, "keep-alive missed"))
+                    } else {
+                        unanswered += 1;
+                        self.output.send(Frame::Ping(Vec::new())).await.map_err(|_| Stop::Gone)
+                    }
+                }
+                () = &mut notice, if !noticed => {
+                    noticed = true;
+                    let left = self.claims.expires_at.map(|e| e.saturating_sub(self.engine.now()));
+                    let push = EngineMessage::Push(Push {
+                        flow_id: None,
+                        message_id: None,
+                        timestamp: None,
+                        push_type: PushType::SessionExpiring,
+                        expires_in: left.and_then(|l| u64::try_from(l).ok()),
+                    });
+                    send(&mut self.output, &push).await
+                }
+                () = &mut expiry, if expires_at.is_some() => {
+                    let _ = send(&mut self.output, &error_message(ErrorCode::AuthFailed, None, None)).await;
+                    Err(Stop::Close(CLOSE_NORMAL, "session expired"))
+                }
+            };
+            if let Err(stop) = step {
+                return stop;
+            }
+        }
+    }
+
+    async fn refuse(
+        &mut self,
+        code: ErrorCode,
+        flow_id: Option<FlowId>,
+        message_id: Option<MessageId>,
+    ) -> Result<(), Stop> {
+        metrics::counter!(metric::REFUSED, "code" => code.as_str()).increment(1);
+        send(&mut self.output, &error_message(code, flow_id, message_id)).await
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
+        let max = self.engine.limits().max_message_bytes;
+        if let Err(flood) = self.messages.hit() {
+            if flood {
+                let _ = self.refuse(ErrorCode::TooManyRequests, None, None).await;
+                return Err(Stop::Close(CLOSE_POLICY, "too many requests"));
+            }
+            let env = envelope_of(text.as_bytes(), max);
+            return self
+                .refuse(ErrorCode::TooManyRequests, env.flow_id, env.message_id)
+                .await;
+        }
+        let message = match parse_client_message(text.as_bytes(), max) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(error = %e, "message refused");
+                let env = envelope_of(text.as_bytes(), max);
+                return self.refuse(e.code(), env.flow_id, env.message_id).await;
+            }
+        };
+        let (flow_id, message_id) = match &message {
+            ClientMessage::Handshake(h) => {
+                return self
+                    .refuse(ErrorCode::InvalidMessage, None, h.message_id.clone())
+                    .await;
+            }
+            ClientMessage::FlowStart(start) => return self.start(start.clone()).await,
+            ClientMessage::FlowAction(a) => (a.flow_id().clone(), None),
+            ClientMessage::SignResponse(r) => (r.flow_id.clone(), Some(r.message_id.clone())),
+            ClientMessage::MatchResponse(r) => (r.flow_id.clone(), Some(r.message_id.clone())),
+            ClientMessage::CredentialNotification(n) => (n.flow_id.clone(), n.message_id.clone()),
+        };
+        let Some(flow) = self.flows.get(&flow_id) else {
+            return self
+                .refuse(ErrorCode::UnknownFlow, Some(flow_id), message_id)
+                .await;
+        };
+        match flow.try_send(message) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.refuse(ErrorCode::TooManyRequests, Some(flow_id), message_id)
+                    .await
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.refuse(ErrorCode::UnknownFlow, Some(flow_id), message_id)
+                    .await
+            }
+        }
+    }
+
+    async fn start(&mut self, start: FlowStart) -> Result<(), Stop> {
+        let flow_id = start.flow_id().clone();
+        let message_id = match &start {
+            FlowStart::Oid4vci(s) => s.message_id.clone(),
+            FlowStart::Oid4vp(s) => s.message_id.clone(),
+        };
+        if self.starts.hit().is_err() || self.flows.len() >= self.engine.limits().concurrent_flows {
+            return self
+                .refuse(ErrorCode::TooManyRequests, Some(flow_id), message_id)
+                .await;
+        }
+        if self.flows.contains_key(&flow_id) {
+            return self
+                .refuse(ErrorCode::InvalidMessage, Some(flow_id), message_id)
+                .await;
+        }
+        let (allowed, protocol) = match &start {
+            FlowStart::Oid4vci(_) => (self.claims.permissions.receive, "oid4vci"),
+            FlowStart::Oid4vp(_) => (self.claims.permissions.present, "oid4vp"),
+        };
+        if !allowed {
+            metrics::counter!(metric::FLOWS_ENDED, "protocol" => protocol, "outcome" => ErrorCode::Forbidden.as_str()).increment(1);
+            let refusal = EngineMessage::FlowError(FlowError {
+                flow_id,
+                message_id,
+                timestamp: None,
+                step: None,
+                error: ErrorBody::new(ErrorCode::Forbidden),
+            });
+            return send(&mut self.output, &refusal).await;
+        }
+        let prepared = match flow::prepare(start) {
+            Ok(p) => p,
+            Err(reason) => {
+                tracing::debug!(%reason, "flow_start refused");
+                return self
+                    .refuse(ErrorCode::InvalidMessage, Some(flow_id), message_id)
+                    .await;
+            }
+        };
+        metrics::counter!(metric::FLOWS, "protocol" => protocol).increment(1);
+        let (tx, rx) = mpsc::channel(8);
+        self.flows.insert(flow_id.clone(), tx);
+        let ctx = flow::FlowCtx::new(Arc::clone(&self.engine), flow_id, self.out_tx.clone(), rx);
+        self.tasks.spawn(flow::run(ctx, prepared));
+        Ok(())
+    }
+}
