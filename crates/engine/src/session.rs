@@ -44,7 +44,7 @@ const EXPIRY_NOTICE: i64 = 60;
 /// What flows send to the connection.
 pub(crate) enum Out {
     /// A message for the client.
-    Message(EngineMessage),
+    Message(Box<EngineMessage>),
     /// The flow's task ends.
     Ended(FlowId),
 }

@@ -149,6 +149,9 @@ pub struct IssuerSummary {
     /// Whether it can encrypt the credential response. When it cannot and the client did
     /// not allow a plaintext response, the flow ends with `CREDENTIAL_ERROR` right after.
     pub response_encryption: bool,
+    /// Whether the issuer's metadata came signed and verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_metadata: Option<bool>,
 }
 
 /// A trust decision.

@@ -178,6 +178,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: Start) -> Result<After, Failur
                 credential_issuer: pending.issuer().to_owned(),
                 display_name: pending.issuer_name(),
                 response_encryption: response.is_some(),
+                signed_metadata: Some(pending.signed_metadata),
             }),
             ..ProgressPayload::default()
         },
@@ -437,7 +438,7 @@ async fn token(
                                 oid4vci::InputMode::Numeric => "numeric".to_owned(),
                                 oid4vci::InputMode::Text => "text".to_owned(),
                             }),
-                            length: spec.length.and_then(|l| u32::try_from(l).ok()),
+                            length: spec.length,
                             description: spec.description.clone(),
                         }),
                         retry,

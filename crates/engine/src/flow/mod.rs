@@ -100,7 +100,7 @@ pub(crate) async fn run(mut ctx: FlowCtx, prepared: Prepared) {
             step: ctx.step,
             error: ErrorBody::new(failure.code),
         });
-        let _ = ctx.out.send(Out::Message(message)).await;
+        let _ = ctx.out.send(Out::Message(Box::new(message))).await;
     }
     let _ = ctx.out.send(Out::Ended(ctx.flow_id.clone())).await;
 }
@@ -146,7 +146,7 @@ impl FlowCtx {
 
     async fn send(&self, message: EngineMessage) -> Result<(), Failure> {
         self.out
-            .send(Out::Message(message))
+            .send(Out::Message(Box::new(message)))
             .await
             .map_err(|_| Failure::new(ErrorCode::InternalError, "the connection is gone"))
     }
