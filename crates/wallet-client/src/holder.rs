@@ -48,6 +48,10 @@ pub trait Holder: Send {
     /// issuer's batch size, in this order).
     fn proof_signers(&self) -> Vec<&dyn Signer>;
 
+    /// Nothing held answers a presentation request (the client tells the engine, which
+    /// answers the verifier `access_denied`): for showing why.
+    fn nothing_matches(&mut self, _view: &ConsentView<'_>) {}
+
     /// The holder's decision on a presentation request; `None` declines.
     fn consent(&mut self, view: &ConsentView<'_>) -> Option<Choice>;
 

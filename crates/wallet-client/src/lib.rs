@@ -173,6 +173,8 @@ pub enum Presented {
     Declined {
         /// Whether any held credential could have answered.
         matched: bool,
+        /// Why nothing answers, when nothing does (from the local matching).
+        unmet: Vec<String>,
         /// Where the verifier sends the holder next.
         redirect_uri: Option<String>,
     },
@@ -675,16 +677,32 @@ impl Client {
     }
 
     /// Tells the issuer (through the engine, within the notification window) what became
-    /// of the credentials of `receipt`: `credential_accepted` once stored. Does nothing
-    /// when the issuer wants no notifications.
+    /// of the credentials of `receipt`: `credential_accepted` once stored. Returns whether
+    /// the issuer accepted it (`true` when the issuer wants no notifications).
     pub async fn notify(
         &mut self,
         receipt: &Receipt,
         event: NotificationEvent,
-    ) -> Result<(), ClientError> {
-        match &receipt.notification_id {
-            Some(id) => self.notify_raw(&receipt.flow_id, id, event).await,
-            None => Ok(()),
+    ) -> Result<bool, ClientError> {
+        let Some(id) = &receipt.notification_id else {
+            return Ok(true);
+        };
+        self.notify_raw(&receipt.flow_id, id, event).await?;
+        loop {
+            match self.next_for(&receipt.flow_id).await? {
+                EngineMessage::FlowProgress(p)
+                    if p.step == FlowStep::Issuance(IssuanceStep::Notified) =>
+                {
+                    return Ok(p.payload.delivered.unwrap_or(false));
+                }
+                EngineMessage::FlowError(e) => {
+                    return Err(ClientError::Flow {
+                        code: e.error.code,
+                        step: e.step,
+                    });
+                }
+                _ => {}
+            }
         }
     }
 
@@ -753,6 +771,16 @@ impl Client {
                     .map_err(|e| ClientError::Protocol(format!("the query: {e}")))?;
                     let consent = Consent::new(&query, held);
                     let (matches, no_match_reason) = matching::matches(&consent, held, ids);
+                    if let (None, Some(verifier)) = (&matches, &verifier) {
+                        holder.nothing_matches(&ConsentView {
+                            verifier,
+                            trust: trust.as_ref(),
+                            consent: &consent,
+                            held,
+                            ids,
+                            requested: &[],
+                        });
+                    }
                     self.send(ClientMessage::MatchResponse(MatchResponse {
                         flow_id: flow_id.clone(),
                         message_id: m.message_id.clone(),
@@ -795,8 +823,13 @@ impl Client {
                 EngineMessage::FlowComplete(c) => {
                     if c.declined {
                         let matched = state.as_ref().is_some_and(|(_, c)| c.satisfiable());
+                        let unmet = state
+                            .as_ref()
+                            .map(|(_, c)| c.unmet.clone())
+                            .unwrap_or_default();
                         return Ok(Presented::Declined {
                             matched,
+                            unmet,
                             redirect_uri: c.redirect_uri,
                         });
                     }

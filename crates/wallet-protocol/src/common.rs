@@ -44,6 +44,9 @@ pub enum IssuanceStep {
     RequestingCredential,
     /// The issuer deferred issuance; payload `transaction_id`, `interval`.
     Deferred,
+    /// After `flow_complete`: the engine forwarded the client's
+    /// `credential_notification`; payload `delivered` (whether the issuer accepted it).
+    Notified,
 }
 
 /// Steps of a presentation flow, in order.

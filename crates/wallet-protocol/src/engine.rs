@@ -115,6 +115,9 @@ pub struct ProgressPayload {
     /// `deferred`: seconds the engine waits between polls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<u32>,
+    /// `notified`: whether the issuer accepted the notification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<bool>,
 }
 
 impl ProgressPayload {

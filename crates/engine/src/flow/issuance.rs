@@ -110,6 +110,15 @@ impl After {
             return;
         };
         let Some(handle) = grant.notification(&pending, &n.notification_id) else {
+            let _ = ctx
+                .progress(
+                    IssuanceStep::Notified,
+                    ProgressPayload {
+                        delivered: Some(false),
+                        ..ProgressPayload::default()
+                    },
+                )
+                .await;
             return;
         };
         let event = match n.event {
@@ -127,9 +136,22 @@ impl After {
             .event_description
             .as_deref()
             .filter(|d| d.len() <= 200 && d.chars().all(|c| c.is_ascii_graphic() || c == ' '));
-        if let Err(e) = ctx.engine.core().notify(&handle, event, description).await {
-            tracing::info!(flow = %ctx.flow_id.as_str(), error = %e, "notification not delivered");
-        }
+        let delivered = match ctx.engine.core().notify(&handle, event, description).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::info!(flow = %ctx.flow_id.as_str(), error = %e, "notification not delivered");
+                false
+            }
+        };
+        let _ = ctx
+            .progress(
+                IssuanceStep::Notified,
+                ProgressPayload {
+                    delivered: Some(delivered),
+                    ..ProgressPayload::default()
+                },
+            )
+            .await;
     }
 }
 

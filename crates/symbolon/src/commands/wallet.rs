@@ -1,6 +1,9 @@
-//! `symbolon wallet …`: the command-line holder wallet. It embeds the wallet core
-//! (`wallet` crate) locally — no cloud service sees the flows — and keeps its credentials
-//! and holder key sealed in a wallet directory ([`store`]).
+//! `symbolon wallet …`: the command-line holder wallet, a client of the wallet engine
+//! (API v2, `wallet_client`). By default the engine runs inside this process over the
+//! in-memory transport — no service outside the process sees the flows —; with
+//! `--engine ws(s)://…/api/v2/wallet` a remote engine runs them. Either way the holder
+//! key, the credentials and the matching stay here, sealed in a wallet directory
+//! ([`store`]).
 //!
 //! The passphrase comes from `SYMBOLON_WALLET_PASSPHRASE` (the one `SYMBOLON_*` variable
 //! that is not a config key, see `config::load::RESERVED_ENV`) or is read from stdin.
@@ -20,7 +23,7 @@ use serde_json::json;
 use service::http::{AddressPolicy, GuardedClient, HttpSettings};
 use wallet::presentation::consent::parse_dotted;
 use wallet::presentation::{Choice, ChosenCredential};
-use wallet::{HeldCredential, PresentationError, Settings, Wallet};
+use wallet::{HeldCredential, Settings, Wallet};
 
 use store::{Record, Store, WalletFile};
 
@@ -37,9 +40,27 @@ pub(crate) struct Args {
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Run the flows on a remote wallet engine (`wss://host/api/v2/wallet`) instead of
+    /// the one inside this process.
+    #[arg(long, global = true, value_name = "URL")]
+    engine: Option<String>,
+    /// The session token for `--engine` (a session JWT from the auth service;
+    /// `anonymous` where the engine allows anonymous sessions).
+    #[arg(
+        long,
+        global = true,
+        env = ENGINE_TOKEN_ENV,
+        value_name = "TOKEN",
+        default_value = engine::auth::ANONYMOUS,
+        hide_env_values = true
+    )]
+    engine_token: String,
     #[command(subcommand)]
     command: Command,
 }
+
+/// The variable holding `--engine-token`.
+pub(crate) const ENGINE_TOKEN_ENV: &str = "SYMBOLON_ENGINE_TOKEN";
 
 /// The wallet subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -53,6 +74,11 @@ pub(crate) enum Command {
         /// The transaction code, when the offer asks for one (prompted otherwise).
         #[arg(long)]
         tx_code: Option<String>,
+        /// With `--engine`: accept the credentials in plaintext through the remote engine
+        /// from an issuer that cannot encrypt them to this wallet (the engine then sees
+        /// them). The engine inside this process always may.
+        #[arg(long)]
+        allow_plaintext: bool,
     },
     /// List the stored credentials.
     List,
@@ -268,10 +294,22 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
             anchors.as_deref(),
         )
     };
+    let remote = args
+        .engine
+        .as_deref()
+        .map(|url| (url, args.engine_token.as_str()));
     match args.command {
         Command::Init(_) | Command::Trust(_) => Ok(()),
-        Command::Accept { offer, tx_code } => {
-            accept(&store, &core()?, &offer, tx_code, args.json).await
+        Command::Accept {
+            offer,
+            tx_code,
+            allow_plaintext,
+        } => {
+            // The engine inside this process is this wallet: plaintext stays here.
+            let policy = wallet_client::ReceivePolicy {
+                allow_plaintext: allow_plaintext || remote.is_none(),
+            };
+            accept(&store, core()?, remote, &offer, tx_code, policy, args.json).await
         }
         Command::List => list(&store, args.json),
         Command::Show { id } => {
@@ -299,7 +337,7 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
                 (None, false, true) => Decision::Decline,
                 (None, false, false) => Decision::Ask,
             };
-            present(&store, &core()?, &request, choice, args.json).await
+            present(&store, core()?, remote, &request, choice, args.json).await
         }
         Command::Delete { id } => {
             store.delete(&id)?;
@@ -314,45 +352,213 @@ async fn run_async(args: Args, dir: PathBuf) -> anyhow::Result<()> {
     }
 }
 
-async fn accept(
-    store: &Store,
-    core: &Wallet,
-    offer: &str,
-    tx_code: Option<String>,
-    json_out: bool,
-) -> anyhow::Result<()> {
-    let pending = core.resolve_offer(offer).await?;
-    if !json_out {
-        eprintln!(
-            "Offer from {} ({} metadata)",
-            pending.issuer(),
-            if pending.signed_metadata {
-                "signed"
-            } else {
-                "unsigned"
-            }
-        );
+/// A session with the wallet engine: the one inside this process (anonymous, on the
+/// in-memory transport, running the flows with `core`), or the remote one `--engine`
+/// names.
+async fn session(
+    core: Wallet,
+    remote: Option<(&str, &str)>,
+) -> anyhow::Result<wallet_client::Client> {
+    let settings = core.settings().clone();
+    match remote {
+        Some((url, token)) => wallet_client::Client::connect(url, token, settings, &[])
+            .await
+            .with_context(|| format!("the wallet engine at {url}")),
+        None => {
+            let clock: Arc<dyn Clock> = Arc::new(jose::SystemClock);
+            let tokens =
+                engine::AppTokens::new(&[], None, "symbolon-cli-wallet", Arc::clone(&clock))?
+                    .with_anonymous(engine::Permissions::ALL);
+            let local = Arc::new(engine::Engine::new(
+                core,
+                tokens,
+                engine::Limits::default(),
+                clock,
+                Arc::new(jose::SystemRandom),
+            ));
+            let (sink, stream) = engine::local::connect(local);
+            Ok(
+                wallet_client::Client::open(sink, stream, engine::auth::ANONYMOUS, settings)
+                    .await?,
+            )
+        }
     }
-    let tx_code = match (tx_code, pending.tx_code()) {
-        (Some(t), _) => Some(t),
-        (None, Some(t)) => Some(prompt(&format!(
-            "Transaction code{}: ",
-            t.description
+}
+
+/// The CLI as the holder's side of a flow: the holder key, the transaction code from
+/// `--tx-code` or a prompt, and the presentation decision from the flags or a prompt.
+struct CliHolder<'a> {
+    key: &'a jose::SoftwareSigner,
+    tx_code: Option<String>,
+    decision: Decision,
+    records: &'a [Record],
+    json_out: bool,
+    /// The holder declined at the prompt or with `--decline`.
+    declined: bool,
+}
+
+impl CliHolder<'_> {
+    fn consent_card(&self, view: &wallet_client::ConsentView<'_>) {
+        if !self.json_out {
+            eprintln!(
+                "{}",
+                card::consent(&card::verifier_view(view), view.consent, self.records)
+            );
+        }
+    }
+}
+
+impl wallet_client::Holder for CliHolder<'_> {
+    fn progress(
+        &mut self,
+        step: wallet_protocol::FlowStep,
+        payload: &wallet_protocol::engine::ProgressPayload,
+    ) {
+        if self.json_out
+            || step
+                != wallet_protocol::FlowStep::Issuance(
+                    wallet_protocol::IssuanceStep::MetadataFetched,
+                )
+        {
+            return;
+        }
+        if let Some(issuer) = &payload.issuer {
+            eprintln!(
+                "Offer from {} ({} metadata)",
+                issuer.credential_issuer,
+                if issuer.signed_metadata == Some(true) {
+                    "signed"
+                } else {
+                    "unsigned"
+                }
+            );
+        }
+    }
+
+    fn tx_code(
+        &mut self,
+        spec: &wallet_protocol::engine::TxCodeSpec,
+        retry: bool,
+    ) -> Option<String> {
+        if !retry && let Some(code) = self.tx_code.take() {
+            return Some(code);
+        }
+        let text = format!(
+            "{}ransaction code{}: ",
+            if retry {
+                "The issuer refused that code. T"
+            } else {
+                "T"
+            },
+            spec.description
                 .as_deref()
                 .map(|d| format!(" ({d})"))
                 .unwrap_or_default()
-        ))?),
-        (None, None) => None,
+        );
+        prompt(&text).ok().filter(|c| !c.is_empty())
+    }
+
+    fn proof_signers(&self) -> Vec<&dyn jose::Signer> {
+        vec![self.key]
+    }
+
+    fn nothing_matches(&mut self, view: &wallet_client::ConsentView<'_>) {
+        self.consent_card(view);
+    }
+
+    fn consent(&mut self, view: &wallet_client::ConsentView<'_>) -> Option<Choice> {
+        self.consent_card(view);
+        let recommended = view.consent.recommended_choice()?;
+        let decision = match std::mem::replace(&mut self.decision, Decision::Decline) {
+            Decision::Ask => {
+                let answer = prompt(
+                    "Disclose the ★ claims? [Enter = yes, n = decline, or a comma-separated list of claims] ",
+                )
+                .unwrap_or_else(|_| "n".into());
+                match answer.trim() {
+                    "" | "y" | "yes" => Decision::Recommended,
+                    "n" | "no" => Decision::Decline,
+                    list => {
+                        Decision::Disclose(list.split(',').map(|s| s.trim().to_owned()).collect())
+                    }
+                }
+            }
+            d => d,
+        };
+        match decision {
+            Decision::Decline => {
+                self.declined = true;
+                None
+            }
+            Decision::Recommended | Decision::Ask => Some(recommended),
+            Decision::Disclose(names) => Some(Choice {
+                picks: recommended
+                    .picks
+                    .into_iter()
+                    .map(|p| ChosenCredential {
+                        disclose: names.iter().map(|n| parse_dotted(n)).collect(),
+                        ..p
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    fn presentation_signer(&self) -> &dyn jose::Signer {
+        self.key
+    }
+}
+
+/// What a failed flow means for the holder, with the way out where there is one.
+fn flow_failure(e: wallet_client::ClientError) -> anyhow::Error {
+    const HINT: &str = "if you trust this verifier, add its CA certificate with `symbolon wallet trust add FILE.pem` (`symbolon wallet trust list` shows the current ones)";
+    use wallet_protocol::ErrorCode;
+    match &e {
+        wallet_client::ClientError::Flow {
+            code: ErrorCode::UntrustedVerifier,
+            ..
+        } => anyhow::anyhow!(
+            "the verifier is not trusted: its request is signed by a certificate that does not chain to any of this wallet's verifier trust anchors (or the wallet has none); {HINT}"
+        ),
+        wallet_client::ClientError::Flow {
+            code: ErrorCode::PresentationError,
+            ..
+        } => anyhow::anyhow!("the verifier refused the presentation ({e})"),
+        _ => e.into(),
+    }
+}
+
+async fn accept(
+    store: &Store,
+    core: Wallet,
+    remote: Option<(&str, &str)>,
+    offer: &str,
+    tx_code: Option<String>,
+    policy: wallet_client::ReceivePolicy,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    let mut client = session(core, remote).await?;
+    let mut holder = CliHolder {
+        key: &store.holder,
+        tx_code,
+        decision: Decision::Decline,
+        records: &[],
+        json_out,
+        declined: false,
     };
-    let issued = core
-        .accept(&pending, tx_code.as_deref(), &[&store.holder])
-        .await?;
+    let receipt = client
+        .receive(offer, &mut holder, policy)
+        .await
+        .map_err(flow_failure)?;
+    if receipt.declined {
+        anyhow::bail!("no credential was received: the transaction code was not given");
+    }
     let mut out = Vec::new();
-    for received in &issued.credentials {
+    for received in &receipt.credentials {
         let record = Record {
             id: random_id()?,
             configuration_id: received.configuration_id.clone(),
-            issuer: pending.issuer().to_owned(),
+            issuer: receipt.issuer.clone(),
             display: received.display.clone(),
             compact: received.credential.compact.clone(),
             stored_at: jose::SystemClock.now(),
@@ -369,14 +575,18 @@ async fn accept(
             )?;
         }
     }
-    for handle in &issued.notifications {
-        if let Err(e) = core
-            .notify(handle, oid4vci::NotificationEvent::CredentialAccepted, None)
-            .await
-        {
-            eprintln!("warning: the issuer was not notified: {e}");
-        }
+    match client
+        .notify(
+            &receipt,
+            wallet_protocol::client::NotificationEvent::CredentialAccepted,
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => eprintln!("warning: the issuer did not accept the notification"),
+        Err(e) => eprintln!("warning: the issuer was not notified: {e}"),
     }
+    client.close().await;
     if json_out {
         print_json(&json!({"stored": out}))?;
     }
@@ -461,33 +671,6 @@ fn remember(
     store.put(record)
 }
 
-/// Says how to trust a verifier the wallet refused for want of an anchor. The wallet
-/// refuses rather than presenting to a verifier whose identity nothing vouches for; the
-/// holder decides by adding the verifier's CA.
-fn untrusted_hint(e: PresentationError, uri: &str) -> anyhow::Error {
-    const HINT: &str = "if you trust this verifier, add its CA certificate with `symbolon wallet trust add FILE.pem` (`symbolon wallet trust list` shows the current ones)";
-    let untrusted_chain = matches!(
-        &e,
-        PresentationError::Request(oid4vp::RequestError::Object(oid4vp::ObjectError::X5c(
-            jose::X5cError::UntrustedChain
-        )))
-    );
-    if matches!(e, PresentationError::NoVerifierAnchors(_)) {
-        return anyhow::anyhow!("{e}; {HINT}");
-    }
-    if untrusted_chain {
-        let client_id = match oid4vp::Invocation::parse(uri.trim()) {
-            Ok(oid4vp::Invocation::ByReference { client_id, .. })
-            | Ok(oid4vp::Invocation::RequestObject { client_id, .. }) => client_id,
-            _ => "the verifier".into(),
-        };
-        return anyhow::anyhow!(
-            "verifier {client_id} is not trusted: its certificate does not chain to any of this wallet's verifier trust anchors; {HINT}"
-        );
-    }
-    e.into()
-}
-
 /// How the holder answers a request.
 enum Decision {
     Disclose(Vec<String>),
@@ -498,111 +681,72 @@ enum Decision {
 
 async fn present(
     store: &Store,
-    core: &Wallet,
+    core: Wallet,
+    remote: Option<(&str, &str)>,
     uri: &str,
     decision: Decision,
     json_out: bool,
 ) -> anyhow::Result<()> {
-    let request = core
-        .resolve_request(uri)
-        .await
-        .map_err(|e| untrusted_hint(e, uri))?;
     let records = store.all()?;
     let held = records
         .iter()
         .map(|r| HeldCredential::parse(&r.compact))
         .collect::<Result<Vec<_>, _>>()?;
-    let consent = core.consent(&request, &held);
-    if !json_out {
-        eprintln!("{}", card::consent(&request, &consent, &records));
-    }
-    let Some(recommended) = consent.recommended_choice() else {
-        // Nothing the holder could choose answers it: tell the verifier now rather than
-        // leave it waiting until its transaction expires.
-        let told = match decision {
-            Decision::Decline => core.decline(&request).await,
-            _ => {
-                core.refuse(
-                    &request,
-                    oid4vp::ErrorCode::AccessDenied,
-                    "no credential in the wallet answers the request",
-                )
-                .await
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    let wants_decline = matches!(decision, Decision::Decline);
+    let mut client = session(core, remote).await?;
+    let mut holder = CliHolder {
+        key: &store.holder,
+        tx_code: None,
+        decision,
+        records: &records,
+        json_out,
+        declined: false,
+    };
+    let outcome = client
+        .present(uri, &held, &ids, &mut holder)
+        .await
+        .map_err(flow_failure)?;
+    client.close().await;
+    match outcome {
+        wallet_client::Presented::Declined { matched, unmet, .. } => {
+            if matched || wants_decline || holder.declined {
+                if json_out {
+                    print_json(&json!({"outcome": "declined"}))?;
+                } else {
+                    outln!("Declined: the verifier was told access_denied.")?;
+                }
+                return Ok(());
             }
-        };
-        let told = match told {
-            Ok(_) => "the verifier was told access_denied".to_owned(),
-            Err(e) => format!("telling the verifier failed: {e}"),
-        };
-        if matches!(decision, Decision::Decline) {
+            anyhow::bail!(
+                "no stored credential answers this request (the verifier was told access_denied): {}",
+                unmet.join("; ")
+            );
+        }
+        wallet_client::Presented::Presented {
+            disclosed,
+            redirect_uri,
+        } => {
             if json_out {
-                print_json(&json!({"outcome": "declined"}))?;
+                print_json(&json!({
+                    "outcome": "presented",
+                    "disclosed": disclosed.iter().map(|(q, i, c)| json!({
+                        "query": q,
+                        "credential": records.get(*i).map(|r| r.id.clone()),
+                        "claims": c,
+                    })).collect::<Vec<_>>(),
+                    "redirect_uri": redirect_uri,
+                }))?;
             } else {
-                outln!("Declined: {told}.")?;
+                for (q, _, claims) in &disclosed {
+                    outln!("Presented for {q}: {}", claims.join(", "))?;
+                }
+                outln!("The verifier accepted the presentation.")?;
+                if let Some(r) = &redirect_uri {
+                    outln!("Continue at {r}")?;
+                }
             }
-            return Ok(());
-        }
-        anyhow::bail!(
-            "no stored credential answers this request ({told}): {}",
-            consent.unmet.join("; ")
-        );
-    };
-    let decision = match decision {
-        Decision::Ask => {
-            let answer = prompt(
-                "Disclose the ★ claims? [Enter = yes, n = decline, or a comma-separated list of claims] ",
-            )?;
-            match answer.trim() {
-                "" | "y" | "yes" => Decision::Recommended,
-                "n" | "no" => Decision::Decline,
-                list => Decision::Disclose(list.split(',').map(|s| s.trim().to_owned()).collect()),
-            }
-        }
-        d => d,
-    };
-    let choice = match decision {
-        Decision::Decline => {
-            core.decline(&request).await?;
-            if json_out {
-                print_json(&json!({"outcome": "declined"}))?;
-            } else {
-                outln!("Declined: the verifier was told access_denied.")?;
-            }
-            return Ok(());
-        }
-        Decision::Recommended | Decision::Ask => recommended,
-        Decision::Disclose(names) => Choice {
-            picks: recommended
-                .picks
-                .into_iter()
-                .map(|p| ChosenCredential {
-                    disclose: names.iter().map(|n| parse_dotted(n)).collect(),
-                    ..p
-                })
-                .collect(),
-        },
-    };
-    let presented = core
-        .present(&request, &held, &choice, &store.holder)
-        .await?;
-    if json_out {
-        print_json(&json!({
-            "outcome": "presented",
-            "disclosed": presented.disclosed.iter().map(|(q, i, c)| json!({
-                "query": q,
-                "credential": records.get(*i).map(|r| r.id.clone()),
-                "claims": c,
-            })).collect::<Vec<_>>(),
-            "redirect_uri": presented.redirect_uri,
-        }))?;
-    } else {
-        for (q, _, claims) in &presented.disclosed {
-            outln!("Presented for {q}: {}", claims.join(", "))?;
-        }
-        outln!("The verifier accepted the presentation.")?;
-        if let Some(r) = &presented.redirect_uri {
-            outln!("Continue at {r}")?;
+            Ok(())
         }
     }
-    Ok(())
 }

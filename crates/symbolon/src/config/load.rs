@@ -30,6 +30,7 @@ pub(crate) const RESERVED_ENV: &[&str] = &[
     "SYMBOLON_CONFIG",
     "SYMBOLON_LOG_FORMAT",
     "SYMBOLON_WALLET_PASSPHRASE",
+    "SYMBOLON_ENGINE_TOKEN",
 ];
 
 /// The configuration could not be loaded.

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use wallet::HeldCredential;
-use wallet::presentation::{Consent, PresentationRequest};
+use wallet::presentation::Consent;
 
 use super::store::Record;
 
@@ -91,12 +91,29 @@ pub(crate) fn card_json(record: &Record, held: &HeldCredential, status: Option<&
 }
 
 /// The consent screen: who asks, and per candidate every claim, recommended ones starred.
-pub(crate) fn consent(
-    request: &PresentationRequest,
-    consent: &Consent,
-    records: &[Record],
-) -> String {
-    let v = &request.verifier;
+/// Who asks, as the engine verified it.
+pub(crate) struct VerifierView {
+    /// The full client identifier.
+    pub(crate) client_id: String,
+    /// The signing certificate's subject (signed requests).
+    pub(crate) certificate_subject: Option<String>,
+    /// Whether the request object was signed (and verified).
+    pub(crate) signed: bool,
+}
+
+/// The verifier of a consent step.
+pub(crate) fn verifier_view(view: &wallet_client::ConsentView<'_>) -> VerifierView {
+    VerifierView {
+        client_id: view.verifier.client_id.clone(),
+        certificate_subject: view.verifier.name.clone(),
+        signed: view
+            .trust
+            .and_then(|t| t.framework.as_deref())
+            .is_some_and(|f| f == "x509"),
+    }
+}
+
+pub(crate) fn consent(v: &VerifierView, consent: &Consent, records: &[Record]) -> String {
     let mut lines = vec![format!("Verifier {}", v.client_id)];
     if let Some(subject) = &v.certificate_subject {
         lines.push(format!("  certificate  {subject}"));
