@@ -28,15 +28,16 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("cryptoki", "PKCS#11"),
 ];
 
-/// The crate names `cargo tree --prefix none` lists (one `name vX.Y.Z …` per line).
-fn normal_dependencies() -> Vec<String> {
+/// The crate names `cargo tree --prefix none` lists for `package` (one `name vX.Y.Z …`
+/// per line).
+fn normal_dependencies(package: &str) -> Vec<String> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let output = Command::new(env!("CARGO"))
         .current_dir(&workspace)
         .args([
             "tree",
             "-p",
-            "symbolon-wallet",
+            package,
             "-e",
             "normal",
             "--prefix",
@@ -62,17 +63,9 @@ fn normal_dependencies() -> Vec<String> {
     crates
 }
 
-#[test]
-fn issue11_wallet_links_no_role_server_store_database_cache_or_pkcs11_crate() {
-    let crates = normal_dependencies();
-    // The listing is real: the crate itself and what it is built on appear in it.
-    for expected in ["symbolon-wallet", "symbolon-client-attestation", "reqwest"] {
-        assert!(
-            crates.iter().any(|c| c == expected),
-            "`cargo tree` does not list {expected}: {crates:?}"
-        );
-    }
-    let linked: Vec<String> = crates
+/// The server-side crates among `crates`, with why each is one.
+fn server_side(crates: &[String]) -> Vec<String> {
+    crates
         .iter()
         .filter_map(|c| {
             FORBIDDEN
@@ -84,10 +77,51 @@ fn issue11_wallet_links_no_role_server_store_database_cache_or_pkcs11_crate() {
                 })
                 .map(|(_, why)| format!("{c} ({why})"))
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn issue11_wallet_links_no_role_server_store_database_cache_or_pkcs11_crate() {
+    let crates = normal_dependencies("symbolon-wallet");
+    // The listing is real: the crate itself and what it is built on appear in it.
+    for expected in ["symbolon-wallet", "symbolon-client-attestation", "reqwest"] {
+        assert!(
+            crates.iter().any(|c| c == expected),
+            "`cargo tree` does not list {expected}: {crates:?}"
+        );
+    }
+    let linked = server_side(&crates);
     assert!(
         linked.is_empty(),
         "symbolon-wallet links server-side crates: {}",
+        linked.join(", ")
+    );
+}
+
+#[test]
+fn issue12_the_api_v2_client_library_links_no_server_crate() {
+    let crates = normal_dependencies("symbolon-wallet-client");
+    for expected in [
+        "symbolon-wallet-client",
+        "symbolon-wallet-protocol",
+        "tokio-tungstenite",
+    ] {
+        assert!(
+            crates.iter().any(|c| c == expected),
+            "`cargo tree` does not list {expected}: {crates:?}"
+        );
+    }
+    let mut linked = server_side(&crates);
+    // Nor the engine it talks to.
+    linked.extend(
+        crates
+            .iter()
+            .filter(|c| *c == "symbolon-engine")
+            .map(|c| format!("{c} (the wallet engine role)")),
+    );
+    assert!(
+        linked.is_empty(),
+        "symbolon-wallet-client links server-side crates: {}",
         linked.join(", ")
     );
 }
