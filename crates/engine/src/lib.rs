@@ -18,6 +18,7 @@
 //! keeps nothing between flows (a flow's state lives in its task).
 
 pub mod auth;
+pub mod config;
 mod flow;
 pub mod local;
 pub mod routes;

@@ -225,8 +225,13 @@ async fn serve_connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout);
-    let connection =
-        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+    // With upgrades: the wallet engine's WebSocket (`GET /api/v2/wallet`) takes the
+    // connection over after its `101`. The upgraded socket lives in its own task from then
+    // on, so it no longer counts towards the drain or the peer's connection cap; the
+    // engine bounds its sessions itself (handshake timeout, keep-alive, session expiry).
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+        .with_upgrades();
     tokio::pin!(connection);
     let mut drain_started = false;
     loop {

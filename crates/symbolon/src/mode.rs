@@ -135,6 +135,11 @@ pub(crate) const IMPLEMENTED: &[(Role, BuildRole)] = &[
     (Role::Issuer, |ctx| {
         Box::pin(crate::roles::issuer::build(ctx))
     }),
+    // After the attester: under `--mode=all` the engine attests itself to the attester of
+    // the same process (`LocalRoles::attester`).
+    (Role::Engine, |ctx| {
+        Box::pin(crate::roles::engine::build(ctx))
+    }),
 ];
 
 /// A role's start-up checks on the configuration alone (see [`check`]).
@@ -151,6 +156,9 @@ pub(crate) const CHECKS: &[(Role, CheckRole)] = &[
     }),
     (Role::Issuer, |ctx| {
         crate::roles::issuer::check(ctx).map(drop)
+    }),
+    (Role::Engine, |ctx| {
+        crate::roles::engine::check(ctx).map(drop)
     }),
 ];
 
@@ -245,6 +253,18 @@ pub(crate) struct Plan {
 pub(crate) struct LocalRoles {
     /// The in-process attester's public A-Key, which the issuer of `--mode=all` trusts.
     pub(crate) attester_key: std::sync::OnceLock<jose::PublicJwk>,
+    /// Where the in-process attester is reached and its identifier, which the engine of
+    /// `--mode=all` gets its own client attestation from.
+    pub(crate) attester: std::sync::OnceLock<LocalAttester>,
+}
+
+/// The in-process attester, as the engine of `--mode=all` calls it.
+#[derive(Clone, Debug)]
+pub(crate) struct LocalAttester {
+    /// Its external base URL (`<public_url>/attester`).
+    pub(crate) url: String,
+    /// Its identifier (`iss` of its attestations, `aud` of challenge responses).
+    pub(crate) identifier: String,
 }
 
 impl Plan {

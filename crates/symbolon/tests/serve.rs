@@ -228,7 +228,11 @@ fn issue10_listen_port_zero_announces_the_bound_address_and_derives_identifiers(
     assert_eq!(announced["pid"], server.child.id());
     assert_eq!(
         announced["roles"],
-        serde_json::json!(["verifier", "attester", "issuer"])
+        serde_json::json!(["verifier", "attester", "issuer", "engine"])
+    );
+    assert_eq!(
+        announced["base_urls"]["engine"],
+        format!("http://{addr}/engine").as_str()
     );
     let issuer_base = format!("http://{addr}/issuer");
     assert_eq!(announced["base_urls"]["issuer"], issuer_base.as_str());

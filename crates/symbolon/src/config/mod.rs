@@ -42,6 +42,9 @@ pub(crate) struct Config {
     /// `[attester]`: the attestation service, when present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) attester: Option<attester::config::AttesterConfig>,
+    /// `[engine]`: the wallet engine, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) engine: Option<engine::config::EngineConfig>,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             issuer: None,
             verifier: None,
             attester: None,
+            engine: None,
         }
     }
 }
@@ -91,6 +95,9 @@ impl Section for Config {
         }
         if let Some(s) = &mut self.attester {
             section(s, "attester")?;
+        }
+        if let Some(s) = &mut self.engine {
+            section(s, "engine")?;
         }
         Ok(())
     }

@@ -248,6 +248,15 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
     if ctx.all && ctx.local.attester_key.set(public_key).is_err() {
         anyhow::bail!("a second attester in one process: its public key is already handed over");
     }
+    if ctx.all {
+        let local = crate::mode::LocalAttester {
+            url: ctx.base_url.trim_end_matches('/').to_owned(),
+            identifier: identifier.clone(),
+        };
+        if ctx.local.attester.set(local).is_err() {
+            anyhow::bail!("a second attester in one process: its address is already handed over");
+        }
+    }
     tracing::info!(
         identifier,
         kid,

@@ -3,6 +3,7 @@
 //! [`crate::mode::IMPLEMENTED`].
 
 pub(crate) mod attester;
+pub(crate) mod engine;
 pub(crate) mod issuer;
 pub(crate) mod verifier;
 
