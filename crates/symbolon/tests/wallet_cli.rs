@@ -1,6 +1,8 @@
 //! The command-line wallet against `symbolon serve --mode=all` (real binaries): init,
 //! accept, list, show, present with `--disclose` and `--yes`, refresh, delete; the store
-//! on disk holds no claim value in clear; a wrong passphrase is refused.
+//! on disk holds no claim value in clear; a wrong passphrase is refused. The same run goes
+//! through the engine inside the wallet's process (the default) and through the server's
+//! engine over a WebSocket (`--engine ws://…/engine/api/v2/wallet`).
 
 #![cfg(unix)]
 #![allow(
@@ -12,7 +14,7 @@
 
 mod common;
 
-use common::{RP, admin_offer, ok_json, start, symbolon, wallet};
+use common::{RP, admin_offer, ok_json, start_with, symbolon};
 use serde_json::{Value, json};
 
 async fn transaction(http: &reqwest::Client, base: &str) -> (String, String) {
@@ -45,8 +47,35 @@ async fn result(http: &reqwest::Client, base: &str, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_wallet_receives_keeps_and_presents_a_classroom_pass() {
+    receives_keeps_and_presents(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_the_cli_wallet_does_the_same_through_a_remote_engine() {
+    receives_keeps_and_presents(true).await;
+}
+
+/// The whole run, with the flows on the server's engine over a WebSocket when `remote`.
+async fn receives_keeps_and_presents(remote: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, base) = start(dir.path());
+    // The remote engine trusts the verifier's certificate by its own configuration.
+    let extra = if remote {
+        format!(
+            "[engine.trust]\nverifier_anchors = {:?}\n",
+            dir.path().join("vcert.pem").display().to_string()
+        )
+    } else {
+        String::new()
+    };
+    let (_server, base) = start_with(dir.path(), &extra);
+    let engine_url = format!("{}/engine/api/v2/wallet", base.replace("http://", "ws://"));
+    let wallet = |w: &std::path::Path, args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        if remote {
+            all.extend(["--engine", engine_url.as_str()]);
+        }
+        common::wallet(w, &all)
+    };
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let w = dir.path().join("wallet");
     let init = ok_json(wallet(

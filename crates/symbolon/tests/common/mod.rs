@@ -178,6 +178,11 @@ pub fn ok_json(out: Output) -> Value {
 /// certificate for `localhost` in `dir/vkey.jwk` and `dir/vcert.pem`; returns the server
 /// and its base URL once it listens.
 pub fn start(dir: &Path) -> (LoggedServer, String) {
+    start_with(dir, "")
+}
+
+/// [`start`] with `extra` appended to the configuration (it may name `dir/vcert.pem`).
+pub fn start_with(dir: &Path, extra: &str) -> (LoggedServer, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -199,7 +204,7 @@ pub fn start(dir: &Path) -> (LoggedServer, String) {
         dir.join("data").display().to_string(),
         key.display().to_string(),
         cert.display().to_string()
-    );
+    ) + extra;
     let path = dir.join("all.toml");
     std::fs::write(&path, config).unwrap();
     let mut command = symbolon();
