@@ -49,7 +49,7 @@ fn search_memory(pid: u32, needles: &[&[u8]]) -> (Vec<bool>, usize) {
     let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
     let finders: Vec<memchr::memmem::Finder<'_>> = needles
         .iter()
-        .map(|n| memchr::memmem::Finder::new(n))
+        .map(memchr::memmem::Finder::new)
         .collect();
     let mut found = vec![false; needles.len()];
     let mut searched = 0;
