@@ -218,7 +218,8 @@ impl ResponseEncryption {
         Ok(ResponseEncryption { jwk, enc, zip })
     }
 
-    fn to_value(&self) -> Value {
+    /// The JSON form (`{jwk, enc, zip?}`).
+    pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         m.insert("jwk".into(), self.jwk.to_value());
         m.insert("enc".into(), self.enc.name().into());

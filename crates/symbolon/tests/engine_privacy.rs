@@ -47,10 +47,8 @@ impl Holder for OneKey {
 fn search_memory(pid: u32, needles: &[&[u8]]) -> (Vec<bool>, usize) {
     let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
     let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
-    let finders: Vec<memchr::memmem::Finder<'_>> = needles
-        .iter()
-        .map(memchr::memmem::Finder::new)
-        .collect();
+    let finders: Vec<memchr::memmem::Finder<'_>> =
+        needles.iter().map(memchr::memmem::Finder::new).collect();
     let mut found = vec![false; needles.len()];
     let mut searched = 0;
     let mut current: Option<(u64, u64)> = None;

@@ -396,6 +396,28 @@ impl Client {
                             };
                             self.send(ClientMessage::FlowAction(action)).await?;
                         }
+                        FlowStep::Issuance(IssuanceStep::Deferred) => {
+                            // An encrypted deferral: only this client can read the
+                            // transaction id the engine needs to poll.
+                            if let Some(jwe) = &p.payload.encrypted_response {
+                                let action = match decrypt_reply(jwe, &key, enc) {
+                                    Ok(CredentialReply::Deferred {
+                                        transaction_id,
+                                        interval,
+                                    }) => FlowAction::ContinueDeferred(
+                                        wallet_protocol::client::ContinueDeferred {
+                                            flow_id: flow_id.clone(),
+                                            message_id: None,
+                                            timestamp: None,
+                                            transaction_id,
+                                            interval,
+                                        },
+                                    ),
+                                    _ => decline(&flow_id),
+                                };
+                                self.send(ClientMessage::FlowAction(action)).await?;
+                            }
+                        }
                         FlowStep::Issuance(IssuanceStep::AwaitingTxCode) => {
                             let spec =
                                 p.payload
@@ -556,8 +578,10 @@ impl Client {
                         credentials,
                         notification_id,
                     }) => (credentials, notification_id, true),
-                    Ok(CredentialReply::Encrypted(_)) => {
-                        return Err(ClientError::Protocol("doubly encrypted".into()));
+                    Ok(CredentialReply::Encrypted { .. } | CredentialReply::Deferred { .. }) => {
+                        return Err(ClientError::Protocol(
+                            "flow_complete holds no credentials".into(),
+                        ));
                     }
                     Err(e) => return Err(ClientError::Response(e)),
                 },

@@ -152,6 +152,10 @@ pub enum FlowAction {
     Consent(Consent),
     /// Either flow, at any waiting step: the user said no.
     Decline(Decline),
+    /// Issuance, at `deferred` with an `encrypted_response`: the `transaction_id` and
+    /// `interval` the client read from it, so the engine can poll the deferred credential
+    /// endpoint.
+    ContinueDeferred(ContinueDeferred),
 }
 
 impl FlowAction {
@@ -163,6 +167,7 @@ impl FlowAction {
             FlowAction::CredentialsMatched(a) => &a.flow_id,
             FlowAction::Consent(a) => &a.flow_id,
             FlowAction::Decline(a) => &a.flow_id,
+            FlowAction::ContinueDeferred(a) => &a.flow_id,
         }
     }
 }
@@ -254,6 +259,26 @@ pub struct Decline {
     /// Why, for the log (never forwarded to the peer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// `continue_deferred`: what the client decrypted from a deferred credential response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContinueDeferred {
+    /// Envelope: the flow.
+    pub flow_id: FlowId,
+    /// Envelope: optional correlation id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<MessageId>,
+    /// Envelope: RFC 3339 time of sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// The issuer's `transaction_id`.
+    #[schemars(length(min = 1, max = 1024))]
+    pub transaction_id: String,
+    /// The issuer's `interval`, seconds.
+    #[schemars(range(min = 1))]
+    pub interval: u64,
 }
 
 /// `sign_response{proofs[] | vp_token | error}`.

@@ -115,6 +115,10 @@ pub struct ProgressPayload {
     /// `deferred`: seconds the engine waits between polls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<u32>,
+    /// `deferred`, when the issuer encrypted its deferral to the client: the JWE holding
+    /// `transaction_id` and `interval` (answered with `continue_deferred`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted_response: Option<String>,
     /// `notified`: whether the issuer accepted the notification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered: Option<bool>,

@@ -312,10 +312,15 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: Start) -> Result<After, Failur
         ProgressPayload::default(),
     )
     .await?;
-    let reply = core
+    let count = proofs.len();
+    let first = core
         .send_credential_request(&pending, &grant, &configuration_id, proofs, &response)
         .await
         .map_err(credential_failure)?;
+    let Some(reply) = deferral(ctx, &pending, &grant, &response, count, first).await? else {
+        ctx.complete(declined(&ctx.flow_id)).await?;
+        return Ok(After { notify: None });
+    };
     // Public data for the client's own check of the credentials; the client falls back
     // to its anchors (x5c) when the keys cannot be fetched.
     let issuer_jwks = match core.issuer_keys(pending.issuer()).await {
@@ -343,7 +348,13 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: Start) -> Result<After, Failur
         issuer_jwks,
     };
     let (complete, notify_now) = match reply {
-        CredentialReply::Encrypted(jwe) => (
+        CredentialReply::Deferred { .. } | CredentialReply::Encrypted { deferred: true, .. } => {
+            return Err(Failure::new(
+                ErrorCode::InternalError,
+                "deferral left unresolved",
+            ));
+        }
+        CredentialReply::Encrypted { jwe, .. } => (
             FlowComplete {
                 encrypted_response: Some(jwe),
                 issuance: Some(issuance),
@@ -399,6 +410,79 @@ fn declined(flow_id: &wallet_protocol::FlowId) -> FlowComplete {
     FlowComplete {
         declined: true,
         ..empty(flow_id)
+    }
+}
+
+/// Longest `transaction_id` taken from a client.
+const MAX_TRANSACTION_ID: usize = 1024;
+
+/// Follows a deferral (`deferred`) until the credentials come: polls the deferred
+/// credential endpoint every `interval` (the flow limit bounds the whole); an encrypted
+/// deferral is shown to the client, which answers with the `transaction_id` it holds.
+/// `None` = the client declined.
+async fn deferral(
+    ctx: &mut FlowCtx,
+    pending: &PendingOffer,
+    grant: &Grant,
+    response: &ResponseKey,
+    count: usize,
+    mut reply: CredentialReply,
+) -> Result<Option<CredentialReply>, Failure> {
+    let engine = std::sync::Arc::clone(&ctx.engine);
+    loop {
+        let (transaction_id, interval) = match reply {
+            CredentialReply::Deferred {
+                transaction_id,
+                interval,
+            } => {
+                ctx.progress(
+                    IssuanceStep::Deferred,
+                    ProgressPayload {
+                        transaction_id: Some(transaction_id.clone()),
+                        interval: Some(u32::try_from(interval).unwrap_or(u32::MAX)),
+                        ..ProgressPayload::default()
+                    },
+                )
+                .await?;
+                (transaction_id, interval)
+            }
+            CredentialReply::Encrypted {
+                jwe,
+                deferred: true,
+            } => {
+                ctx.progress(
+                    IssuanceStep::Deferred,
+                    ProgressPayload {
+                        encrypted_response: Some(jwe),
+                        ..ProgressPayload::default()
+                    },
+                )
+                .await?;
+                let answer = ctx
+                    .wait(None, |answer| match answer {
+                        Answer::Action(FlowAction::ContinueDeferred(c))
+                            if !c.transaction_id.is_empty()
+                                && c.transaction_id.len() <= MAX_TRANSACTION_ID =>
+                        {
+                            Ok(Some((c.transaction_id, c.interval)))
+                        }
+                        Answer::Action(FlowAction::Decline(_)) => Ok(None),
+                        other => Err((ErrorCode::InvalidMessage, super::message_id_of(&other))),
+                    })
+                    .await?;
+                match answer {
+                    Some(a) => a,
+                    None => return Ok(None),
+                }
+            }
+            done => return Ok(Some(done)),
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(interval.max(1))).await;
+        reply = engine
+            .core()
+            .poll_deferred(pending, grant, &transaction_id, response, count)
+            .await
+            .map_err(credential_failure)?;
     }
 }
 

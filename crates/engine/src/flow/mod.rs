@@ -323,6 +323,7 @@ fn message_id_of(answer: &Answer) -> Option<MessageId> {
             FlowAction::CredentialsMatched(x) => x.message_id.clone(),
             FlowAction::Consent(x) => x.message_id.clone(),
             FlowAction::Decline(x) => x.message_id.clone(),
+            FlowAction::ContinueDeferred(x) => x.message_id.clone(),
         },
         Answer::Sign(r) => Some(r.message_id.clone()),
         Answer::Match(r) => Some(r.message_id.clone()),

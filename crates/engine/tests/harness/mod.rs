@@ -20,7 +20,8 @@ use serde_json::json;
 use wallet::presentation::Choice;
 use wallet::{Exchange, Settings};
 use wallet_client::{Client, ConsentView, Holder};
-use wallet_protocol::engine::TxCodeSpec;
+use wallet_protocol::FlowStep;
+use wallet_protocol::engine::{ProgressPayload, TxCodeSpec};
 
 pub const AUDIENCE: &str = "symbolon-engine";
 
@@ -31,6 +32,8 @@ pub struct TestHolder {
     pub tx_prompts: Vec<bool>,
     pub decline: bool,
     pub disclose: Option<Vec<&'static str>>,
+    /// Every step reported, with its payload.
+    pub steps: Vec<(FlowStep, ProgressPayload)>,
 }
 
 impl TestHolder {
@@ -41,11 +44,16 @@ impl TestHolder {
             tx_prompts: Vec::new(),
             decline: false,
             disclose: None,
+            steps: Vec::new(),
         }
     }
 }
 
 impl Holder for TestHolder {
+    fn progress(&mut self, step: FlowStep, payload: &ProgressPayload) {
+        self.steps.push((step, payload.clone()));
+    }
+
     fn tx_code(&mut self, _spec: &TxCodeSpec, retry: bool) -> Option<String> {
         self.tx_prompts.push(retry);
         self.tx_codes.pop_front()

@@ -204,8 +204,23 @@ pub enum CredentialReply {
         /// `notification_id`, when sent.
         notification_id: Option<String>,
     },
-    /// Encrypted to the [`ResponseKey`]: a compact JWE only its holder can open.
-    Encrypted(String),
+    /// The issuer deferred issuance (`202`): ask the deferred credential endpoint with
+    /// `transaction_id` ([`Wallet::poll_deferred`]), no sooner than `interval` seconds.
+    Deferred {
+        /// For the deferred credential endpoint.
+        transaction_id: String,
+        /// Seconds to wait before asking.
+        interval: u64,
+    },
+    /// Encrypted to the [`ResponseKey`]: a compact JWE only its holder can open. When
+    /// `deferred` (the issuer answered `202`), it holds a `transaction_id` and an
+    /// `interval` instead of credentials.
+    Encrypted {
+        /// The compact JWE.
+        jwe: String,
+        /// The issuer deferred issuance.
+        deferred: bool,
+    },
 }
 
 /// The outcome of the token exchange: the access token (redacted, wiped on drop) and the
@@ -242,7 +257,8 @@ impl Grant {
     }
 }
 
-/// Reads an encrypted credential response with the key it was encrypted to.
+/// Reads an encrypted credential response with the key it was encrypted to: the
+/// credentials, or a deferral.
 pub fn decrypt_reply(
     jwe: &str,
     key: &EncryptionKey,
@@ -251,19 +267,56 @@ pub fn decrypt_reply(
     let encs = [enc];
     let response = CredentialResponse::from_jwe(jwe, key, &DecryptPolicy::new(&encs).with_zip())
         .map_err(|_| IssuanceError::Response("credential"))?;
-    issued_reply(response)
+    Ok(reply_of(response))
 }
 
-fn issued_reply(response: CredentialResponse) -> Result<CredentialReply, IssuanceError> {
+fn reply_of(response: CredentialResponse) -> CredentialReply {
     match response {
-        CredentialResponse::Deferred { .. } => Err(IssuanceError::Deferred),
+        CredentialResponse::Deferred {
+            transaction_id,
+            interval,
+        } => CredentialReply::Deferred {
+            transaction_id,
+            interval,
+        },
         CredentialResponse::Issued {
             credentials,
             notification_id,
-        } => Ok(CredentialReply::Issued {
+        } => CredentialReply::Issued {
             credentials,
             notification_id,
-        }),
+        },
+    }
+}
+
+/// An encrypted exchange: the issuer's key and `enc` for the request, and the
+/// `credential_response_encryption` it carries.
+struct RequestEncryption {
+    issuer_key: PublicJwk,
+    request_enc: Enc,
+    response: ResponseEncryption,
+}
+
+fn response_encryption(
+    pending: &PendingOffer,
+    response: &ResponseKey,
+) -> Result<Option<RequestEncryption>, IssuanceError> {
+    match response {
+        ResponseKey::Plaintext => Ok(None),
+        ResponseKey::To { jwk, enc } => {
+            let (issuer_key, request_enc) = pending
+                .request_encryption_key()
+                .ok_or(IssuanceError::Response("credential (no encryption key)"))?;
+            Ok(Some(RequestEncryption {
+                issuer_key,
+                request_enc,
+                response: ResponseEncryption {
+                    jwk: jwk.clone(),
+                    enc: *enc,
+                    zip: false,
+                },
+            }))
+        }
     }
 }
 
@@ -501,37 +554,95 @@ impl Wallet {
         response: &ResponseKey,
     ) -> Result<CredentialReply, IssuanceError> {
         let count = proofs.len();
-        let meta = &pending.metadata;
-        let request_key = match response {
-            ResponseKey::Plaintext => None,
-            ResponseKey::To { jwk, enc } => {
-                let (issuer_key, request_enc) = pending
-                    .request_encryption_key()
-                    .ok_or(IssuanceError::Response("credential (no encryption key)"))?;
-                Some((issuer_key, request_enc, jwk.clone(), *enc))
-            }
-        };
+        let encryption = response_encryption(pending, response)?;
         let request = CredentialRequest {
             target: CredentialTarget::ConfigurationId(configuration_id.to_owned()),
             proofs: Some(Proofs::Jwt(proofs)),
-            credential_response_encryption: request_key.as_ref().map(|(_, _, jwk, enc)| {
-                ResponseEncryption {
-                    jwk: jwk.clone(),
-                    enc: *enc,
-                    zip: false,
-                }
-            }),
+            credential_response_encryption: encryption.as_ref().map(|e| e.response.clone()),
         };
-        let body = match &request_key {
-            Some((issuer_key, request_enc, _, _)) => {
-                (JWT_MEDIA_TYPE, request.to_jwe(issuer_key, *request_enc)?)
-            }
-            None => (JSON, request.to_value().to_string()),
+        let url = pending.metadata.credential_endpoint.clone();
+        self.post_for_credentials(
+            "credential endpoint",
+            &url,
+            pending,
+            grant,
+            request.to_value(),
+            encryption.as_ref(),
+            count,
+        )
+        .await
+    }
+
+    /// Asks the deferred credential endpoint (§9) for the credentials of
+    /// `transaction_id`, with the same response key as the credential request; `count` is
+    /// the number of proofs that request carried. Returns the credentials, or a deferral
+    /// again.
+    pub async fn poll_deferred(
+        &self,
+        pending: &PendingOffer,
+        grant: &Grant,
+        transaction_id: &str,
+        response: &ResponseKey,
+        count: usize,
+    ) -> Result<CredentialReply, IssuanceError> {
+        let url = pending
+            .metadata
+            .deferred_credential_endpoint
+            .clone()
+            .ok_or(IssuanceError::Response(
+                "deferred credential (the issuer publishes no deferred credential endpoint)",
+            ))?;
+        let encryption = response_encryption(pending, response)?;
+        let mut body = serde_json::Map::new();
+        body.insert("transaction_id".into(), transaction_id.into());
+        if let Some(e) = &encryption {
+            body.insert(
+                "credential_response_encryption".into(),
+                e.response.to_value(),
+            );
+        }
+        self.post_for_credentials(
+            "deferred credential endpoint",
+            &url,
+            pending,
+            grant,
+            serde_json::Value::Object(body),
+            encryption.as_ref(),
+            count,
+        )
+        .await
+    }
+
+    /// POSTs `body` (encrypted to the issuer when `encryption` is given) with the token
+    /// and reads the answer: the credentials, a deferral (`202`), or the encrypted form
+    /// of either, unread.
+    #[allow(clippy::too_many_arguments)]
+    async fn post_for_credentials(
+        &self,
+        what: &'static str,
+        url: &str,
+        pending: &PendingOffer,
+        grant: &Grant,
+        body: serde_json::Value,
+        encryption: Option<&RequestEncryption>,
+        count: usize,
+    ) -> Result<CredentialReply, IssuanceError> {
+        let body = match encryption {
+            Some(e) => (
+                JWT_MEDIA_TYPE,
+                jose::jwe::encrypt(
+                    body.to_string().as_bytes(),
+                    &e.issuer_key,
+                    e.request_enc,
+                    &jose::jwe::EncryptOptions::default(),
+                )?,
+            ),
+            None => (JSON, body.to_string()),
         };
         let fetched = self
             .attested_post(
-                "credential endpoint",
-                &meta.credential_endpoint,
+                what,
+                url,
                 pending.issuer(),
                 body,
                 Some(&grant.access),
@@ -540,25 +651,29 @@ impl Wallet {
             )
             .await?;
         if !fetched.status.is_success() {
-            return Err(refused("credential endpoint", &fetched).into());
+            return Err(refused(what, &fetched).into());
         }
+        let deferred = fetched.status == reqwest::StatusCode::ACCEPTED;
         let encrypted = fetched.content_type().as_deref() == Some(JWT_MEDIA_TYPE);
-        let reply = match (&request_key, encrypted) {
+        let reply = match (encryption, encrypted) {
             (Some(_), true) => {
                 let text = String::from_utf8_lossy(&fetched.body).trim().to_owned();
                 jose::jwe::CompactJwe::parse(&text)
                     .map_err(|_| IssuanceError::Response("credential (not a compact JWE)"))?;
-                return Ok(CredentialReply::Encrypted(text));
+                return Ok(CredentialReply::Encrypted {
+                    jwe: text,
+                    deferred,
+                });
             }
             (None, true) => {
                 return Err(IssuanceError::Response(
                     "credential (unexpectedly encrypted)",
                 ));
             }
-            (_, false) => issued_reply(
+            (_, false) => reply_of(
                 CredentialResponse::from_json(&fetched.body)
                     .map_err(|_| IssuanceError::Response("credential"))?,
-            )?,
+            ),
         };
         if let CredentialReply::Issued { credentials, .. } = &reply
             && credentials.len() != count
@@ -649,14 +764,15 @@ impl Wallet {
                 .send_credential_request(pending, &grant, id, proofs, &response)
                 .await?;
             let (texts, notification_id) = match (reply, &own) {
-                (CredentialReply::Encrypted(jwe), Some((key, enc))) => {
+                (CredentialReply::Encrypted { jwe, .. }, Some((key, enc))) => {
                     issued.encrypted = true;
                     match decrypt_reply(&jwe, key, *enc)? {
                         CredentialReply::Issued {
                             credentials,
                             notification_id,
                         } => (credentials, notification_id),
-                        CredentialReply::Encrypted(_) => {
+                        CredentialReply::Deferred { .. } => return Err(IssuanceError::Deferred),
+                        CredentialReply::Encrypted { .. } => {
                             return Err(IssuanceError::Response("credential"));
                         }
                     }
@@ -668,7 +784,8 @@ impl Wallet {
                     },
                     _,
                 ) => (credentials, notification_id),
-                (CredentialReply::Encrypted(_), None) => {
+                (CredentialReply::Deferred { .. }, _) => return Err(IssuanceError::Deferred),
+                (CredentialReply::Encrypted { .. }, None) => {
                     return Err(IssuanceError::Response(
                         "credential (unexpectedly encrypted)",
                     ));
