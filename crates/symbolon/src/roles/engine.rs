@@ -81,7 +81,15 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
     let anonymous = match &config.app_tokens.anonymous {
         Some(list) if list.is_empty() => None,
         Some(list) => Some(permissions(list)),
-        None if ctx.all => Some(Permissions::ALL),
+        None if ctx.all => {
+            if !ctx.config.listen().ip().is_loopback() {
+                tracing::warn!(
+                    listen = %ctx.config.listen(),
+                    "--mode=all admits anonymous engine sessions by default, and this process does not listen on loopback only: set engine.app_tokens.anonymous = [] to refuse them"
+                );
+            }
+            Some(Permissions::ALL)
+        }
         None => None,
     };
     if anonymous.is_none() && config.app_tokens.jwks_file.is_none() {
