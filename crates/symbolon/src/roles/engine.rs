@@ -415,6 +415,36 @@ mod tests {
         server.await.unwrap().unwrap();
     }
 
+    #[test]
+    fn issue12_rejects_plain_http_trusted_issuers_outside_loopback_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("engine.toml");
+        let text = |issuer: &str| {
+            format!(
+                "[server]\npublic_url = \"https://wallet.example\"\n[engine]\nattester_url = \"http://attester.svc:5000\"\n[engine.app_tokens]\nanonymous = [\"present\"]\n[engine.trust]\nissuers = [\"{issuer}\"]\n"
+            )
+        };
+        let checked = |issuer: &str| {
+            std::fs::write(&file, text(issuer)).unwrap();
+            let config =
+                crate::config::load(Some(&file), Vec::<(OsString, OsString)>::new()).unwrap();
+            let plan = mode::plan(&[Role::Engine]).unwrap();
+            check(&RoleContext::new(&Arc::new(config), &plan, Role::Engine).unwrap())
+        };
+        let e = checked("http://issuer.example").err().unwrap();
+        assert!(e.to_string().contains("engine.trust.issuers"), "{e}");
+        let e = checked("http://127.0.0.1:8080/issuer").err().unwrap();
+        assert!(e.to_string().contains("engine.trust.issuers"), "{e}");
+        let ok = checked("https://issuer.example").unwrap();
+        assert_eq!(
+            ok.anonymous,
+            Some(Permissions {
+                receive: false,
+                present: true
+            })
+        );
+    }
+
     #[tokio::test]
     async fn issue12_rejects_starting_with_a_missing_jwk_set_naming_the_key() {
         let dir = tempfile::tempdir().unwrap();
