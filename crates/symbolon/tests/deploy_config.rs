@@ -229,6 +229,17 @@ fn issue11_attester_manifest_config_passes_config_check() {
 }
 
 #[test]
+fn issue12_engine_manifest_config_passes_config_check() {
+    let (_, stdout) = accepted("engine");
+    assert!(stdout.contains("0.0.0.0:8080"), "{stdout}");
+    assert!(stdout.contains("[engine.app_tokens]"), "{stdout}");
+    assert!(
+        stdout.contains("address_policy = \"public_only\""),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn issue11_manifest_config_check_refuses_a_miswired_environment() {
     let dir = tempfile::tempdir().unwrap();
     // A misspelt variable is no config key: refused, naming it.

@@ -27,7 +27,7 @@ use engine::config::{EngineConfig, Evidence, Section, permissions};
 use engine::{AppTokens, Engine, Limits, Permissions};
 use jose::{Clock, PublicJwk, TrustAnchors};
 use service::RoleService;
-use service::http::{AddressPolicy, GuardedClient, HttpSettings};
+use service::http::{AddressPolicy, FetchError, GuardedClient, HttpSettings};
 use wallet::attestation::{AttestationClient, ClientSettings, EvidenceSource};
 
 use crate::mode::RoleContext;
@@ -81,7 +81,15 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
     let anonymous = match &config.app_tokens.anonymous {
         Some(list) if list.is_empty() => None,
         Some(list) => Some(permissions(list)),
-        None if ctx.all => Some(Permissions::ALL),
+        None if ctx.all => {
+            if !ctx.config.listen().ip().is_loopback() {
+                tracing::warn!(
+                    listen = %ctx.config.listen(),
+                    "--mode=all admits anonymous engine sessions by default, and this process does not listen on loopback only: set engine.app_tokens.anonymous = [] to refuse them"
+                );
+            }
+            Some(Permissions::ALL)
+        }
         None => None,
     };
     if anonymous.is_none() && config.app_tokens.jwks_file.is_none() {
@@ -136,6 +144,72 @@ fn read_jwks(path: &std::path::Path) -> anyhow::Result<Vec<PublicJwk>> {
         .collect()
 }
 
+/// A guarded client with the configured timeout and body cap.
+fn outbound(config: &EngineConfig, policy: AddressPolicy) -> Result<GuardedClient, FetchError> {
+    GuardedClient::new(HttpSettings {
+        policy,
+        timeout: config.outbound.timeout,
+        connect_timeout: config
+            .outbound
+            .timeout
+            .min(HttpSettings::default().connect_timeout),
+        max_body: config.outbound.max_body,
+        ..HttpSettings::default()
+    })
+}
+
+/// The engine's own attestation client: its CI-Key (generated now, in memory only) and the
+/// attester it gets attestations from — the configured one, or under `--mode=all` the
+/// attester of this process, which hands its address over while it is built. Returns the
+/// client and the attester's URL.
+fn attestation_client(
+    ctx: &RoleContext,
+    config: &EngineConfig,
+    attester: Option<(String, Option<String>)>,
+    evidence: Evidence,
+) -> anyhow::Result<(AttestationClient, String)> {
+    // The attester is an operator-configured in-cluster address, never taken from input:
+    // its own client may reach private networks (loopback under `--mode=all`).
+    let policy = if ctx.all {
+        AddressPolicy::AllowLoopback
+    } else {
+        AddressPolicy::AllowPrivate
+    };
+    let http = outbound(config, policy).context("cannot build the attester's HTTP client")?;
+    let (attester_url, attester_id) = match attester {
+        Some(a) => a,
+        None => {
+            // The attester is built first (`mode::IMPLEMENTED`) and hands its address over.
+            let local = ctx.local.attester.get().cloned().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the attester of this process has not handed over its address: it must be built before the engine"
+                )
+            })?;
+            (
+                local.url,
+                config.attester_id.clone().or(Some(local.identifier)),
+            )
+        }
+    };
+    let evidence = match evidence {
+        Evidence::Kubernetes => EvidenceSource::Kubernetes {
+            token_file: config.token_file.clone(),
+        },
+        Evidence::Dev => EvidenceSource::Dev,
+    };
+    let mut settings =
+        ClientSettings::new(attester_url.clone(), config.client_id.clone(), evidence);
+    settings.attester_id = attester_id;
+    let client = AttestationClient::new(
+        settings,
+        http,
+        Arc::new(jose::SystemClock),
+        Arc::new(jose::SystemRandom),
+    )
+    .context("cannot set up the engine's attestation client")?;
+    Ok((client, attester_url))
+}
+
 /// Builds the engine role.
 pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
     let Checked {
@@ -182,62 +256,8 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
     settings.issuers = (&config.trust.issuers).into();
     settings.allow_http_loopback = allow_http_loopback;
 
-    let outbound = |policy| {
-        GuardedClient::new(HttpSettings {
-            policy,
-            timeout: config.outbound.timeout,
-            connect_timeout: config
-                .outbound
-                .timeout
-                .min(HttpSettings::default().connect_timeout),
-            max_body: config.outbound.max_body,
-            ..HttpSettings::default()
-        })
-    };
-    let http = outbound(policy).context("cannot build the outbound HTTP client")?;
-    // The attester is an operator-configured in-cluster address, never taken from input:
-    // its own client may reach private networks (loopback under `--mode=all`).
-    let attester_policy = if ctx.all {
-        AddressPolicy::AllowLoopback
-    } else {
-        AddressPolicy::AllowPrivate
-    };
-    let attester_http =
-        outbound(attester_policy).context("cannot build the attester's HTTP client")?;
-    let (attester_url, attester_id) = match attester {
-        Some(a) => a,
-        None => {
-            // The attester is built first (`mode::IMPLEMENTED`) and hands its address over.
-            let local = ctx.local.attester.get().cloned().ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the attester of this process has not handed over its address: it must be built before the engine"
-                )
-            })?;
-            (
-                local.url,
-                config.attester_id.clone().or(Some(local.identifier)),
-            )
-        }
-    };
-    let evidence_source = match evidence {
-        Evidence::Kubernetes => EvidenceSource::Kubernetes {
-            token_file: config.token_file.clone(),
-        },
-        Evidence::Dev => EvidenceSource::Dev,
-    };
-    let mut client_settings = ClientSettings::new(
-        attester_url.clone(),
-        config.client_id.clone(),
-        evidence_source,
-    );
-    client_settings.attester_id = attester_id;
-    let attestation = AttestationClient::new(
-        client_settings,
-        attester_http,
-        Arc::clone(&clock),
-        random.clone(),
-    )
-    .context("cannot set up the engine's attestation client")?;
+    let http = outbound(&config, policy).context("cannot build the outbound HTTP client")?;
+    let (attestation, attester_url) = attestation_client(&ctx, &config, attester, evidence)?;
     let ci_kid = attestation.ci_jwk().kid().unwrap_or_default().to_owned();
 
     let core = wallet::Wallet::new(
@@ -334,6 +354,114 @@ mod tests {
         .err()
         .unwrap();
         assert!(e.to_string().contains("engine.app_tokens.jwks_file"), "{e}");
+    }
+
+    /// Under `--mode=all` the engine attests itself to the attester of the same process,
+    /// with `dev` evidence, at the address and identifier the attester hands over: a real
+    /// attestation from the real attester role served on a loopback port.
+    #[tokio::test]
+    async fn issue12_all_mode_engine_attests_itself_to_the_attester_of_the_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let ctx = context(
+            dir.path(),
+            &[Role::All],
+            &[("SYMBOLON_SERVER__LISTEN", addr.as_str())],
+        );
+        let plan = mode::plan(&[Role::All]).unwrap();
+        let plan = mode::Plan {
+            local: Arc::clone(&ctx.local),
+            ..plan
+        };
+
+        // Before the attester is built there is no address to call.
+        let checked = check(&ctx).unwrap();
+        let e = attestation_client(&ctx, &checked.config, None, checked.evidence)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("has not handed over"), "{e}");
+
+        let attester_ctx = RoleContext::new(&ctx.config, &plan, Role::Attester).unwrap();
+        let attester = crate::roles::attester::build(attester_ctx).await.unwrap();
+        let app = service::AppBuilder::new(ctx.config.server.http())
+            .mount(plan.mount)
+            .role(attester)
+            .build()
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(service::serve_with_shutdown(
+            listener,
+            app,
+            async move {
+                let _ = stopped.await;
+            },
+            std::time::Duration::from_secs(1),
+        ));
+
+        let (client, url) =
+            attestation_client(&ctx, &checked.config, checked.attester, checked.evidence).unwrap();
+        assert_eq!(url, format!("http://{addr}/attester"));
+        let jwt = client.attestation().await.unwrap();
+        let jws = jose::CompactJws::parse(&jwt).unwrap();
+        let claims = jws.claims_unverified().unwrap();
+        assert_eq!(claims["iss"], url.as_str());
+        assert_eq!(claims["sub"], "symbolon-engine");
+        assert_eq!(claims["environment"]["evidence"], "dev");
+        let bound = PublicJwk::from_value(&claims["cnf"]["jwk"]).unwrap();
+        assert!(bound.same_key(client.ci_jwk()));
+
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+
+    #[test]
+    fn issue12_rejects_plain_http_trusted_issuers_outside_loopback_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("engine.toml");
+        let text = |issuer: &str| {
+            format!(
+                "[server]\npublic_url = \"https://wallet.example\"\n[engine]\nattester_url = \"http://attester.svc:5000\"\n[engine.app_tokens]\nanonymous = [\"present\"]\n[engine.trust]\nissuers = [\"{issuer}\"]\n"
+            )
+        };
+        let checked = |issuer: &str| {
+            std::fs::write(&file, text(issuer)).unwrap();
+            let config =
+                crate::config::load(Some(&file), Vec::<(OsString, OsString)>::new()).unwrap();
+            let plan = mode::plan(&[Role::Engine]).unwrap();
+            check(&RoleContext::new(&Arc::new(config), &plan, Role::Engine).unwrap())
+        };
+        let e = checked("http://issuer.example").err().unwrap();
+        assert!(e.to_string().contains("engine.trust.issuers"), "{e}");
+        let e = checked("http://127.0.0.1:8080/issuer").err().unwrap();
+        assert!(e.to_string().contains("engine.trust.issuers"), "{e}");
+        let ok = checked("https://issuer.example").unwrap();
+        assert_eq!(
+            ok.anonymous,
+            Some(Permissions {
+                receive: false,
+                present: true
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn issue12_rejects_starting_with_a_missing_jwk_set_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.json");
+        let ctx = context(
+            dir.path(),
+            &[Role::All],
+            &[(
+                "SYMBOLON_ENGINE__APP_TOKENS__JWKS_FILE",
+                missing.to_str().unwrap(),
+            )],
+        );
+        let e = build(ctx).await.err().unwrap();
+        assert!(
+            format!("{e:#}").contains("engine.app_tokens.jwks_file"),
+            "{e:#}"
+        );
     }
 
     #[tokio::test]
