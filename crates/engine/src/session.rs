@@ -29,7 +29,7 @@ use wallet_protocol::engine::{
 };
 use wallet_protocol::frame::{CLOSE_NORMAL, CLOSE_POLICY};
 use wallet_protocol::{
-    ClientMessage, EngineMessage, ErrorCode, FlowId, Frame, MessageId, PROTOCOL_VERSION,
+    ClientMessage, EngineMessage, Envelope, ErrorCode, FlowId, Frame, MessageId, PROTOCOL_VERSION,
     envelope_of, parse_client_message,
 };
 
@@ -197,11 +197,12 @@ where
 {
     let deadline = tokio::time::Instant::now() + engine.limits().handshake;
     let max = engine.limits().max_message_bytes;
-    let refused = loop {
+    // The refused message's ids, when readable, as for any refusal.
+    let refused: Envelope = loop {
         let frame = match tokio::time::timeout_at(deadline, input.next()).await {
             Err(_) => {
                 tracing::info!("no handshake in time");
-                break None;
+                break Envelope::default();
             }
             Ok(None | Some(Frame::Close(_))) => return None,
             Ok(Some(frame)) => frame,
@@ -211,29 +212,33 @@ where
                 let _ = output.send(Frame::Pong(p)).await;
             }
             Frame::Pong(_) => {}
-            Frame::Binary(_) | Frame::Close(_) => break None,
+            Frame::Binary(_) | Frame::Close(_) => break Envelope::default(),
             Frame::Text(text) => match parse_client_message(text.as_bytes(), max) {
                 Ok(ClientMessage::Handshake(h)) => {
                     match engine.tokens.check(h.app_token.expose()) {
                         Ok(claims) => return Some((claims, h.message_id)),
                         Err(e) => {
                             tracing::info!(error = %e, "handshake refused");
-                            break h.message_id;
+                            break Envelope {
+                                flow_id: None,
+                                message_id: h.message_id,
+                            };
                         }
                     }
                 }
                 Ok(_) => {
                     tracing::info!("a message before the handshake");
-                    break envelope_of(text.as_bytes(), max).message_id;
+                    break envelope_of(text.as_bytes(), max);
                 }
                 Err(e) => {
                     tracing::info!(error = %e, "an unreadable handshake");
-                    break envelope_of(text.as_bytes(), max).message_id;
+                    break envelope_of(text.as_bytes(), max);
                 }
             },
         }
     };
-    let _ = send(output, &error_message(ErrorCode::AuthFailed, None, refused)).await;
+    let refusal = error_message(ErrorCode::AuthFailed, refused.flow_id, refused.message_id);
+    let _ = send(output, &refusal).await;
     close(output, CLOSE_POLICY, "authentication failed").await;
     None
 }
@@ -281,9 +286,7 @@ where
                         .send(Frame::Pong(p))
                         .await
                         .map_err(|_| Stop::Gone),
-                    Some(Frame::Binary(_)) => {
-                        self.refuse(ErrorCode::InvalidMessage, None, None).await
-                    }
+                    Some(Frame::Binary(_)) => self.on_binary().await,
                     Some(Frame::Text(text)) => self.on_text(&text).await,
                 },
                 Some(out) = out_rx.recv() => match out {
@@ -334,17 +337,38 @@ where
         send(&mut self.output, &error_message(code, flow_id, message_id)).await
     }
 
+    /// Counts one message against the rate limit: `Ok(true)` when it may be handled,
+    /// `Ok(false)` when it was answered `TOO_MANY_REQUESTS` (and is dropped), `Err` past
+    /// twice the limit.
+    async fn admit(&mut self, envelope: impl FnOnce() -> Envelope) -> Result<bool, Stop> {
+        match self.messages.hit() {
+            Ok(()) => Ok(true),
+            Err(true) => {
+                let _ = self.refuse(ErrorCode::TooManyRequests, None, None).await;
+                Err(Stop::Close(CLOSE_POLICY, "too many requests"))
+            }
+            Err(false) => {
+                let env = envelope();
+                self.refuse(ErrorCode::TooManyRequests, env.flow_id, env.message_id)
+                    .await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// A binary frame counts against the message limit like a text frame: each one is
+    /// answered, so a flood of them would otherwise cost the engine without bound.
+    async fn on_binary(&mut self) -> Result<(), Stop> {
+        if !self.admit(Envelope::default).await? {
+            return Ok(());
+        }
+        self.refuse(ErrorCode::InvalidMessage, None, None).await
+    }
+
     async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
         let max = self.engine.limits().max_message_bytes;
-        if let Err(flood) = self.messages.hit() {
-            if flood {
-                let _ = self.refuse(ErrorCode::TooManyRequests, None, None).await;
-                return Err(Stop::Close(CLOSE_POLICY, "too many requests"));
-            }
-            let env = envelope_of(text.as_bytes(), max);
-            return self
-                .refuse(ErrorCode::TooManyRequests, env.flow_id, env.message_id)
-                .await;
+        if !self.admit(|| envelope_of(text.as_bytes(), max)).await? {
+            return Ok(());
         }
         let message = match parse_client_message(text.as_bytes(), max) {
             Ok(m) => m,
