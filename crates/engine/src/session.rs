@@ -45,8 +45,10 @@ const EXPIRY_NOTICE: i64 = 60;
 pub(crate) enum Out {
     /// A message for the client.
     Message(Box<EngineMessage>),
-    /// The flow's task ends.
-    Ended(FlowId),
+    /// The flow's task ends, with its last message (`flow_complete` or `flow_error`)
+    /// when it has not been sent: forgetting the flow and forwarding that message in
+    /// one step lets the client reuse the flow_id as soon as it reads it.
+    Ended(FlowId, Option<Box<EngineMessage>>),
 }
 
 /// A fixed one-minute window counter.
@@ -291,9 +293,12 @@ where
                 },
                 Some(out) = out_rx.recv() => match out {
                     Out::Message(m) => send(&mut self.output, &m).await,
-                    Out::Ended(id) => {
+                    Out::Ended(id, last) => {
                         self.flows.remove(&id);
-                        Ok(())
+                        match last {
+                            Some(m) => send(&mut self.output, &m).await,
+                            None => Ok(()),
+                        }
                     }
                 },
                 _ = ping.tick() => {

@@ -96,6 +96,10 @@ impl After {
         let Some((pending, grant)) = self.notify else {
             return;
         };
+        // The flow stays open after its flow_complete: the client needs it now.
+        if ctx.send_completion().await.is_err() {
+            return;
+        }
         let window = ctx.engine.limits().notification_window;
         let deadline = tokio::time::Instant::now() + window;
         let waited = tokio::time::timeout_at(

@@ -85,24 +85,31 @@ pub(crate) async fn run(mut ctx: FlowCtx, prepared: Prepared) {
         Err(f) => f.code.as_str(),
     };
     metrics::counter!(metric::FLOWS_ENDED, "protocol" => protocol, "outcome" => label).increment(1);
-    if let Err(failure) = outcome {
-        tracing::info!(
-            flow = %ctx.flow_id.as_str(),
-            code = failure.code.as_str(),
-            step = ?ctx.step,
-            detail = %failure.detail,
-            "flow failed"
-        );
-        let message = EngineMessage::FlowError(FlowError {
-            flow_id: ctx.flow_id.clone(),
-            message_id: None,
-            timestamp: None,
-            step: ctx.step,
-            error: ErrorBody::new(failure.code),
-        });
-        let _ = ctx.out.send(Out::Message(Box::new(message))).await;
-    }
-    let _ = ctx.out.send(Out::Ended(ctx.flow_id.clone())).await;
+    let last = match outcome {
+        Ok(()) => ctx.last.take(),
+        Err(failure) => {
+            tracing::info!(
+                flow = %ctx.flow_id.as_str(),
+                code = failure.code.as_str(),
+                step = ?ctx.step,
+                detail = %failure.detail,
+                "flow failed"
+            );
+            Some(EngineMessage::FlowError(FlowError {
+                flow_id: ctx.flow_id.clone(),
+                message_id: None,
+                timestamp: None,
+                step: ctx.step,
+                error: ErrorBody::new(failure.code),
+            }))
+        }
+    };
+    // The last message goes with the end, so that the connection forgets the flow before
+    // the client reads it: the client may reuse the flow_id at once.
+    let _ = ctx
+        .out
+        .send(Out::Ended(ctx.flow_id.clone(), last.map(Box::new)))
+        .await;
 }
 
 /// What a flow waits for.
@@ -124,6 +131,9 @@ pub(crate) struct FlowCtx {
     pub(crate) step: Option<FlowStep>,
     /// How the flow ended well (`complete`, `declined`), for the metric.
     pub(crate) outcome: &'static str,
+    /// The `flow_complete`, held to be sent with the flow's end (or before a
+    /// notification window, [`FlowCtx::send_completion`]).
+    last: Option<EngineMessage>,
 }
 
 impl FlowCtx {
@@ -141,6 +151,7 @@ impl FlowCtx {
             requests: 0,
             step: None,
             outcome: "complete",
+            last: None,
         }
     }
 
@@ -169,7 +180,8 @@ impl FlowCtx {
         .await
     }
 
-    /// Ends the flow well.
+    /// Ends the flow well. The `flow_complete` is held and sent with the flow's end,
+    /// unless [`FlowCtx::send_completion`] sends it before.
     pub(crate) async fn complete(&mut self, complete: FlowComplete) -> Result<(), Failure> {
         let message = EngineMessage::FlowComplete(FlowComplete {
             flow_id: self.flow_id.clone(),
@@ -184,7 +196,17 @@ impl FlowCtx {
         if matches!(&message, EngineMessage::FlowComplete(c) if c.declined) {
             self.outcome = "declined";
         }
-        self.send(message).await
+        self.last = Some(message);
+        Ok(())
+    }
+
+    /// Sends the held `flow_complete` now: the flow stays open after it (the
+    /// notification window), so the client must have it before the flow ends.
+    pub(crate) async fn send_completion(&mut self) -> Result<(), Failure> {
+        match self.last.take() {
+            Some(message) => self.send(message).await,
+            None => Ok(()),
+        }
     }
 
     fn next_message_id(&mut self) -> Result<MessageId, Failure> {
