@@ -27,7 +27,7 @@ use wallet_protocol::common::Capability;
 use wallet_protocol::engine::{
     ErrorBody, ErrorMessage, FlowError, HandshakeComplete, Push, PushType,
 };
-use wallet_protocol::frame::{CLOSE_NORMAL, CLOSE_POLICY};
+use wallet_protocol::frame::{CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG};
 use wallet_protocol::{
     ClientMessage, EngineMessage, Envelope, ErrorCode, FlowId, Frame, MessageId, PROTOCOL_VERSION,
     envelope_of, parse_client_message,
@@ -278,6 +278,10 @@ where
         loop {
             let step = tokio::select! {
                 frame = input.next() => match frame {
+                    // The transport refused a frame over its size limit: say so.
+                    Some(Frame::Close(Some((CLOSE_TOO_BIG, _)))) => {
+                        Err(Stop::Close(CLOSE_TOO_BIG, "message too big"))
+                    }
                     None | Some(Frame::Close(_)) => Err(Stop::Gone),
                     Some(Frame::Pong(_)) => {
                         unanswered = 0;
