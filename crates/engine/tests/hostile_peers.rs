@@ -184,7 +184,7 @@ async fn issue12_a_peer_slower_than_the_outbound_timeout_fails_the_flow_promptly
     );
 }
 
-/// A handler streaming `total` bytes slowly (64 KiB every 5 ms), counting the chunks it
+/// A handler streaming `total` bytes slowly (64 KiB every 10 ms), counting the chunks it
 /// produced.
 fn huge_body(total: usize, produced: Arc<AtomicUsize>) -> axum::routing::MethodRouter {
     get(move || {
@@ -198,7 +198,7 @@ fn huge_body(total: usize, produced: Arc<AtomicUsize>) -> axum::routing::MethodR
                     if i >= chunks {
                         return None;
                     }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     produced.fetch_add(1, Ordering::SeqCst);
                     let mut chunk = vec![b' '; CHUNK];
                     if i == 0 {
