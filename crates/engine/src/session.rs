@@ -423,10 +423,15 @@ where
             FlowStart::Oid4vci(s) => s.message_id.clone(),
             FlowStart::Oid4vp(s) => s.message_id.clone(),
         };
-        if self.starts.hit().is_err() || self.flows.len() >= self.engine.limits().concurrent_flows {
-            return self
-                .refuse(ErrorCode::TooManyRequests, Some(flow_id), message_id)
-                .await;
+        let rate = self.starts.hit();
+        if rate.is_err() || self.flows.len() >= self.engine.limits().concurrent_flows {
+            self.refuse(ErrorCode::TooManyRequests, Some(flow_id), message_id)
+                .await?;
+            // Past twice the limit the client is disconnected, as for messages.
+            return match rate {
+                Err(true) => Err(Stop::Close(CLOSE_POLICY, "too many flow starts")),
+                _ => Ok(()),
+            };
         }
         if self.flows.contains_key(&flow_id) {
             return self
