@@ -187,6 +187,37 @@ async fn issue12_rejects_every_kind_of_bad_app_token_with_auth_failed_and_close(
             ),
         ),
         (
+            "not yet valid",
+            sign_token(&key, typ, KID, &claims_with("nbf", json!(now() + 3600))),
+        ),
+        (
+            "issued in the future",
+            sign_token(&key, typ, KID, &claims_with("iat", json!(now() + 3600))),
+        ),
+        (
+            "audience list without this engine",
+            sign_token(&key, typ, KID, &claims_with("aud", json!(["a", "b"]))),
+        ),
+        (
+            "permissions not a list",
+            sign_token(
+                &key,
+                typ,
+                KID,
+                &claims_with("permissions", json!("receive")),
+            ),
+        ),
+        ("ES256 header over an Ed25519 key", {
+            let ed = SoftwareSigner::generate(Algorithm::Ed25519).unwrap();
+            let header = json!({"alg": "ES256", "typ": typ, "kid": KID});
+            let input = format!(
+                "{}.{}",
+                jose::b64::encode(header.to_string()),
+                jose::b64::encode(good.to_string())
+            );
+            forged(&header, &good, &ed.sign(input.as_bytes()).unwrap())
+        }),
+        (
             "no exp",
             sign_token(&key, typ, KID, &claims_with("exp", Value::Null)),
         ),
@@ -739,6 +770,15 @@ async fn issue12_proofs_the_issuer_refuses_are_sign_error() {
         Some("requesting_credential"),
     );
 
+    // More proofs than the batch size.
+    let (_, request) = issuance_at_sign(&p, &mut raw, "f-4").await;
+    let count = request["params"]["count"].as_u64().unwrap() as usize;
+    let keys: Vec<SoftwareSigner> = (0..=count).map(|_| common::holder()).collect();
+    let signers: Vec<&dyn Signer> = keys.iter().map(|k| k as &dyn Signer).collect();
+    raw.send(proofs_for(&request, &signers)).await;
+    let m = raw.message().await;
+    assert_flow_error(&m, "f-4", ErrorCode::SignError, Some("token_obtained"));
+
     // Not a JWT at all.
     let (_, request) = issuance_at_sign(&p, &mut raw, "f-3").await;
     raw.send(json!({"type": "sign_response", "flow_id": "f-3",
@@ -835,7 +875,7 @@ async fn issue12_a_binary_frame_flood_counts_against_the_message_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn issue12_more_flow_starts_than_the_limit_get_too_many_requests() {
+async fn issue12_more_flow_starts_than_the_limit_get_too_many_requests_then_a_close() {
     let key = session_key();
     let mut raw = Raw::local(offline_engine(&key, Limits::default()));
     // A receive-only session: each presentation start ends at once with FORBIDDEN, so no
@@ -855,6 +895,18 @@ async fn issue12_more_flow_starts_than_the_limit_get_too_many_requests() {
         .await;
     // Other messages still go through.
     still_usable(&mut raw).await;
+    // Past twice the limit the connection is closed.
+    for i in limit + 2..=limit * 2 {
+        raw.send(presentation_start(&format!("f-{i}"), "openid4vp://?x=y"))
+            .await;
+        raw.expect_error(ErrorCode::TooManyRequests, Some(&format!("f-{i}")), None)
+            .await;
+    }
+    raw.send(presentation_start("f-last", "openid4vp://?x=y"))
+        .await;
+    raw.expect_error(ErrorCode::TooManyRequests, Some("f-last"), None)
+        .await;
+    assert_eq!(raw.closed().await, Got::Close(Some(1008)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

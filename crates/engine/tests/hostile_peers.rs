@@ -481,6 +481,43 @@ async fn issue12_a_request_uri_at_a_private_address_is_metadata_fetch_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_a_request_uri_that_redirects_is_not_followed() {
+    let anchor =
+        verifier::keyfiles::generate_self_signed(&["localhost".into()], now(), 30).unwrap();
+    let mut settings = loopback_settings();
+    settings.verifier_anchors = Some(TrustAnchors::from_der([anchor.der]).unwrap());
+    let (engine, key) = engine_for_peers(Duration::from_secs(5), settings);
+    let mut raw = connected(engine, &key).await;
+    let (target, hits) = counting_target().await;
+    let base = serve_http(
+        axum::Router::new()
+            .route(
+                "/metadata-service",
+                redirect_to("http://169.254.169.254/latest/meta-data".into()),
+            )
+            .route("/loopback", redirect_to(format!("{target}/request"))),
+    )
+    .await;
+    for path in ["metadata-service", "loopback"] {
+        let uri = format!("{base}/{path}");
+        raw.send(presentation_start(
+            "f-1",
+            &link("x509_san_dns:localhost", &uri),
+        ))
+        .await;
+        let (steps, m) = raw.after_progress().await;
+        assert_eq!(steps, ["parsing_request"], "{path}");
+        assert_flow_error(
+            &m,
+            "f-1",
+            ErrorCode::MetadataFetchError,
+            Some("parsing_request"),
+        );
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "a redirect was followed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue12_a_request_signed_by_an_untrusted_certificate_is_untrusted_verifier() {
     let p = platform("").await;
     let other = verifier::keyfiles::generate_self_signed(&["localhost".into()], now(), 30).unwrap();
