@@ -1173,3 +1173,47 @@ async fn issue12_rejects_a_response_key_not_for_ecdh_es_encryption() {
     assert_eq!(done["type"], "flow_complete", "{done}");
     assert!(done["encrypted_response"].is_string(), "{done}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_wrong_transaction_codes_past_the_attempts_end_with_token_error() {
+    let p = platform("").await;
+    let key = session_key();
+    let mut raw = connected(platform_engine(&p, &key, short_limits()), &key).await;
+    let offer = p
+        .offer(json!({"tx_code": {"length": 6, "input_mode": "numeric"}}))
+        .await;
+    let right = offer["tx_code"].as_str().unwrap();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let (_, jwk) = response_jwk();
+    raw.send(issuance_start(
+        "f-1",
+        offer["offer_uri"].as_str().unwrap(),
+        &jwk,
+    ))
+    .await;
+    let attempts = Limits::default().tx_code_attempts;
+    for attempt in 0..attempts {
+        let prompt = raw.until_step("awaiting_tx_code").await;
+        let retry = prompt["payload"]["retry"].as_bool().unwrap_or(false);
+        assert_eq!(retry, attempt > 0, "{prompt}");
+        assert_eq!(prompt["payload"]["tx_code"]["length"], 6, "{prompt}");
+        // An answer of another kind first: refused, the prompt stands.
+        raw.send(json!({"type": "flow_action", "flow_id": "f-1",
+            "action": "select_credential", "credential_configuration_id": "x"}))
+            .await;
+        raw.expect_error(ErrorCode::InvalidMessage, Some("f-1"), None)
+            .await;
+        raw.send(
+            json!({"type": "flow_action", "flow_id": "f-1", "action": "provide_pin",
+            "tx_code": wrong}),
+        )
+        .await;
+    }
+    let (steps, m) = raw.after_progress().await;
+    assert_eq!(steps, ["exchanging_token"]);
+    assert_flow_error(&m, "f-1", ErrorCode::TokenError, Some("exchanging_token"));
+}

@@ -544,3 +544,39 @@ async fn issue12_a_request_signed_by_an_untrusted_certificate_is_untrusted_verif
         assert_ne!(p.result(&id).await["status"], "success");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_an_issuer_whose_metadata_names_another_issuer_is_refused() {
+    // Only https://trusted.example is trusted; a loopback issuer's metadata claims to be
+    // it. The engine must not evaluate trust on what the metadata claims.
+    let mut settings = loopback_settings();
+    settings.issuers = wallet::IssuerTrust::Only(vec!["https://trusted.example".into()]);
+    let (engine, key) = engine_for_peers(Duration::from_secs(5), settings);
+    let mut raw = connected(engine, &key).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let metadata = json!({
+        "credential_issuer": "https://trusted.example",
+        "credential_endpoint": "https://trusted.example/credential",
+        "credential_configurations_supported": {"pass": {"format": "dc+sd-jwt", "vct": "urn:t"}}
+    });
+    let app = axum::Router::new().route(
+        "/.well-known/openid-credential-issuer",
+        get(move || {
+            let m = metadata.clone();
+            async move { axum::Json(m) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (steps, m) = failed_issuance(&mut raw, &offer_by_value(&base)).await;
+    assert_eq!(
+        steps,
+        ["parsing_offer", "offer_parsed", "fetching_metadata"]
+    );
+    assert_flow_error(
+        &m,
+        "f-1",
+        ErrorCode::MetadataFetchError,
+        Some("fetching_metadata"),
+    );
+}
