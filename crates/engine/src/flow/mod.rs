@@ -156,6 +156,14 @@ impl FlowCtx {
     }
 
     async fn send(&self, message: EngineMessage) -> Result<(), Failure> {
+        // What a peer published (a display name, a query) must not make a message over
+        // the size limit, which the client would refuse: the flow fails instead.
+        if message.to_json().len() > self.engine.limits().max_message_bytes {
+            return Err(Failure::new(
+                ErrorCode::MetadataFetchError,
+                "the peer's data makes a message larger than the message limit",
+            ));
+        }
         self.out
             .send(Out::Message(Box::new(message)))
             .await
