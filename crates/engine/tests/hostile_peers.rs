@@ -580,3 +580,66 @@ async fn issue12_an_issuer_whose_metadata_names_another_issuer_is_refused() {
         Some("fetching_metadata"),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_an_issuer_whose_metadata_would_make_an_oversized_message_fails_the_flow() {
+    let key = session_key();
+    let engine = engine_with(
+        offline_core(loopback_http(Duration::from_secs(5)), loopback_settings()),
+        &key,
+        Limits::default(),
+        None,
+    );
+    // Over a WebSocket: the client must never get a frame over the message limit.
+    let mut raw = Raw::ws(&serve_ws(engine).await).await;
+    raw.handshake(&token(&key, &["receive"])).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    // Under the outbound body limit (1 MiB), over the message limit (256 KiB).
+    let name = "x".repeat(300 * 1024);
+    let metadata = json!({
+        "credential_issuer": base,
+        "credential_endpoint": format!("{base}/credential"),
+        "display": [{"name": name}],
+        "credential_configurations_supported": {"pass": {"format": "dc+sd-jwt", "vct": "urn:t"}}
+    });
+    let as_meta = json!({"issuer": base, "token_endpoint": format!("{base}/token")});
+    let json_route = |v: Value| get(move || async move { axum::Json(v) });
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-credential-issuer",
+            json_route(metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            json_route(as_meta),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (_, jwk) = response_jwk();
+    let mut start = issuance_start("f-1", &offer_by_value(&base), &jwk);
+    start["allow_plaintext_response"] = json!(true);
+    raw.send(start).await;
+    let mut steps = Vec::new();
+    let end = loop {
+        let m = raw.message().await;
+        assert!(
+            m.to_string().len() <= wallet_protocol::limits::MAX_MESSAGE_BYTES,
+            "an oversized message reached the client"
+        );
+        if m["type"] == "flow_progress" {
+            steps.push(m["step"].as_str().unwrap().to_owned());
+        } else {
+            break m;
+        }
+    };
+    assert_eq!(
+        steps,
+        ["parsing_offer", "offer_parsed", "fetching_metadata"]
+    );
+    assert_flow_error(
+        &end,
+        "f-1",
+        ErrorCode::MetadataFetchError,
+        Some("metadata_fetched"),
+    );
+}
