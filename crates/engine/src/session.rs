@@ -123,6 +123,19 @@ where
     }
 }
 
+/// Writes a ping or pong within `limit` (the ping interval): a client that has not read
+/// enough for even that to be written is not reading at all, and is given up. Unbounded,
+/// the write would hold the session (and its flows) for as long as the client stalls.
+async fn control<O>(output: &mut O, frame: Frame, limit: Duration) -> Result<(), Stop>
+where
+    O: Sink<Frame> + Unpin,
+{
+    match tokio::time::timeout(limit, output.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(Stop::Gone),
+    }
+}
+
 async fn close<O>(output: &mut O, code: u16, reason: &str)
 where
     O: Sink<Frame> + Unpin,
@@ -210,8 +223,18 @@ where
             Ok(Some(frame)) => frame,
         };
         match frame {
+            // Bounded by the handshake limit: a client that pings and never reads must
+            // not hold the connection open past it. One that cannot be written to is
+            // gone, and is told nothing more.
             Frame::Ping(p) => {
-                let _ = output.send(Frame::Pong(p)).await;
+                match tokio::time::timeout_at(deadline, output.send(Frame::Pong(p))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return None,
+                    Err(_) => {
+                        tracing::info!("no handshake in time; the client does not read");
+                        return None;
+                    }
+                }
             }
             Frame::Pong(_) => {}
             Frame::Binary(_) | Frame::Close(_) => break Envelope::default(),
@@ -287,11 +310,9 @@ where
                         unanswered = 0;
                         Ok(())
                     }
-                    Some(Frame::Ping(p)) => self
-                        .output
-                        .send(Frame::Pong(p))
-                        .await
-                        .map_err(|_| Stop::Gone),
+                    Some(Frame::Ping(p)) => {
+                        control(&mut self.output, Frame::Pong(p), limits.ping_interval).await
+                    }
                     Some(Frame::Binary(_)) => self.on_binary().await,
                     Some(Frame::Text(text)) => self.on_text(&text).await,
                 },
@@ -310,7 +331,7 @@ where
                         Err(Stop::Close(CLOSE_POLICY, "keep-alive missed"))
                     } else {
                         unanswered += 1;
-                        self.output.send(Frame::Ping(Vec::new())).await.map_err(|_| Stop::Gone)
+                        control(&mut self.output, Frame::Ping(Vec::new()), limits.ping_interval).await
                     }
                 }
                 () = &mut notice, if !noticed => {
