@@ -1217,3 +1217,118 @@ async fn issue12_wrong_transaction_codes_past_the_attempts_end_with_token_error(
     assert_eq!(steps, ["exchanging_token"]);
     assert_flow_error(&m, "f-1", ErrorCode::TokenError, Some("exchanging_token"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_a_client_that_stops_reading_is_given_up_at_the_keep_alive() {
+    let key = session_key();
+    let limits = Limits {
+        ping_interval: Duration::from_millis(100),
+        ..short_limits()
+    };
+    let engine = offline_engine(&key, limits);
+    let (mut sink, stream) = engine::local::connect(engine);
+    use futures_util::SinkExt;
+    sink.send(Frame::Text(
+        json!({"type": "handshake", "app_token": token(&key, &["receive"])}).to_string(),
+    ))
+    .await
+    .unwrap();
+    // Fill the engine's outgoing queue (32 frames, handshake_complete included) with
+    // answers the client never reads.
+    for i in 0..31 {
+        sink.send(Frame::Text(decline(&format!("f-{i}")).to_string()))
+            .await
+            .unwrap();
+    }
+    // The engine cannot even write its ping now; it must give the client up rather than
+    // wait for it for ever.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        sink.send(Frame::Text(decline("late").to_string()))
+            .await
+            .is_err(),
+        "the session still runs for a client that does not read"
+    );
+    drop(stream);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_a_client_that_pings_without_reading_cannot_outlast_the_handshake_limit() {
+    let key = session_key();
+    let engine = offline_engine(&key, short_limits());
+    let (mut sink, stream) = engine::local::connect(engine);
+    use futures_util::SinkExt;
+    // 40 pings: the engine's 32-frame queue fills with pongs nobody reads.
+    let mut refused = false;
+    for _ in 0..40 {
+        if sink.send(Frame::Ping(Vec::new())).await.is_err() {
+            refused = true;
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    refused = refused || sink.send(Frame::Ping(Vec::new())).await.is_err();
+    assert!(refused, "the handshake limit did not hold");
+    drop(stream);
+}
+
+/// Records every panic in this test process (nextest runs each test in its own).
+fn watch_panics() -> Arc<std::sync::atomic::AtomicBool> {
+    let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&seen);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        previous(info);
+    }));
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_a_local_client_that_hangs_up_mid_session_panics_nothing() {
+    use futures_util::SinkExt;
+    let panicked = watch_panics();
+    let key = session_key();
+    let limits = Limits {
+        messages_per_minute: 3,
+        ..short_limits()
+    };
+    let engine = offline_engine(&key, limits);
+
+    // Before the handshake: pings whose pongs cannot be delivered.
+    let (mut sink, stream) = engine::local::connect(Arc::clone(&engine));
+    drop(stream);
+    for _ in 0..3 {
+        let _ = sink.send(Frame::Ping(Vec::new())).await;
+    }
+    // After it: a flood past twice the limit (a refusal, then a close) to a client that
+    // no longer reads.
+    let (mut sink2, mut stream2) = engine::local::connect(Arc::clone(&engine));
+    use futures_util::StreamExt;
+    sink2
+        .send(Frame::Text(
+            json!({"type": "handshake", "app_token": token(&key, &["receive"])}).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert!(matches!(stream2.next().await, Some(Frame::Text(_))));
+    drop(stream2);
+    for i in 0..8 {
+        let _ = sink2
+            .send(Frame::Text(decline(&format!("f-{i}")).to_string()))
+            .await;
+    }
+    // A bad handshake from a client that has hung up: a refusal, then a close.
+    let (mut sink3, stream3) = engine::local::connect(engine);
+    drop(stream3);
+    let _ = sink3
+        .send(Frame::Text(
+            json!({"type": "handshake", "app_token": "nope"}).to_string(),
+        ))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !panicked.load(std::sync::atomic::Ordering::SeqCst),
+        "the engine panicked"
+    );
+}
