@@ -176,6 +176,7 @@ impl FlowCtx {
         step: impl Into<FlowStep>,
         payload: ProgressPayload,
     ) -> Result<(), Failure> {
+        self.refuse_unexpected().await?;
         let step = step.into();
         self.step = Some(step);
         self.send(EngineMessage::FlowProgress(FlowProgress {
@@ -186,6 +187,29 @@ impl FlowCtx {
             payload,
         }))
         .await
+    }
+
+    /// Refuses what the client sent while the flow was not waiting for it (busy with a
+    /// peer): it was not expected at that step, and must not be taken later as the
+    /// answer to a step the client had not yet seen (a `decline` or a `provide_pin`
+    /// before the prompt, a `sign_response` guessing the next request's id).
+    async fn refuse_unexpected(&mut self) -> Result<(), Failure> {
+        while let Ok(message) = self.inbox.try_recv() {
+            let (code, message_id) = match message {
+                ClientMessage::SignResponse(r) => (ErrorCode::UnknownFlow, Some(r.message_id)),
+                ClientMessage::MatchResponse(r) => (ErrorCode::UnknownFlow, Some(r.message_id)),
+                ClientMessage::FlowAction(a) => {
+                    (ErrorCode::InvalidMessage, message_id_of(&Answer::Action(a)))
+                }
+                ClientMessage::CredentialNotification(n) => {
+                    (ErrorCode::InvalidMessage, n.message_id)
+                }
+                // The connection handles these; they never reach a flow.
+                ClientMessage::Handshake(_) | ClientMessage::FlowStart(_) => continue,
+            };
+            self.refuse(code, message_id).await?;
+        }
+        Ok(())
     }
 
     /// Ends the flow well. The `flow_complete` is held and sent with the flow's end,
