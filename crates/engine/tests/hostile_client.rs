@@ -1332,3 +1332,104 @@ async fn issue12_a_local_client_that_hangs_up_mid_session_panics_nothing() {
         "the engine panicked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_a_token_expiring_in_the_far_future_is_served_without_overflow() {
+    let panicked = watch_panics();
+    let key = session_key();
+    let engine = offline_engine(&key, short_limits());
+    for exp in [253_402_300_799_i64, 1_000_000_000_000_000, i64::MAX / 2] {
+        let mut c = claims(&["receive"], 0);
+        c["exp"] = json!(exp);
+        let mut raw = Raw::local(Arc::clone(&engine));
+        raw.send(json!({"type": "handshake",
+            "app_token": sign_token(&key, engine::auth::SESSION_TYP, KID, &c)}))
+            .await;
+        let m = raw.message().await;
+        if m["type"] == "handshake_complete" {
+            still_usable(&mut raw).await;
+        } else {
+            assert_error(&m, ErrorCode::AuthFailed, None, None);
+        }
+    }
+    assert!(!panicked.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_answers_sent_before_their_step_are_refused_not_kept_for_later() {
+    let p = platform("").await;
+    let key = session_key();
+    let limits = Limits {
+        sign: Duration::from_secs(30),
+        ..short_limits()
+    };
+    let mut raw = connected(platform_engine(&p, &key, limits), &key).await;
+    let offer = p
+        .offer(json!({"tx_code": {"length": 6, "input_mode": "numeric"}}))
+        .await;
+    let right = offer["tx_code"].as_str().unwrap().to_owned();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let (_, jwk) = response_jwk();
+    // Right behind the flow_start, before any prompt: a decline, a transaction code and
+    // a sign_response guessing the first request's id.
+    raw.send(issuance_start(
+        "f-1",
+        offer["offer_uri"].as_str().unwrap(),
+        &jwk,
+    ))
+    .await;
+    raw.send(
+        json!({"type": "flow_action", "flow_id": "f-1", "message_id": "m-1",
+        "action": "decline"}),
+    )
+    .await;
+    raw.send(
+        json!({"type": "flow_action", "flow_id": "f-1", "message_id": "m-2",
+        "action": "provide_pin", "tx_code": wrong}),
+    )
+    .await;
+    raw.send(
+        json!({"type": "sign_response", "flow_id": "f-1", "message_id": "e-1",
+        "error": "guessing"}),
+    )
+    .await;
+    let mut refused = Vec::new();
+    loop {
+        let m = raw.message().await;
+        match m["type"].as_str() {
+            Some("error") => refused.push((
+                m["code"].as_str().unwrap().to_owned(),
+                m["message_id"].as_str().unwrap().to_owned(),
+            )),
+            Some("flow_progress") if m["step"] == "awaiting_tx_code" => {
+                assert!(m["payload"]["retry"].as_bool() != Some(true), "{m}");
+                break;
+            }
+            Some("flow_progress") => {}
+            _ => panic!("{m}"),
+        }
+    }
+    assert_eq!(
+        refused,
+        [
+            ("INVALID_MESSAGE".to_owned(), "m-1".to_owned()),
+            ("INVALID_MESSAGE".to_owned(), "m-2".to_owned()),
+            ("UNKNOWN_FLOW".to_owned(), "e-1".to_owned()),
+        ]
+    );
+    // The flow is where it should be: the right code now gets the credential.
+    raw.send(
+        json!({"type": "flow_action", "flow_id": "f-1", "action": "provide_pin",
+        "tx_code": right}),
+    )
+    .await;
+    let (_, request) = raw.after_progress().await;
+    assert_eq!(request["type"], "sign_request", "{request}");
+    raw.send(proofs_for(&request, &[&common::holder()])).await;
+    let (_, done) = raw.after_progress().await;
+    assert_eq!(done["type"], "flow_complete", "{done}");
+}
