@@ -218,6 +218,25 @@ async fn issue12_rejects_every_kind_of_bad_app_token_with_auth_failed_and_close(
             forged(&header, &good, &ed.sign(input.as_bytes()).unwrap())
         }),
         (
+            "an unknown critical header",
+            jose::HeaderBuilder::new()
+                .typ(typ)
+                .kid(KID)
+                .param("crit", json!(["x-policy"]))
+                .param("x-policy", json!("anything"))
+                .sign(good.to_string().as_bytes(), &key)
+                .unwrap(),
+        ),
+        (
+            "its own key embedded in the header",
+            jose::HeaderBuilder::new()
+                .typ(typ)
+                .kid(KID)
+                .jwk(other.public_jwk())
+                .sign(good.to_string().as_bytes(), &other)
+                .unwrap(),
+        ),
+        (
             "no exp",
             sign_token(&key, typ, KID, &claims_with("exp", Value::Null)),
         ),
