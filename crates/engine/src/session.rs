@@ -219,6 +219,10 @@ where
                 tracing::info!("no handshake in time");
                 break Envelope::default();
             }
+            Ok(Some(Frame::Close(Some((CLOSE_TOO_BIG, _))))) => {
+                close(output, CLOSE_TOO_BIG, "message too big").await;
+                return None;
+            }
             Ok(None | Some(Frame::Close(_))) => return None,
             Ok(Some(frame)) => frame,
         };
