@@ -394,6 +394,11 @@ async fn issue12_an_oversized_message_is_invalid_and_a_huge_frame_closes_with_10
     // with 1009 (message too big), and nothing else is answered.
     raw.send_text(message(max * 2 + 1024)).await;
     assert_eq!(raw.closed().await, Got::Close(Some(1009)));
+
+    // The same before the handshake.
+    let mut raw = Raw::ws(&url).await;
+    raw.send_text(message(max * 2 + 1024)).await;
+    assert_eq!(raw.closed().await, Got::Close(Some(1009)));
 }
 
 // ---------------------------------------------------------------------------------------
