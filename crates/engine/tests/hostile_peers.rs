@@ -28,6 +28,7 @@ use axum::routing::{get, post};
 use common::platform;
 use engine::{Engine, Limits};
 use jose::{Algorithm, Clock, Signer, SoftwareSigner, TrustAnchors};
+use oid4vp::{AuthorizationRequest, ClientId, DcqlQuery, ResponseMode};
 use serde_json::{Value, json};
 use support::*;
 use wallet_protocol::ErrorCode;
@@ -642,4 +643,78 @@ async fn issue12_an_issuer_whose_metadata_would_make_an_oversized_message_fails_
         ErrorCode::MetadataFetchError,
         Some("metadata_fetched"),
     );
+}
+
+fn unsigned_request(response_uri: &str) -> String {
+    let request = AuthorizationRequest {
+        client_id: ClientId::parse(&format!("redirect_uri:{response_uri}")).unwrap(),
+        response_mode: ResponseMode::DirectPost,
+        response_uri: response_uri.into(),
+        nonce: "n-0123456789".into(),
+        state: None,
+        dcql_query: DcqlQuery::from_value(&verifier::demo::classroom_query()).unwrap(),
+        client_metadata: None,
+        wallet_nonce: None,
+        transaction_data: None,
+    };
+    oid4vp::Invocation::ByValue(Box::new(request)).to_uri("openid4vp://")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_a_response_uri_at_a_private_address_is_refused_by_the_guard() {
+    let (engine, key) = engine_for_peers(Duration::from_secs(5), loopback_settings());
+    let mut raw = connected(engine, &key).await;
+    let request = unsigned_request("https://10.0.0.7/response");
+
+    // Consent, sign: the presentation is refused by the guard at submitting_response.
+    raw.send(presentation_start("f-1", &request)).await;
+    let (steps, m) = raw.after_progress().await;
+    assert_eq!(
+        steps,
+        [
+            "parsing_request",
+            "evaluating_verifier_trust",
+            "request_parsed",
+            "match_credentials"
+        ]
+    );
+    assert_eq!(m["type"], "match_request", "{m}");
+    let query = m["dcql_query"]["credentials"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    raw.send(json!({"type": "match_response", "flow_id": "f-1",
+        "message_id": m["message_id"], "matches": [{"credential_query_id": query,
+        "credential_id": "c-1", "available_claims": [["role"]]}]}))
+        .await;
+    raw.until_step("awaiting_consent").await;
+    raw.send(
+        json!({"type": "flow_action", "flow_id": "f-1", "action": "consent",
+        "selected_credentials": [{"credential_id": "c-1", "disclosed_claims": [["role"]]}]}),
+    )
+    .await;
+    let sign = raw.message().await;
+    assert_eq!(sign["type"], "sign_request", "{sign}");
+    let mut vp_token = serde_json::Map::new();
+    vp_token.insert(query, json!(["eyJ.x.y~"]));
+    raw.send(json!({"type": "sign_response", "flow_id": "f-1",
+        "message_id": sign["message_id"], "vp_token": vp_token}))
+        .await;
+    let (_, m) = raw.after_progress().await;
+    assert_flow_error(
+        &m,
+        "f-1",
+        ErrorCode::PresentationError,
+        Some("submitting_response"),
+    );
+
+    // Declining: the access_denied cannot be delivered either; the flow still ends
+    // declined.
+    raw.send(presentation_start("f-2", &request)).await;
+    let (_, m) = raw.after_progress().await;
+    assert_eq!(m["type"], "match_request", "{m}");
+    raw.send(decline("f-2")).await;
+    let (_, m) = raw.after_progress().await;
+    assert_eq!(m["type"], "flow_complete", "{m}");
+    assert_eq!(m["declined"], true, "{m}");
 }
