@@ -3,8 +3,10 @@
 //! The frames go over channels; everything else — the handshake, the limits, the flows —
 //! is the same code a WebSocket client meets.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use futures_util::{Sink, Stream};
 use tokio::sync::mpsc;
@@ -21,14 +23,81 @@ pub type FrameStream = Pin<Box<dyn Stream<Item = Frame> + Send>>;
 #[error("the connection is closed")]
 pub struct Closed;
 
+type Reserve = Pin<
+    Box<dyn Future<Output = Result<mpsc::OwnedPermit<Frame>, mpsc::error::SendError<()>>> + Send>,
+>;
+
+/// A sink into a channel that keeps answering [`Closed`] once the other side has gone.
+/// (`futures_util::sink::unfold` panics when written to again after an error, and a
+/// session does write again: a refusal, then a close.)
+struct ChannelSink {
+    tx: Option<mpsc::Sender<Frame>>,
+    reserving: Option<Reserve>,
+    permit: Option<mpsc::OwnedPermit<Frame>>,
+}
+
+impl Sink<Frame> for ChannelSink {
+    type Error = Closed;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
+        if self.permit.is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        if self.reserving.is_none() {
+            let Some(tx) = self.tx.clone() else {
+                return Poll::Ready(Err(Closed));
+            };
+            self.reserving = Some(Box::pin(tx.reserve_owned()));
+        }
+        let Some(reserving) = self.reserving.as_mut() else {
+            return Poll::Ready(Err(Closed));
+        };
+        let reserved = ready!(reserving.as_mut().poll(cx));
+        self.reserving = None;
+        match reserved {
+            Ok(permit) => {
+                self.permit = Some(permit);
+                Poll::Ready(Ok(()))
+            }
+            Err(_) => {
+                self.tx = None;
+                Poll::Ready(Err(Closed))
+            }
+        }
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, frame: Frame) -> Result<(), Closed> {
+        match self.permit.take() {
+            Some(permit) => {
+                permit.send(frame);
+                Ok(())
+            }
+            None => Err(Closed),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
+        Poll::Ready(if self.tx.is_some() {
+            Ok(())
+        } else {
+            Err(Closed)
+        })
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Closed>> {
+        self.tx = None;
+        self.reserving = None;
+        self.permit = None;
+        Poll::Ready(Ok(()))
+    }
+}
+
 fn channel_sink(tx: mpsc::Sender<Frame>) -> FrameSink {
-    Box::pin(futures_util::sink::unfold(
-        tx,
-        |tx, frame: Frame| async move {
-            tx.send(frame).await.map_err(|_| Closed)?;
-            Ok::<_, Closed>(tx)
-        },
-    ))
+    Box::pin(ChannelSink {
+        tx: Some(tx),
+        reserving: None,
+        permit: None,
+    })
 }
 
 fn channel_stream(rx: mpsc::Receiver<Frame>) -> FrameStream {

@@ -16,6 +16,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
+use wallet_protocol::frame::CLOSE_TOO_BIG;
 
 use crate::{Engine, Frame, session};
 
@@ -52,6 +53,15 @@ async fn upgrade(State(engine): State<Arc<Engine>>, ws: WebSocketUpgrade) -> Res
         .on_upgrade(move |socket| serve_socket(engine, socket))
 }
 
+/// Whether the socket failed on a frame or message over its size limit (twice the
+/// message limit): the session then closes with 1009 rather than dropping the
+/// connection without a word.
+fn too_big(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<tokio_tungstenite::tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tokio_tungstenite::tungstenite::Error::Capacity(_)))
+}
+
 /// Serves one upgraded socket.
 pub async fn serve_socket(engine: Arc<Engine>, socket: WebSocket) {
     let (sink, stream) = socket.split();
@@ -62,7 +72,10 @@ pub async fn serve_socket(engine: Arc<Engine>, socket: WebSocket) {
             // The socket answers pings itself.
             Ok(Message::Ping(_)) => None,
             Ok(Message::Pong(p)) => Some(Frame::Pong(p.to_vec())),
-            Ok(Message::Close(_)) | Err(_) => Some(Frame::Close(None)),
+            Ok(Message::Close(_)) => Some(Frame::Close(None)),
+            Err(e) => Some(Frame::Close(
+                too_big(e).then(|| (CLOSE_TOO_BIG, "message too big".to_owned())),
+            )),
         })
     });
     let output = sink.with(|f: Frame| {

@@ -27,9 +27,9 @@ use wallet_protocol::common::Capability;
 use wallet_protocol::engine::{
     ErrorBody, ErrorMessage, FlowError, HandshakeComplete, Push, PushType,
 };
-use wallet_protocol::frame::{CLOSE_NORMAL, CLOSE_POLICY};
+use wallet_protocol::frame::{CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG};
 use wallet_protocol::{
-    ClientMessage, EngineMessage, ErrorCode, FlowId, Frame, MessageId, PROTOCOL_VERSION,
+    ClientMessage, EngineMessage, Envelope, ErrorCode, FlowId, Frame, MessageId, PROTOCOL_VERSION,
     envelope_of, parse_client_message,
 };
 
@@ -45,8 +45,10 @@ const EXPIRY_NOTICE: i64 = 60;
 pub(crate) enum Out {
     /// A message for the client.
     Message(Box<EngineMessage>),
-    /// The flow's task ends.
-    Ended(FlowId),
+    /// The flow's task ends, with its last message (`flow_complete` or `flow_error`)
+    /// when it has not been sent: forgetting the flow and forwarding that message in
+    /// one step lets the client reuse the flow_id as soon as it reads it.
+    Ended(FlowId, Option<Box<EngineMessage>>),
 }
 
 /// A fixed one-minute window counter.
@@ -116,6 +118,19 @@ where
     O: Sink<Frame> + Unpin,
 {
     match tokio::time::timeout(SEND_TIMEOUT, output.send(Frame::Text(message.to_json()))).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(Stop::Gone),
+    }
+}
+
+/// Writes a ping or pong within `limit` (the ping interval): a client that has not read
+/// enough for even that to be written is not reading at all, and is given up. Unbounded,
+/// the write would hold the session (and its flows) for as long as the client stalls.
+async fn control<O>(output: &mut O, frame: Frame, limit: Duration) -> Result<(), Stop>
+where
+    O: Sink<Frame> + Unpin,
+{
+    match tokio::time::timeout(limit, output.send(frame)).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(Stop::Gone),
     }
@@ -197,43 +212,62 @@ where
 {
     let deadline = tokio::time::Instant::now() + engine.limits().handshake;
     let max = engine.limits().max_message_bytes;
-    let refused = loop {
+    // The refused message's ids, when readable, as for any refusal.
+    let refused: Envelope = loop {
         let frame = match tokio::time::timeout_at(deadline, input.next()).await {
             Err(_) => {
                 tracing::info!("no handshake in time");
-                break None;
+                break Envelope::default();
+            }
+            Ok(Some(Frame::Close(Some((CLOSE_TOO_BIG, _))))) => {
+                close(output, CLOSE_TOO_BIG, "message too big").await;
+                return None;
             }
             Ok(None | Some(Frame::Close(_))) => return None,
             Ok(Some(frame)) => frame,
         };
         match frame {
+            // Bounded by the handshake limit: a client that pings and never reads must
+            // not hold the connection open past it. One that cannot be written to is
+            // gone, and is told nothing more.
             Frame::Ping(p) => {
-                let _ = output.send(Frame::Pong(p)).await;
+                match tokio::time::timeout_at(deadline, output.send(Frame::Pong(p))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return None,
+                    Err(_) => {
+                        tracing::info!("no handshake in time; the client does not read");
+                        return None;
+                    }
+                }
             }
             Frame::Pong(_) => {}
-            Frame::Binary(_) | Frame::Close(_) => break None,
+            Frame::Binary(_) | Frame::Close(_) => break Envelope::default(),
             Frame::Text(text) => match parse_client_message(text.as_bytes(), max) {
                 Ok(ClientMessage::Handshake(h)) => {
                     match engine.tokens.check(h.app_token.expose()) {
                         Ok(claims) => return Some((claims, h.message_id)),
                         Err(e) => {
                             tracing::info!(error = %e, "handshake refused");
-                            break h.message_id;
+                            break Envelope {
+                                flow_id: None,
+                                message_id: h.message_id,
+                            };
                         }
                     }
                 }
                 Ok(_) => {
                     tracing::info!("a message before the handshake");
-                    break envelope_of(text.as_bytes(), max).message_id;
+                    break envelope_of(text.as_bytes(), max);
                 }
                 Err(e) => {
                     tracing::info!(error = %e, "an unreadable handshake");
-                    break envelope_of(text.as_bytes(), max).message_id;
+                    break envelope_of(text.as_bytes(), max);
                 }
             },
         }
     };
-    let _ = send(output, &error_message(ErrorCode::AuthFailed, None, refused)).await;
+    let refusal = error_message(ErrorCode::AuthFailed, refused.flow_id, refused.message_id);
+    let _ = send(output, &refusal).await;
     close(output, CLOSE_POLICY, "authentication failed").await;
     None
 }
@@ -271,26 +305,29 @@ where
         loop {
             let step = tokio::select! {
                 frame = input.next() => match frame {
+                    // The transport refused a frame over its size limit: say so.
+                    Some(Frame::Close(Some((CLOSE_TOO_BIG, _)))) => {
+                        Err(Stop::Close(CLOSE_TOO_BIG, "message too big"))
+                    }
                     None | Some(Frame::Close(_)) => Err(Stop::Gone),
                     Some(Frame::Pong(_)) => {
                         unanswered = 0;
                         Ok(())
                     }
-                    Some(Frame::Ping(p)) => self
-                        .output
-                        .send(Frame::Pong(p))
-                        .await
-                        .map_err(|_| Stop::Gone),
-                    Some(Frame::Binary(_)) => {
-                        self.refuse(ErrorCode::InvalidMessage, None, None).await
+                    Some(Frame::Ping(p)) => {
+                        control(&mut self.output, Frame::Pong(p), limits.ping_interval).await
                     }
+                    Some(Frame::Binary(_)) => self.on_binary().await,
                     Some(Frame::Text(text)) => self.on_text(&text).await,
                 },
                 Some(out) = out_rx.recv() => match out {
                     Out::Message(m) => send(&mut self.output, &m).await,
-                    Out::Ended(id) => {
+                    Out::Ended(id, last) => {
                         self.flows.remove(&id);
-                        Ok(())
+                        match last {
+                            Some(m) => send(&mut self.output, &m).await,
+                            None => Ok(()),
+                        }
                     }
                 },
                 _ = ping.tick() => {
@@ -298,7 +335,7 @@ where
                         Err(Stop::Close(CLOSE_POLICY, "keep-alive missed"))
                     } else {
                         unanswered += 1;
-                        self.output.send(Frame::Ping(Vec::new())).await.map_err(|_| Stop::Gone)
+                        control(&mut self.output, Frame::Ping(Vec::new()), limits.ping_interval).await
                     }
                 }
                 () = &mut notice, if !noticed => {
@@ -334,17 +371,38 @@ where
         send(&mut self.output, &error_message(code, flow_id, message_id)).await
     }
 
+    /// Counts one message against the rate limit: `Ok(true)` when it may be handled,
+    /// `Ok(false)` when it was answered `TOO_MANY_REQUESTS` (and is dropped), `Err` past
+    /// twice the limit.
+    async fn admit(&mut self, envelope: impl FnOnce() -> Envelope) -> Result<bool, Stop> {
+        match self.messages.hit() {
+            Ok(()) => Ok(true),
+            Err(true) => {
+                let _ = self.refuse(ErrorCode::TooManyRequests, None, None).await;
+                Err(Stop::Close(CLOSE_POLICY, "too many requests"))
+            }
+            Err(false) => {
+                let env = envelope();
+                self.refuse(ErrorCode::TooManyRequests, env.flow_id, env.message_id)
+                    .await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// A binary frame counts against the message limit like a text frame: each one is
+    /// answered, so a flood of them would otherwise cost the engine without bound.
+    async fn on_binary(&mut self) -> Result<(), Stop> {
+        if !self.admit(Envelope::default).await? {
+            return Ok(());
+        }
+        self.refuse(ErrorCode::InvalidMessage, None, None).await
+    }
+
     async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
         let max = self.engine.limits().max_message_bytes;
-        if let Err(flood) = self.messages.hit() {
-            if flood {
-                let _ = self.refuse(ErrorCode::TooManyRequests, None, None).await;
-                return Err(Stop::Close(CLOSE_POLICY, "too many requests"));
-            }
-            let env = envelope_of(text.as_bytes(), max);
-            return self
-                .refuse(ErrorCode::TooManyRequests, env.flow_id, env.message_id)
-                .await;
+        if !self.admit(|| envelope_of(text.as_bytes(), max)).await? {
+            return Ok(());
         }
         let message = match parse_client_message(text.as_bytes(), max) {
             Ok(m) => m,
@@ -390,10 +448,15 @@ where
             FlowStart::Oid4vci(s) => s.message_id.clone(),
             FlowStart::Oid4vp(s) => s.message_id.clone(),
         };
-        if self.starts.hit().is_err() || self.flows.len() >= self.engine.limits().concurrent_flows {
-            return self
-                .refuse(ErrorCode::TooManyRequests, Some(flow_id), message_id)
-                .await;
+        let rate = self.starts.hit();
+        if rate.is_err() || self.flows.len() >= self.engine.limits().concurrent_flows {
+            self.refuse(ErrorCode::TooManyRequests, Some(flow_id), message_id)
+                .await?;
+            // Past twice the limit the client is disconnected, as for messages.
+            return match rate {
+                Err(true) => Err(Stop::Close(CLOSE_POLICY, "too many flow starts")),
+                _ => Ok(()),
+            };
         }
         if self.flows.contains_key(&flow_id) {
             return self

@@ -32,13 +32,24 @@ pub(crate) struct Start {
 }
 
 impl Start {
-    /// Checks the client's response key: a public EC P-256 key (no private members).
+    /// Checks the client's response key: a public EC P-256 key for ECDH-ES (no private
+    /// members).
     pub(crate) fn check(start: IssuanceStart) -> Result<Start, String> {
         let response_key = match start.response_encryption {
             None => None,
             Some(r) => {
                 if r.jwk.contains_key("d") {
                     return Err("response_encryption.jwk carries a private key".into());
+                }
+                // The issuer refuses a key without `alg` ECDH-ES (OpenID4VCI 1.0 §10) or
+                // with another `use` only at the credential request, after the offer's
+                // code was redeemed: refuse it before anything is spent.
+                let member = |name: &str| r.jwk.get(name).map(|v| v.as_str());
+                if member("alg") != Some(Some("ECDH-ES")) {
+                    return Err("response_encryption.jwk needs `alg` ECDH-ES".into());
+                }
+                if member("use").is_some_and(|u| u != Some("enc")) {
+                    return Err("response_encryption.jwk `use` is not `enc`".into());
                 }
                 let jwk = PublicJwk::from_value(&Value::Object(r.jwk))
                     .map_err(|e| format!("response_encryption.jwk: {e}"))?;
@@ -96,6 +107,10 @@ impl After {
         let Some((pending, grant)) = self.notify else {
             return;
         };
+        // The flow stays open after its flow_complete: the client needs it now.
+        if ctx.send_completion().await.is_err() {
+            return;
+        }
         let window = ctx.engine.limits().notification_window;
         let deadline = tokio::time::Instant::now() + window;
         let waited = tokio::time::timeout_at(

@@ -85,24 +85,31 @@ pub(crate) async fn run(mut ctx: FlowCtx, prepared: Prepared) {
         Err(f) => f.code.as_str(),
     };
     metrics::counter!(metric::FLOWS_ENDED, "protocol" => protocol, "outcome" => label).increment(1);
-    if let Err(failure) = outcome {
-        tracing::info!(
-            flow = %ctx.flow_id.as_str(),
-            code = failure.code.as_str(),
-            step = ?ctx.step,
-            detail = %failure.detail,
-            "flow failed"
-        );
-        let message = EngineMessage::FlowError(FlowError {
-            flow_id: ctx.flow_id.clone(),
-            message_id: None,
-            timestamp: None,
-            step: ctx.step,
-            error: ErrorBody::new(failure.code),
-        });
-        let _ = ctx.out.send(Out::Message(Box::new(message))).await;
-    }
-    let _ = ctx.out.send(Out::Ended(ctx.flow_id.clone())).await;
+    let last = match outcome {
+        Ok(()) => ctx.last.take(),
+        Err(failure) => {
+            tracing::info!(
+                flow = %ctx.flow_id.as_str(),
+                code = failure.code.as_str(),
+                step = ?ctx.step,
+                detail = %failure.detail,
+                "flow failed"
+            );
+            Some(EngineMessage::FlowError(FlowError {
+                flow_id: ctx.flow_id.clone(),
+                message_id: None,
+                timestamp: None,
+                step: ctx.step,
+                error: ErrorBody::new(failure.code),
+            }))
+        }
+    };
+    // The last message goes with the end, so that the connection forgets the flow before
+    // the client reads it: the client may reuse the flow_id at once.
+    let _ = ctx
+        .out
+        .send(Out::Ended(ctx.flow_id.clone(), last.map(Box::new)))
+        .await;
 }
 
 /// What a flow waits for.
@@ -124,6 +131,9 @@ pub(crate) struct FlowCtx {
     pub(crate) step: Option<FlowStep>,
     /// How the flow ended well (`complete`, `declined`), for the metric.
     pub(crate) outcome: &'static str,
+    /// The `flow_complete`, held to be sent with the flow's end (or before a
+    /// notification window, [`FlowCtx::send_completion`]).
+    last: Option<EngineMessage>,
 }
 
 impl FlowCtx {
@@ -141,10 +151,19 @@ impl FlowCtx {
             requests: 0,
             step: None,
             outcome: "complete",
+            last: None,
         }
     }
 
     async fn send(&self, message: EngineMessage) -> Result<(), Failure> {
+        // What a peer published (a display name, a query) must not make a message over
+        // the size limit, which the client would refuse: the flow fails instead.
+        if message.to_json().len() > self.engine.limits().max_message_bytes {
+            return Err(Failure::new(
+                ErrorCode::MetadataFetchError,
+                "the peer's data makes a message larger than the message limit",
+            ));
+        }
         self.out
             .send(Out::Message(Box::new(message)))
             .await
@@ -157,6 +176,7 @@ impl FlowCtx {
         step: impl Into<FlowStep>,
         payload: ProgressPayload,
     ) -> Result<(), Failure> {
+        self.refuse_unexpected().await?;
         let step = step.into();
         self.step = Some(step);
         self.send(EngineMessage::FlowProgress(FlowProgress {
@@ -169,7 +189,31 @@ impl FlowCtx {
         .await
     }
 
-    /// Ends the flow well.
+    /// Refuses what the client sent while the flow was not waiting for it (busy with a
+    /// peer): it was not expected at that step, and must not be taken later as the
+    /// answer to a step the client had not yet seen (a `decline` or a `provide_pin`
+    /// before the prompt, a `sign_response` guessing the next request's id).
+    async fn refuse_unexpected(&mut self) -> Result<(), Failure> {
+        while let Ok(message) = self.inbox.try_recv() {
+            let (code, message_id) = match message {
+                ClientMessage::SignResponse(r) => (ErrorCode::UnknownFlow, Some(r.message_id)),
+                ClientMessage::MatchResponse(r) => (ErrorCode::UnknownFlow, Some(r.message_id)),
+                ClientMessage::FlowAction(a) => {
+                    (ErrorCode::InvalidMessage, message_id_of(&Answer::Action(a)))
+                }
+                ClientMessage::CredentialNotification(n) => {
+                    (ErrorCode::InvalidMessage, n.message_id)
+                }
+                // The connection handles these; they never reach a flow.
+                ClientMessage::Handshake(_) | ClientMessage::FlowStart(_) => continue,
+            };
+            self.refuse(code, message_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the flow well. The `flow_complete` is held and sent with the flow's end,
+    /// unless [`FlowCtx::send_completion`] sends it before.
     pub(crate) async fn complete(&mut self, complete: FlowComplete) -> Result<(), Failure> {
         let message = EngineMessage::FlowComplete(FlowComplete {
             flow_id: self.flow_id.clone(),
@@ -184,7 +228,17 @@ impl FlowCtx {
         if matches!(&message, EngineMessage::FlowComplete(c) if c.declined) {
             self.outcome = "declined";
         }
-        self.send(message).await
+        self.last = Some(message);
+        Ok(())
+    }
+
+    /// Sends the held `flow_complete` now: the flow stays open after it (the
+    /// notification window), so the client must have it before the flow ends.
+    pub(crate) async fn send_completion(&mut self) -> Result<(), Failure> {
+        match self.last.take() {
+            Some(message) => self.send(message).await,
+            None => Ok(()),
+        }
     }
 
     fn next_message_id(&mut self) -> Result<MessageId, Failure> {

@@ -37,6 +37,34 @@ fn request_failure(e: &PresentationError) -> (ErrorCode, bool) {
     }
 }
 
+/// A refused response: `SIGN_ERROR` when the verifier refused what the client built and
+/// signed as malformed (the vp_token, the key binding, the disclosures), otherwise
+/// `PRESENTATION_ERROR` (a revoked or expired credential, an unsatisfied query …).
+fn submit_failure(e: PresentationError) -> Failure {
+    let malformed = matches!(
+        &e,
+        PresentationError::Refused(p) if matches!(
+            p.error_code(),
+            Some(
+                "malformed_vp_token"
+                    | "key_binding_missing"
+                    | "invalid_key_binding"
+                    | "sd_hash_mismatch"
+                    | "invalid_disclosure"
+                    | "wrong_nonce"
+                    | "wrong_audience"
+                    | "stale_key_binding"
+            )
+        )
+    );
+    let code = if malformed {
+        ErrorCode::SignError
+    } else {
+        ErrorCode::PresentationError
+    };
+    Failure::new(code, e)
+}
+
 fn claim_path(value: Value) -> Option<ClaimPath> {
     serde_json::from_value(value).ok()
 }
@@ -301,7 +329,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: PresentationStart) -> Result<(
         .core()
         .submit(&request, vp_token)
         .await
-        .map_err(|e| Failure::new(ErrorCode::PresentationError, e))?;
+        .map_err(submit_failure)?;
     ctx.complete(FlowComplete {
         redirect_uri,
         presented: Some(selection),
