@@ -87,6 +87,10 @@ pub struct Engine {
     limits: Limits,
     random: Arc<dyn jose::random::Random>,
     clock: Arc<dyn jose::Clock>,
+    /// Set when the process stops: sessions tell their clients and close.
+    draining: tokio::sync::watch::Sender<bool>,
+    /// Open sessions.
+    live: tokio::sync::watch::Sender<usize>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -113,7 +117,26 @@ impl Engine {
             limits,
             random,
             clock,
+            draining: tokio::sync::watch::Sender::new(false),
+            live: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// The process is stopping: every session sends `push draining`, refuses new flows,
+    /// and closes (1001) once its running flows have ended.
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// Resolves once no session is open (after [`Engine::drain`], once they have closed).
+    pub async fn drained(&self) {
+        let mut live = self.live.subscribe();
+        let _ = live.wait_for(|n| *n == 0).await;
+    }
+
+    /// Open sessions.
+    pub fn sessions(&self) -> usize {
+        *self.live.borrow()
     }
 
     /// The limits.

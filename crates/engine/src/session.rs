@@ -27,7 +27,7 @@ use wallet_protocol::common::Capability;
 use wallet_protocol::engine::{
     ErrorBody, ErrorMessage, FlowError, HandshakeComplete, Push, PushType,
 };
-use wallet_protocol::frame::{CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG};
+use wallet_protocol::frame::{CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG};
 use wallet_protocol::{
     ClientMessage, EngineMessage, Envelope, ErrorCode, FlowId, Frame, MessageId, PROTOCOL_VERSION,
     envelope_of, parse_client_message,
@@ -82,6 +82,22 @@ impl Window {
     }
 }
 
+/// Counts a session as open while it lives ([`Engine::drained`]).
+struct Live(tokio::sync::watch::Sender<usize>);
+
+impl Live {
+    fn new(engine: &Engine) -> Self {
+        engine.live.send_modify(|n| *n += 1);
+        Live(engine.live.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 /// Why the loop stopped.
 enum Stop {
     /// The client went away or the transport failed.
@@ -97,6 +113,8 @@ struct Connection<O> {
     flows: HashMap<FlowId, mpsc::Sender<ClientMessage>>,
     tasks: JoinSet<()>,
     out_tx: mpsc::Sender<Out>,
+    /// The engine is stopping: no new flows; close once the running ones end.
+    draining: bool,
     messages: Window,
     starts: Window,
 }
@@ -155,6 +173,7 @@ where
     O: Sink<Frame> + Unpin + Send,
 {
     metrics::gauge!(metric::SESSIONS).increment(1.0);
+    let _live = Live::new(&engine);
     let Some((claims, message_id)) = handshake(&engine, &mut input, &mut output).await else {
         metrics::counter!(metric::HANDSHAKES_REFUSED).increment(1);
         metrics::gauge!(metric::SESSIONS).decrement(1.0);
@@ -188,6 +207,7 @@ where
         flows: HashMap::new(),
         tasks: JoinSet::new(),
         out_tx,
+        draining: false,
         messages: Window::new(limits.messages_per_minute),
         starts: Window::new(limits.flow_starts_per_minute),
     };
@@ -297,6 +317,22 @@ where
             }
             None => (None, None),
         };
+        let mut draining_rx = self.engine.draining.subscribe();
+        if *draining_rx.borrow_and_update() {
+            // Opened while the engine stops: the client is told at once.
+            self.draining = true;
+            let push = EngineMessage::Push(Push {
+                flow_id: None,
+                message_id: None,
+                timestamp: None,
+                push_type: PushType::Draining,
+                expires_in: None,
+            });
+            return match send(&mut self.output, &push).await {
+                Ok(()) => Stop::Close(CLOSE_GOING_AWAY, "draining"),
+                Err(stop) => stop,
+            };
+        }
         let far = Duration::from_secs(365 * 24 * 3600);
         let notice = tokio::time::sleep(notice_at.unwrap_or(far));
         let expiry = tokio::time::sleep(expires_at.unwrap_or(far));
@@ -324,12 +360,39 @@ where
                     Out::Message(m) => send(&mut self.output, &m).await,
                     Out::Ended(id, last) => {
                         self.flows.remove(&id);
-                        match last {
+                        let sent = match last {
                             Some(m) => send(&mut self.output, &m).await,
                             None => Ok(()),
+                        };
+                        // Draining: the last running flow has ended.
+                        match sent {
+                            Ok(()) if self.draining && self.flows.is_empty() => {
+                                Err(Stop::Close(CLOSE_GOING_AWAY, "draining"))
+                            }
+                            other => other,
                         }
                     }
                 },
+                changed = draining_rx.changed(), if !self.draining => {
+                    let now = changed.is_ok() && *draining_rx.borrow_and_update();
+                    if !now {
+                        continue;
+                    }
+                    self.draining = true;
+                    let push = EngineMessage::Push(Push {
+                        flow_id: None,
+                        message_id: None,
+                        timestamp: None,
+                        push_type: PushType::Draining,
+                        expires_in: None,
+                    });
+                    match send(&mut self.output, &push).await {
+                        Ok(()) if self.flows.is_empty() => {
+                            Err(Stop::Close(CLOSE_GOING_AWAY, "draining"))
+                        }
+                        other => other,
+                    }
+                }
                 _ = ping.tick() => {
                     if unanswered >= 2 {
                         Err(Stop::Close(CLOSE_POLICY, "keep-alive missed"))
@@ -448,6 +511,15 @@ where
             FlowStart::Oid4vci(s) => s.message_id.clone(),
             FlowStart::Oid4vp(s) => s.message_id.clone(),
         };
+        if self.draining {
+            // The client was told `draining`: it reconnects (to another replica) and
+            // starts the flow there.
+            return self
+                .refuse(ErrorCode::InternalError, Some(flow_id), message_id)
+                .await;
+        }
+        // Flows that have ended leave their tasks behind until reaped.
+        while self.tasks.try_join_next().is_some() {}
         let rate = self.starts.hit();
         if rate.is_err() || self.flows.len() >= self.engine.limits().concurrent_flows {
             self.refuse(ErrorCode::TooManyRequests, Some(flow_id), message_id)

@@ -31,7 +31,15 @@ pub struct RoleService {
     router: Router,
     readiness: Arc<dyn Readiness>,
     root_routes: Vec<(String, MethodRouter)>,
+    drain: Option<Drain>,
 }
+
+/// What a role does when the process is asked to stop, besides finishing its HTTP
+/// requests: a role holding long-lived connections (the engine's WebSockets) tells its
+/// clients and lets them finish. The future resolves once the role is done; the process
+/// waits for it at most the shutdown grace period.
+pub type Drain =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
 impl std::fmt::Debug for RoleService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,7 +57,15 @@ impl RoleService {
             router,
             readiness: Arc::new(readiness),
             root_routes: Vec::new(),
+            drain: None,
         }
+    }
+
+    /// Runs `drain` when the process is asked to stop (see [`Drain`]).
+    #[must_use]
+    pub fn with_drain(mut self, drain: Drain) -> Self {
+        self.drain = Some(drain);
+        self
     }
 
     /// Serves `route` at `path` from the root of the listener, whatever the mount: for the
@@ -141,6 +157,11 @@ impl AppBuilder {
     pub fn metrics(mut self, handle: PrometheusHandle) -> Self {
         self.metrics = Some(handle);
         self
+    }
+
+    /// The roles' drains (see [`RoleService::with_drain`]), to run at shutdown.
+    pub fn drains(&self) -> Vec<Drain> {
+        self.roles.iter().filter_map(|r| r.drain.clone()).collect()
     }
 
     /// Checks the roles and builds the router.

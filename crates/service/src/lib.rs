@@ -32,7 +32,7 @@ pub mod shutdown;
 
 pub use http_client as http;
 
-pub use app::{AppBuilder, AppError, Mount, RoleService};
+pub use app::{AppBuilder, AppError, Drain, Mount, RoleService};
 pub use auth::{AdminCaller, AdminTokens};
 pub use connections::ListenerSettings;
 pub use error::ApiError;

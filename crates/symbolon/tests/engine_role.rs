@@ -407,3 +407,33 @@ async fn issue12_all_mode_engine_answers_an_anonymous_handshake_under_engine() {
         .unwrap();
     assert_eq!(schema.status(), 200);
 }
+
+#[tokio::test]
+async fn issue12_a_stopping_engine_tells_its_sessions_draining_and_closes_them() {
+    let mut engine = Engine::start();
+    let (mut socket, answer) = handshake(&engine.ws(), &engine.token(json!({}))).await;
+    assert_eq!(answer["type"], "handshake_complete", "{answer}");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &engine.server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let push = next(&mut socket).await.expect("a push before the close");
+    assert_eq!(push["type"], "push", "{push}");
+    assert_eq!(push["push_type"], "draining", "{push}");
+    // Then the close, going away (1001).
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.unwrap().code), 1001);
+    // And the process ends well within its grace period.
+    let exited = engine.server.0.wait().unwrap();
+    assert!(exited.success(), "{exited:?}");
+}

@@ -60,6 +60,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
 /// The application router for `plan`, with `/metrics` on it when metrics are enabled
 /// and not sent to a separate listener.
 pub(crate) async fn build_app(config: &Arc<Config>, plan: &Plan) -> anyhow::Result<Router> {
+    Ok(build_app_with_drains(config, plan).await?.0)
+}
+
+/// [`build_app`], and what the roles do when the process stops ([`service::Drain`]).
+async fn build_app_with_drains(
+    config: &Arc<Config>,
+    plan: &Plan,
+) -> anyhow::Result<(Router, Vec<service::Drain>)> {
     let mut app = AppBuilder::new(config.server.http()).mount(plan.mount);
     for (role, build) in &plan.roles {
         let service = build(RoleContext::new(config, plan, *role)?)
@@ -70,7 +78,8 @@ pub(crate) async fn build_app(config: &Arc<Config>, plan: &Plan) -> anyhow::Resu
     if config.metrics.enabled && config.metrics.listen.is_none() {
         app = app.metrics(service::metrics::install()?);
     }
-    Ok(app.build()?)
+    let drains = app.drains();
+    Ok((app.build()?, drains))
 }
 
 /// What `serve` announces once it listens: the stdout line and the `--ready-file`.
@@ -116,7 +125,7 @@ async fn serve(mut config: Config, plan: Plan, ready_file: Option<PathBuf>) -> a
         .transpose()?;
     let config = Arc::new(config);
 
-    let app = build_app(&config, &plan).await?;
+    let (app, drains) = build_app_with_drains(&config, &plan).await?;
     let names: Vec<&'static str> = plan.roles.iter().map(|(r, _)| r.name()).collect();
     if names.is_empty() {
         tracing::warn!(
@@ -169,7 +178,24 @@ async fn serve(mut config: Config, plan: Plan, ready_file: Option<PathBuf>) -> a
             tracing::warn!(error = %e, "cannot write the listening line to stdout");
         }
     }
-    let main = serve_with_settings(listener, app, shutdown.triggered(), grace, limits);
+    // The roles' own draining (the engine's WebSocket sessions) runs beside the
+    // listener's, within the same grace period.
+    let stopping = shutdown.triggered();
+    let drained = async move {
+        stopping.await;
+        let all = futures_util::future::join_all(drains.iter().map(|d| d()));
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("grace period over: closing the remaining sessions");
+        }
+    };
+    let main_signal = shutdown.triggered();
+    let main = async move {
+        let (served, ()) = tokio::join!(
+            serve_with_settings(listener, app, main_signal, grace, limits),
+            drained
+        );
+        served
+    };
     let served = match metrics_listener {
         Some(metrics_listener) => {
             let metrics_app = metrics_router(service::metrics::install()?, &config.server.http());

@@ -277,11 +277,22 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         outbound = ?policy,
         "wallet engine ready"
     );
+    // At shutdown every session says `draining` to its client and closes once its
+    // running flows end (within the shutdown grace).
+    let draining = Arc::clone(&engine);
+    let drain: service::Drain = Arc::new(move || {
+        let engine = Arc::clone(&draining);
+        Box::pin(async move {
+            engine.drain();
+            engine.drained().await;
+        })
+    });
     Ok(RoleService::new(
         "engine",
         engine::routes::router(engine),
         service::AlwaysReady,
-    ))
+    )
+    .with_drain(drain))
 }
 
 #[cfg(test)]
