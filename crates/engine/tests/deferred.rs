@@ -16,7 +16,7 @@
 
 #[path = "../../wallet/tests/common/mod.rs"]
 mod common;
-mod harness;
+mod support;
 
 use std::sync::{Arc, Mutex};
 
@@ -26,11 +26,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::*;
-use harness::*;
 use jose::jwe::{DecryptPolicy, Enc, EncryptionKey};
 use jose::{Algorithm, Curve, Signer, SoftwareSigner};
 use oid4vci::{CredentialRequest, CredentialResponse, Proofs, ResponseEncryption};
 use serde_json::{Map, Value, json};
+use support::*;
 use wallet_client::ReceivePolicy;
 
 const VCT: &str = "https://deferred.example/pass";

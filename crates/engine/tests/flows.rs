@@ -15,14 +15,14 @@
 
 #[path = "../../wallet/tests/common/mod.rs"]
 mod common;
-mod harness;
+mod support;
 
 use std::collections::VecDeque;
 
 use common::*;
-use harness::*;
 use jose::Signer;
 use serde_json::json;
+use support::*;
 use wallet::HeldCredential;
 use wallet_client::{Client, Presented, ReceivePolicy};
 use wallet_protocol::ErrorCode;

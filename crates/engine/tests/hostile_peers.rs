@@ -406,7 +406,7 @@ async fn issue12_a_credential_bound_to_another_key_is_refused_and_the_issuer_tol
     let err = client
         .receive(
             &offer_by_value(&issuer),
-            &mut KeyHolder::new(1),
+            &mut TestHolder::new(1),
             wallet_client::ReceivePolicy::default(),
         )
         .await

@@ -21,17 +21,17 @@
 
 #[path = "../../wallet/tests/common/mod.rs"]
 mod common;
-mod harness;
 #[path = "../../../interop/rust/node_peer.rs"]
 mod node_peer;
+mod support;
 
 use std::collections::VecDeque;
 
 use common::*;
-use harness::*;
 use jose::{Clock, Signer, TrustAnchors};
 use node_peer::NodePeer;
 use serde_json::{Value, json};
+use support::*;
 use wallet_client::{Presented, ReceivePolicy};
 use wallet_protocol::ErrorCode;
 

@@ -45,7 +45,7 @@ async fn issue12_a_complete_issuance_and_presentation_over_the_in_memory_transpo
     );
 
     // Issuance: the credential comes encrypted to the client and verifies here.
-    let mut holder = KeyHolder::new(1);
+    let mut holder = TestHolder::new(1);
     let offer = p.offer(json!({})).await;
     let receipt = client
         .receive(

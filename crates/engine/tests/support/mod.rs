@@ -1,8 +1,9 @@
-//! Shared by the engine's hostile and local tests: an engine built with chosen limits and
-//! wallet core, session JWTs signed (or mis-signed) at will, and a raw client that sends
-//! and reads frames with no client library in between — over the engine's in-memory
-//! transport or over a real WebSocket (tokio-tungstenite against the engine's router on
-//! loopback), so that close codes and oversized frames are seen as a browser sees them.
+//! Shared by the engine's tests: an engine built with chosen limits and wallet core,
+//! session JWTs signed (or mis-signed) at will, a raw client that sends and reads frames
+//! with no client library in between — over the engine's in-memory transport or over a
+//! real WebSocket (tokio-tungstenite against the engine's router on loopback), so that
+//! close codes and oversized frames are seen as a browser sees them —, a scripted holder
+//! for the client library, and an engine whose every HTTP exchange is recorded.
 
 #![allow(
     clippy::unwrap_used,
@@ -22,10 +23,14 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use http_client::{AddressPolicy, GuardedClient, HttpSettings};
 use jose::{Algorithm, Clock, Signer, SoftwareSigner};
 use serde_json::{Value, json};
+use std::collections::VecDeque;
 use tokio_tungstenite::tungstenite::Message;
 use wallet::attestation::{AttestationClient, ClientSettings, EvidenceSource};
+use wallet::presentation::Choice;
 use wallet::{Settings, Wallet};
-use wallet_protocol::ErrorCode;
+use wallet_client::{ConsentView, Holder};
+use wallet_protocol::engine::{ProgressPayload, TxCodeSpec};
+use wallet_protocol::{ErrorCode, FlowStep};
 
 pub const AUDIENCE: &str = "symbolon-engine";
 pub const AUTH_ISSUER: &str = "https://auth.test";
@@ -442,43 +447,126 @@ pub fn offer_by_value(issuer: &str) -> String {
     )
 }
 
-/// A holder with software keys that accepts what is recommended and has no transaction
-/// code to give.
-pub struct KeyHolder {
+/// A holder with software keys, scripted answers, and a record of the prompts.
+pub struct TestHolder {
     pub keys: Vec<SoftwareSigner>,
+    pub tx_codes: VecDeque<String>,
+    pub tx_prompts: Vec<bool>,
+    pub decline: bool,
+    pub disclose: Option<Vec<&'static str>>,
+    /// Every step reported, with its payload.
+    pub steps: Vec<(FlowStep, ProgressPayload)>,
 }
 
-impl KeyHolder {
+impl TestHolder {
     pub fn new(keys: usize) -> Self {
-        KeyHolder {
+        TestHolder {
             keys: (0..keys)
                 .map(|_| SoftwareSigner::generate(Algorithm::Es256).unwrap())
                 .collect(),
+            tx_codes: VecDeque::new(),
+            tx_prompts: Vec::new(),
+            decline: false,
+            disclose: None,
+            steps: Vec::new(),
         }
     }
 }
 
-impl wallet_client::Holder for KeyHolder {
-    fn tx_code(
-        &mut self,
-        _spec: &wallet_protocol::engine::TxCodeSpec,
-        _retry: bool,
-    ) -> Option<String> {
-        None
+impl Holder for TestHolder {
+    fn progress(&mut self, step: FlowStep, payload: &ProgressPayload) {
+        self.steps.push((step, payload.clone()));
+    }
+
+    fn tx_code(&mut self, _spec: &TxCodeSpec, retry: bool) -> Option<String> {
+        self.tx_prompts.push(retry);
+        self.tx_codes.pop_front()
     }
 
     fn proof_signers(&self) -> Vec<&dyn Signer> {
         self.keys.iter().map(|k| k as &dyn Signer).collect()
     }
 
-    fn consent(
-        &mut self,
-        view: &wallet_client::ConsentView<'_>,
-    ) -> Option<wallet::presentation::Choice> {
-        view.consent.recommended_choice()
+    fn consent(&mut self, view: &ConsentView<'_>) -> Option<Choice> {
+        if self.decline {
+            return None;
+        }
+        let mut choice = view.consent.recommended_choice()?;
+        if let Some(names) = &self.disclose {
+            for p in &mut choice.picks {
+                p.disclose = names
+                    .iter()
+                    .map(|n| wallet::presentation::consent::parse_dotted(n))
+                    .collect();
+            }
+        }
+        Some(choice)
     }
 
     fn presentation_signer(&self) -> &dyn Signer {
         &self.keys[0]
+    }
+}
+
+/// An engine (default limits) on its own loopback WebSocket, running flows with the
+/// platform's wallet core, with every HTTP exchange it makes recorded.
+pub struct Served {
+    pub url: String,
+    pub session_key: SoftwareSigner,
+    pub exchanges: Arc<std::sync::Mutex<Vec<wallet::Exchange>>>,
+}
+
+impl Served {
+    /// A session JWT with `permissions`.
+    pub fn token(&self, permissions: &[&str]) -> String {
+        token(&self.session_key, permissions)
+    }
+
+    /// A client library session with both permissions.
+    pub async fn client(&self, p: &crate::common::Platform) -> wallet_client::Client {
+        wallet_client::Client::connect(
+            &self.url,
+            &self.token(&["receive", "present"]),
+            p.settings(),
+            &[],
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Every exchange so far as text (method, URL, status, bodies).
+    pub fn seen(&self) -> String {
+        let exchanges = self.exchanges.lock().unwrap();
+        exchanges
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {}\n{}\n{}\n",
+                    e.method,
+                    e.url,
+                    e.status,
+                    e.request_body.as_deref().unwrap_or_default(),
+                    e.response_body
+                )
+            })
+            .collect()
+    }
+}
+
+/// [`Served`] for `settings`.
+pub async fn serve_engine(p: &crate::common::Platform, settings: Settings) -> Served {
+    let exchanges: Arc<std::sync::Mutex<Vec<wallet::Exchange>>> = Arc::default();
+    let seen = Arc::clone(&exchanges);
+    let core = p
+        .wallet_with(settings)
+        .with_observer(Arc::new(move |e: &wallet::Exchange| {
+            seen.lock().unwrap().push(e.clone());
+        }));
+    let session_key = session_key();
+    let engine = engine_with(core, &session_key, Limits::default(), None);
+    Served {
+        url: serve_ws(engine).await,
+        session_key,
+        exchanges,
     }
 }
