@@ -98,6 +98,17 @@ impl Drop for Live {
     }
 }
 
+/// A `push` of the session (no flow).
+fn push(push_type: PushType, expires_in: Option<u64>) -> EngineMessage {
+    EngineMessage::Push(Push {
+        flow_id: None,
+        message_id: None,
+        timestamp: None,
+        push_type,
+        expires_in,
+    })
+}
+
 /// Why the loop stopped.
 enum Stop {
     /// The client went away or the transport failed.
@@ -321,13 +332,7 @@ where
         if *draining_rx.borrow_and_update() {
             // Opened while the engine stops: the client is told at once.
             self.draining = true;
-            let push = EngineMessage::Push(Push {
-                flow_id: None,
-                message_id: None,
-                timestamp: None,
-                push_type: PushType::Draining,
-                expires_in: None,
-            });
+            let push = push(PushType::Draining, None);
             return match send(&mut self.output, &push).await {
                 Ok(()) => Stop::Close(CLOSE_GOING_AWAY, "draining"),
                 Err(stop) => stop,
@@ -379,13 +384,7 @@ where
                         continue;
                     }
                     self.draining = true;
-                    let push = EngineMessage::Push(Push {
-                        flow_id: None,
-                        message_id: None,
-                        timestamp: None,
-                        push_type: PushType::Draining,
-                        expires_in: None,
-                    });
+                    let push = push(PushType::Draining, None);
                     match send(&mut self.output, &push).await {
                         Ok(()) if self.flows.is_empty() => {
                             Err(Stop::Close(CLOSE_GOING_AWAY, "draining"))
@@ -404,13 +403,10 @@ where
                 () = &mut notice, if !noticed => {
                     noticed = true;
                     let left = self.claims.expires_at.map(|e| e.saturating_sub(self.engine.now()));
-                    let push = EngineMessage::Push(Push {
-                        flow_id: None,
-                        message_id: None,
-                        timestamp: None,
-                        push_type: PushType::SessionExpiring,
-                        expires_in: left.and_then(|l| u64::try_from(l).ok()),
-                    });
+                    let push = push(
+                        PushType::SessionExpiring,
+                        left.and_then(|l| u64::try_from(l).ok()),
+                    );
                     send(&mut self.output, &push).await
                 }
                 () = &mut expiry, if expires_at.is_some() => {

@@ -301,26 +301,16 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: Start) -> Result<After, Failur
             },
         )
         .await?;
-    let proofs = match (signed.proofs, signed.error) {
-        (Some(proofs), None) if !proofs.is_empty() && proofs.len() <= batch => proofs
-            .into_iter()
-            .map(|p| match p {
-                Proof::Jwt { jwt } => jwt,
-            })
-            .collect::<Vec<_>>(),
-        (_, Some(reason)) => {
-            return Err(Failure::new(
-                ErrorCode::SignError,
-                format!("the client could not sign: {reason:.100}"),
-            ));
-        }
-        _ => {
-            return Err(Failure::new(
-                ErrorCode::SignError,
-                "the sign_response holds no proofs, or more than the batch size",
-            ));
-        }
-    };
+    let proofs = super::signed(
+        signed.proofs.filter(|p| !p.is_empty() && p.len() <= batch),
+        signed.error,
+        "the sign_response holds no proofs, or more than the batch size",
+    )?
+    .into_iter()
+    .map(|p| match p {
+        Proof::Jwt { jwt } => jwt,
+    })
+    .collect::<Vec<_>>();
 
     ctx.progress(
         IssuanceStep::RequestingCredential,

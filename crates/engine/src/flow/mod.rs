@@ -40,6 +40,23 @@ impl Failure {
     }
 }
 
+/// What a `sign_response` carries, or the `SIGN_ERROR` it is: the client's refusal
+/// (its reason logged, cut short), or `value` missing (`missing` says what was expected).
+pub(crate) fn signed<T>(
+    value: Option<T>,
+    error: Option<String>,
+    missing: &'static str,
+) -> Result<T, Failure> {
+    match (value, error) {
+        (Some(v), None) => Ok(v),
+        (_, Some(reason)) => Err(Failure::new(
+            ErrorCode::SignError,
+            format!("the client could not sign: {reason:.100}"),
+        )),
+        (None, None) => Err(Failure::new(ErrorCode::SignError, missing)),
+    }
+}
+
 /// A validated `flow_start`.
 pub(crate) enum Prepared {
     Issuance(issuance::Start),

@@ -109,6 +109,19 @@ async fn decline(
     ctx.complete(complete).await
 }
 
+async fn declined_by_holder(
+    ctx: &mut FlowCtx,
+    request: &PresentationRequest,
+) -> Result<(), Failure> {
+    decline(
+        ctx,
+        request,
+        VpErrorCode::AccessDenied,
+        "the holder declined",
+    )
+    .await
+}
+
 /// Checks a consent against the client's matches: every selection names a matched
 /// credential (for its query) and only claims that credential has.
 fn checked_selection(
@@ -201,13 +214,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: PresentationStart) -> Result<(
     let matches = match ctx.matching(query).await? {
         Matched::Declined(reason) => {
             tracing::debug!(flow = %ctx.flow_id.as_str(), reason = ?reason, "declined at matching");
-            return decline(
-                ctx,
-                &request,
-                VpErrorCode::AccessDenied,
-                "the holder declined",
-            )
-            .await;
+            return declined_by_holder(ctx, &request).await;
         }
         Matched::Answer {
             matches: Some(m), ..
@@ -260,13 +267,7 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: PresentationStart) -> Result<(
         })
         .await?;
     let Some(selection) = consent else {
-        return decline(
-            ctx,
-            &request,
-            VpErrorCode::AccessDenied,
-            "the holder declined",
-        )
-        .await;
+        return declined_by_holder(ctx, &request).await;
     };
 
     let signed = ctx
@@ -283,21 +284,11 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: PresentationStart) -> Result<(
             },
         )
         .await?;
-    let vp = match (signed.vp_token, signed.error) {
-        (Some(vp), None) => vp,
-        (_, Some(reason)) => {
-            return Err(Failure::new(
-                ErrorCode::SignError,
-                format!("the client could not sign: {reason:.100}"),
-            ));
-        }
-        _ => {
-            return Err(Failure::new(
-                ErrorCode::SignError,
-                "the sign_response holds no vp_token",
-            ));
-        }
-    };
+    let vp = super::signed(
+        signed.vp_token,
+        signed.error,
+        "the sign_response holds no vp_token",
+    )?;
     let chosen_queries: Vec<&str> = selection
         .iter()
         .filter_map(|s| s.credential_query_id.as_deref())
