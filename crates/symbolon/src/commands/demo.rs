@@ -346,7 +346,7 @@ async fn demo(args: Args) -> anyhow::Result<()> {
     };
     step(
         0,
-        "starting issuer, verifier and attester (--mode=all) in this process",
+        "starting issuer, verifier, attester and wallet engine (--mode=all) in this process",
     )?;
     let (p, anchors) = start(&dir).await?;
     outln!("  platform at {}  (data in {})", p.base, dir.display())?;
