@@ -19,15 +19,14 @@ mod common;
 mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::http::{StatusCode, header};
+use axum::routing::get;
 use common::platform;
 use engine::{Engine, Limits};
-use jose::{Algorithm, Clock, Signer, SoftwareSigner, TrustAnchors};
+use jose::{Algorithm, Signer, SoftwareSigner, TrustAnchors};
 use oid4vp::{AuthorizationRequest, ClientId, DcqlQuery, ResponseMode};
 use serde_json::{Value, json};
 use support::*;
@@ -261,124 +260,6 @@ async fn issue12_a_ten_megabyte_body_is_refused_without_reading_it_all() {
     );
 }
 
-/// An issuer that answers every step, encrypts its credential response to the key the
-/// request names, and issues a credential bound to `bound_to`; it records the
-/// notifications it gets.
-async fn encrypting_issuer(bound_to: jose::PublicJwk, events: Arc<Mutex<Vec<String>>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
-    let key = SoftwareSigner::generate(Algorithm::Es256)
-        .unwrap()
-        .with_kid("evil-1");
-    // OpenID4VCI 1.0 §10: an encrypted response goes with an encrypted request.
-    let request_key = Arc::new(
-        jose::EncryptionKey::generate(jose::Curve::P256)
-            .unwrap()
-            .with_kid("req-1"),
-    );
-    let metadata = json!({
-        "credential_issuer": base,
-        "credential_endpoint": format!("{base}/credential"),
-        "nonce_endpoint": format!("{base}/nonce"),
-        "notification_endpoint": format!("{base}/notification"),
-        "credential_request_encryption": {
-            "jwks": {"keys": [request_key.public_jwk_for_encryption().to_value()]},
-            "enc_values_supported": ["A128GCM"],
-            "encryption_required": true
-        },
-        "credential_response_encryption": {
-            "alg_values_supported": ["ECDH-ES"],
-            "enc_values_supported": ["A128GCM", "A256GCM"],
-            "encryption_required": true
-        },
-        "credential_configurations_supported": {"pass": {
-            "format": "dc+sd-jwt", "vct": "urn:t",
-            "cryptographic_binding_methods_supported": ["jwk"],
-            "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": ["ES256"]}}
-        }}
-    });
-    let as_meta = json!({"issuer": base, "token_endpoint": format!("{base}/token")});
-    let vc_meta = json!({"issuer": base, "jwks": {"keys": [key.public_jwk().to_value()]}});
-    let mut claims = serde_json::Map::new();
-    claims.insert("iss".into(), base.clone().into());
-    claims.insert("vct".into(), "urn:t".into());
-    claims.insert("iat".into(), jose::SystemClock.now().into());
-    claims.insert("cnf".into(), json!({"jwk": bound_to.to_value()}));
-    claims.insert("role".into(), "admin".into());
-    let credential = sd_jwt::vc::issue(
-        claims,
-        &sd_jwt::Frame::new().with(sd_jwt::ClaimPath::claim("role")),
-        &key,
-        &sd_jwt::SystemSalts::new(),
-        None,
-    )
-    .unwrap()
-    .as_str()
-    .to_owned();
-    let json_route = |v: Value| get(move || async move { axum::Json(v) });
-    let app = axum::Router::new()
-        .route(
-            "/.well-known/openid-credential-issuer",
-            json_route(metadata),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server",
-            json_route(as_meta),
-        )
-        .route("/.well-known/jwt-vc-issuer", json_route(vc_meta))
-        .route(
-            "/token",
-            post(|| async { axum::Json(json!({"access_token": "t", "token_type": "Bearer"})) }),
-        )
-        .route(
-            "/nonce",
-            post(|| async { axum::Json(json!({"c_nonce": "n"})) }),
-        )
-        .route(
-            "/credential",
-            post(move |body: String| {
-                let c = credential.clone();
-                let request_key = Arc::clone(&request_key);
-                async move {
-                    let decrypted = jose::jwe::decrypt(
-                        body.trim(),
-                        &request_key,
-                        &jose::DecryptPolicy::new(&[jose::Enc::A128Gcm]),
-                    )
-                    .unwrap();
-                    let request: Value = serde_json::from_slice(decrypted.plaintext()).unwrap();
-                    let wanted = &request["credential_response_encryption"];
-                    let jwk = jose::PublicJwk::from_value(&wanted["jwk"]).unwrap();
-                    let enc = jose::Enc::from_name(wanted["enc"].as_str().unwrap()).unwrap();
-                    let reply =
-                        json!({"credentials": [{"credential": c}], "notification_id": "nid"});
-                    let jwe = jose::jwe::encrypt(
-                        reply.to_string().as_bytes(),
-                        &jwk,
-                        enc,
-                        &jose::EncryptOptions::default(),
-                    )
-                    .unwrap();
-                    let mut headers = HeaderMap::new();
-                    headers.insert(header::CONTENT_TYPE, "application/jwt".parse().unwrap());
-                    (headers, jwe).into_response()
-                }
-            }),
-        )
-        .route(
-            "/notification",
-            post(move |body: String| {
-                let events = Arc::clone(&events);
-                async move {
-                    events.lock().unwrap().push(body);
-                    StatusCode::NO_CONTENT
-                }
-            }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue12_a_credential_bound_to_another_key_is_refused_and_the_issuer_told() {
     // The platform only for its attester (the token request carries a client
@@ -392,8 +273,12 @@ async fn issue12_a_credential_bound_to_another_key_is_refused_and_the_issuer_tol
         None,
     );
     let someone_else = SoftwareSigner::generate(Algorithm::Es256).unwrap();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let issuer = encrypting_issuer(someone_else.public_jwk().clone(), Arc::clone(&events)).await;
+    let issuer = common::scripted::scripted_issuer(common::scripted::Script {
+        encrypting: true,
+        bound_to: Some(someone_else.public_jwk().clone()),
+        ..Default::default()
+    })
+    .await;
     let (sink, stream) = engine::local::connect(engine);
     let mut client = wallet_client::Client::open(
         sink,
@@ -405,7 +290,7 @@ async fn issue12_a_credential_bound_to_another_key_is_refused_and_the_issuer_tol
     .unwrap();
     let err = client
         .receive(
-            &offer_by_value(&issuer),
+            &issuer.offer(),
             &mut TestHolder::new(1),
             wallet_client::ReceivePolicy::default(),
         )
@@ -425,10 +310,9 @@ async fn issue12_a_credential_bound_to_another_key_is_refused_and_the_issuer_tol
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         {
-            let events = events.lock().unwrap();
+            let events = issuer.notifications.lock().unwrap();
             if let Some(body) = events.first() {
                 assert_eq!(events.len(), 1);
-                let body: Value = serde_json::from_str(body).unwrap();
                 assert_eq!(body["notification_id"], "nid");
                 assert_eq!(body["event"], "credential_failure");
                 break;

@@ -13,15 +13,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
-use axum::routing::{get, post};
+use axum::routing::get;
 use common::*;
 use http_client::FetchError;
 use jose::{Algorithm, Clock, Signer, SoftwareSigner, TrustAnchors};
 use oid4vp::request::object::ObjectError;
 use oid4vp::{AuthorizationRequest, ClientId, DcqlQuery, RequestError, ResponseMode};
-use serde_json::{Value, json};
+use serde_json::json;
 use wallet::{CredentialCheck, IssuanceError, PeerError, PresentationError, Registration};
 
 /// Serves `app` on a loopback port; returns `http://localhost:<port>`.
@@ -230,87 +228,6 @@ async fn rejects_a_verifier_certificate_outside_the_trust_anchors() {
     );
 }
 
-/// An issuer that answers every step and returns a credential bound to `bound_to`.
-async fn hostile_issuer(bound_to: jose::PublicJwk, events: Arc<Mutex<Vec<String>>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
-    let key = SoftwareSigner::generate(Algorithm::Es256)
-        .unwrap()
-        .with_kid("evil-1");
-    let jwks = json!({"keys": [key.public_jwk().to_value()]});
-    let metadata = json!({
-        "credential_issuer": base,
-        "credential_endpoint": format!("{base}/credential"),
-        "nonce_endpoint": format!("{base}/nonce"),
-        "notification_endpoint": format!("{base}/notification"),
-        "credential_configurations_supported": {"pass": {
-            "format": "dc+sd-jwt", "vct": "urn:t",
-            "cryptographic_binding_methods_supported": ["jwk"],
-            "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": ["ES256"]}}
-        }}
-    });
-    let as_meta = json!({"issuer": base, "token_endpoint": format!("{base}/token")});
-    let vc_meta = json!({"issuer": base, "jwks": jwks});
-    let mut claims = serde_json::Map::new();
-    claims.insert("iss".into(), base.clone().into());
-    claims.insert("vct".into(), "urn:t".into());
-    claims.insert("iat".into(), jose::SystemClock.now().into());
-    claims.insert("cnf".into(), json!({"jwk": bound_to.to_value()}));
-    claims.insert("role".into(), "admin".into());
-    let credential = sd_jwt::vc::issue(
-        claims,
-        &sd_jwt::Frame::new().with(sd_jwt::ClaimPath::claim("role")),
-        &key,
-        &sd_jwt::SystemSalts::new(),
-        None,
-    )
-    .unwrap()
-    .as_str()
-    .to_owned();
-    let json_route = |v: Value| get(move || async move { axum::Json(v) });
-    let app = axum::Router::new()
-        .route(
-            "/.well-known/openid-credential-issuer",
-            json_route(metadata),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server",
-            json_route(as_meta),
-        )
-        .route("/.well-known/jwt-vc-issuer", json_route(vc_meta))
-        .route(
-            "/token",
-            post(|| async { axum::Json(json!({"access_token": "t", "token_type": "Bearer"})) }),
-        )
-        .route(
-            "/nonce",
-            post(|| async { axum::Json(json!({"c_nonce": "n"})) }),
-        )
-        .route(
-            "/credential",
-            post(move || {
-                let c = credential.clone();
-                async move {
-                    axum::Json(
-                        json!({"credentials": [{"credential": c}], "notification_id": "nid"}),
-                    )
-                }
-            }),
-        )
-        .route(
-            "/notification",
-            post(move |body: String| {
-                let events = Arc::clone(&events);
-                async move {
-                    events.lock().unwrap().push(body);
-                    axum::http::StatusCode::NO_CONTENT
-                }
-            }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejects_a_credential_bound_to_another_key_and_reports_the_failure() {
     let p = platform("").await;
@@ -319,14 +236,12 @@ async fn rejects_a_credential_bound_to_another_key_and_reports_the_failure() {
     let w = p.wallet_with(settings);
     let holder = holder();
     let someone_else = SoftwareSigner::generate(Algorithm::Es256).unwrap();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let base = hostile_issuer(someone_else.public_jwk().clone(), Arc::clone(&events)).await;
-    let offer = json!({"credential_issuer": base, "credential_configuration_ids": ["pass"],
-        "grants": {oid4vci::PRE_AUTHORIZED_CODE_GRANT: {"pre-authorized_code": "c"}}});
-    let uri = format!(
-        "openid-credential-offer://?credential_offer={}",
-        url_encode(&offer.to_string())
-    );
+    let issuer = common::scripted::scripted_issuer(common::scripted::Script {
+        bound_to: Some(someone_else.public_jwk().clone()),
+        ..Default::default()
+    })
+    .await;
+    let uri = issuer.offer();
     let pending = w.resolve_offer(&uri).await.unwrap();
     let err = w.accept(&pending, None, &[&holder]).await.unwrap_err();
     assert!(
@@ -339,11 +254,7 @@ async fn rejects_a_credential_bound_to_another_key_and_reports_the_failure() {
         ),
         "{err}"
     );
-    let events = events.lock().unwrap();
+    let events = issuer.notifications.lock().unwrap();
     assert_eq!(events.len(), 1);
-    assert!(events[0].contains("credential_failure"), "{}", events[0]);
-}
-
-fn url_encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    assert_eq!(events[0]["event"], "credential_failure", "{}", events[0]);
 }

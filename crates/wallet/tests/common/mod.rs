@@ -12,6 +12,8 @@
     unreachable_pub
 )]
 
+pub mod scripted;
+
 use std::sync::Arc;
 
 use client_attestation::{EvidenceType, KeyProtection};
