@@ -1140,19 +1140,9 @@ async fn issue12_a_malformed_presentation_the_verifier_refuses_is_sign_error() {
     };
     let mut raw = connected(platform_engine(&p, &key, limits), &key).await;
     let query = presentation_at_consent(&p, &mut raw, "f-1").await;
-    raw.send(
-        json!({"type": "flow_action", "flow_id": "f-1", "action": "consent",
-        "selected_credentials": [{"credential_id": "c-1", "disclosed_claims": [["role"]]}]}),
-    )
-    .await;
-    let sign = raw.message().await;
-    assert_eq!(sign["type"], "sign_request", "{sign}");
-    let mut vp_token = serde_json::Map::new();
-    vp_token.insert(query, json!(["not-an-sd-jwt"]));
-    raw.send(json!({"type": "sign_response", "flow_id": "f-1",
-        "message_id": sign["message_id"], "vp_token": vp_token}))
+    let (steps, m) = raw
+        .consent_and_present(&query, json!(["not-an-sd-jwt"]))
         .await;
-    let (steps, m) = raw.after_progress().await;
     assert_eq!(steps, ["submitting_response"]);
     assert_flow_error(&m, "f-1", ErrorCode::SignError, Some("submitting_response"));
 }

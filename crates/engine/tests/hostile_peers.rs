@@ -18,8 +18,8 @@
 mod common;
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::{StatusCode, header};
@@ -572,19 +572,7 @@ async fn issue12_a_response_uri_at_a_private_address_is_refused_by_the_guard() {
         "credential_id": "c-1", "available_claims": [["role"]]}]}))
         .await;
     raw.until_step("awaiting_consent").await;
-    raw.send(
-        json!({"type": "flow_action", "flow_id": "f-1", "action": "consent",
-        "selected_credentials": [{"credential_id": "c-1", "disclosed_claims": [["role"]]}]}),
-    )
-    .await;
-    let sign = raw.message().await;
-    assert_eq!(sign["type"], "sign_request", "{sign}");
-    let mut vp_token = serde_json::Map::new();
-    vp_token.insert(query, json!(["eyJ.x.y~"]));
-    raw.send(json!({"type": "sign_response", "flow_id": "f-1",
-        "message_id": sign["message_id"], "vp_token": vp_token}))
-        .await;
-    let (_, m) = raw.after_progress().await;
+    let (_, m) = raw.consent_and_present(&query, json!(["eyJ.x.y~"])).await;
     assert_flow_error(
         &m,
         "f-1",

@@ -447,6 +447,31 @@ pub fn offer_by_value(issuer: &str) -> String {
     )
 }
 
+impl Raw {
+    /// At `awaiting_consent` of flow `f-1`: consents to `role` of credential `c-1`, expects
+    /// the `sign_request`, and answers it with `presentations` for `query`; returns the
+    /// next message that is not progress, with the steps passed.
+    pub async fn consent_and_present(
+        &mut self,
+        query: &str,
+        presentations: Value,
+    ) -> (Vec<String>, Value) {
+        self.send(
+            json!({"type": "flow_action", "flow_id": "f-1", "action": "consent",
+            "selected_credentials": [{"credential_id": "c-1", "disclosed_claims": [["role"]]}]}),
+        )
+        .await;
+        let sign = self.message().await;
+        assert_eq!(sign["type"], "sign_request", "{sign}");
+        let mut vp_token = serde_json::Map::new();
+        vp_token.insert(query.to_owned(), presentations);
+        self.send(json!({"type": "sign_response", "flow_id": "f-1",
+            "message_id": sign["message_id"], "vp_token": vp_token}))
+            .await;
+        self.after_progress().await
+    }
+}
+
 /// A holder with software keys, scripted answers, and a record of the prompts.
 pub struct TestHolder {
     pub keys: Vec<SoftwareSigner>,
