@@ -361,23 +361,7 @@ where
                     Some(Frame::Binary(_)) => self.on_binary().await,
                     Some(Frame::Text(text)) => self.on_text(&text).await,
                 },
-                Some(out) = out_rx.recv() => match out {
-                    Out::Message(m) => send(&mut self.output, &m).await,
-                    Out::Ended(id, last) => {
-                        self.flows.remove(&id);
-                        let sent = match last {
-                            Some(m) => send(&mut self.output, &m).await,
-                            None => Ok(()),
-                        };
-                        // Draining: the last running flow has ended.
-                        match sent {
-                            Ok(()) if self.draining && self.flows.is_empty() => {
-                                Err(Stop::Close(CLOSE_GOING_AWAY, "draining"))
-                            }
-                            other => other,
-                        }
-                    }
-                },
+                Some(out) = out_rx.recv() => self.write_out(out, &mut out_rx).await,
                 changed = draining_rx.changed(), if !self.draining => {
                     let now = changed.is_ok() && *draining_rx.borrow_and_update();
                     if !now {
@@ -417,6 +401,48 @@ where
             if let Err(stop) = step {
                 return stop;
             }
+        }
+    }
+
+    /// Writes what the flows queued — `first` and whatever else is ready, up to a burst —
+    /// with one flush: a burst of progress messages and a request leaves in one write.
+    async fn write_out(
+        &mut self,
+        first: Out,
+        out_rx: &mut mpsc::Receiver<Out>,
+    ) -> Result<(), Stop> {
+        const BURST: usize = 32;
+        let mut next = Some(first);
+        let mut written = 0;
+        let mut ended_last = false;
+        let work = async {
+            while let Some(out) = next.take() {
+                let message = match out {
+                    Out::Message(m) => Some(m),
+                    Out::Ended(id, last) => {
+                        self.flows.remove(&id);
+                        // Draining: the last running flow has ended.
+                        ended_last = self.draining && self.flows.is_empty();
+                        last
+                    }
+                };
+                if let Some(m) = message {
+                    self.output
+                        .feed(Frame::Text(m.to_json()))
+                        .await
+                        .map_err(|_| Stop::Gone)?;
+                }
+                written += 1;
+                if written < BURST {
+                    next = out_rx.try_recv().ok();
+                }
+            }
+            self.output.flush().await.map_err(|_| Stop::Gone)
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, work).await {
+            Ok(Ok(())) if ended_last => Err(Stop::Close(CLOSE_GOING_AWAY, "draining")),
+            Ok(result) => result,
+            Err(_) => Err(Stop::Gone),
         }
     }
 
