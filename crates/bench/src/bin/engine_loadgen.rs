@@ -1170,7 +1170,9 @@ async fn flows_phase(a: &Args, f: Arc<Flows>, ceiling: f64) {
 
 fn main() {
     let a = args();
-    let limit = raise_nofile(2 * a.idle as u64 + 1024);
+    // Each side holds one descriptor per session, plus its listeners, files and the
+    // flows' HTTP connections.
+    let limit = raise_nofile(a.idle as u64 + 1024);
     eprintln!("open-file limit {limit}");
     let ceilings: Vec<f64> = (0..3).map(|_| crypto_ceiling()).collect();
     let ceiling = median(&ceilings);
