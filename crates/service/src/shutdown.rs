@@ -221,6 +221,13 @@ async fn serve_connection(
         request.extensions_mut().insert(ConnectInfo(peer));
         request.map(axum::body::Body::new)
     });
+    // No Nagle: the wallet engine's WebSocket sends several small frames in a row (progress,
+    // then a `sign_request`) and then waits for the client's answer; with Nagle the later
+    // frames wait for the client's delayed ACK (40 ms on Linux), twice per issuance. hyper
+    // writes a response's head and body together where it can, so plain requests lose nothing.
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(peer = %peer, error = %e, "cannot disable Nagle's algorithm");
+    }
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
