@@ -9,7 +9,9 @@
 //! `"present"`.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use http_client::GuardedClient;
 use jose::{Algorithm, Clock, CompactJws, JwsPolicy, PublicJwk, TimeRules, VerifyingKey};
 use serde_json::Value;
 
@@ -76,12 +78,141 @@ pub enum AuthError {
     /// Anonymous sessions are not allowed here.
     #[error("anonymous sessions are not allowed")]
     AnonymousRefused,
+    /// The auth role's JWK Set could not be fetched or read, and the token names a key
+    /// not known from an earlier fetch.
+    #[error("the session keys could not be fetched: {0}")]
+    KeysUnavailable(String),
+}
+
+/// How often the auth role's JWK Set is fetched again, so a rotated-out key stops being
+/// accepted.
+pub const JWKS_REFRESH: Duration = Duration::from_secs(300);
+/// The least time between two fetches, whatever the tokens name (an unknown `kid` does
+/// not make every handshake a request to the auth role).
+pub const JWKS_MIN_INTERVAL: Duration = Duration::from_secs(10);
+
+type Keys = Vec<(PublicJwk, VerifyingKey)>;
+
+/// The auth role's JWK Set at a URL, fetched when first needed, again every
+/// [`JWKS_REFRESH`], and when a token names a key the last fetch did not have (at most
+/// every [`JWKS_MIN_INTERVAL`]). A failed fetch keeps the keys of the last good one.
+pub struct RemoteJwks {
+    url: String,
+    http: GuardedClient,
+    refresh: Duration,
+    min_interval: Duration,
+    state: tokio::sync::Mutex<Fetched>,
+}
+
+#[derive(Default)]
+struct Fetched {
+    keys: Arc<Keys>,
+    fetched: Option<Instant>,
+    attempted: Option<Instant>,
+    error: Option<String>,
+}
+
+impl std::fmt::Debug for RemoteJwks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteJwks")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The usable keys of a JWK Set document: public keys with a `kid`; others are skipped.
+pub fn keys_of(document: &[u8]) -> Result<Keys, String> {
+    let set = jose::json::parse_value(document).map_err(|_| "not JSON".to_owned())?;
+    let Some(serde_json::Value::Array(list)) = set.get("keys") else {
+        return Err("not a JWK Set: no `keys` array".into());
+    };
+    let keys: Keys = list
+        .iter()
+        .filter(|k| k.get("d").is_none())
+        .filter_map(|k| PublicJwk::from_value(k).ok())
+        .filter(|k| k.kid().is_some_and(|kid| !kid.is_empty()))
+        .filter_map(|k| VerifyingKey::from_jwk(&k).ok().map(|v| (k, v)))
+        .collect();
+    if keys.is_empty() {
+        return Err("the JWK Set holds no usable key with a `kid`".into());
+    }
+    Ok(keys)
+}
+
+impl RemoteJwks {
+    /// The JWK Set at `url`, fetched through `http`.
+    pub fn new(url: impl Into<String>, http: GuardedClient) -> Self {
+        RemoteJwks {
+            url: url.into(),
+            http,
+            refresh: JWKS_REFRESH,
+            min_interval: JWKS_MIN_INTERVAL,
+            state: tokio::sync::Mutex::new(Fetched::default()),
+        }
+    }
+
+    /// Other fetch intervals than [`JWKS_REFRESH`] and [`JWKS_MIN_INTERVAL`] (tests).
+    #[must_use]
+    pub fn with_intervals(mut self, refresh: Duration, min_interval: Duration) -> Self {
+        self.refresh = refresh;
+        self.min_interval = min_interval;
+        self
+    }
+
+    /// The keys to check a token naming `kid` with.
+    async fn keys(&self, kid: &str) -> Result<Arc<Keys>, AuthError> {
+        let mut state = self.state.lock().await;
+        let known = state.keys.iter().any(|(k, _)| k.kid() == Some(kid));
+        let stale = state.fetched.is_none_or(|t| t.elapsed() >= self.refresh);
+        let may_fetch = state
+            .attempted
+            .is_none_or(|t| t.elapsed() >= self.min_interval);
+        if (stale || !known) && may_fetch {
+            state.attempted = Some(Instant::now());
+            let fetched = self
+                .http
+                .get(&self.url, "application/json")
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|f| {
+                    if f.status.is_success() {
+                        keys_of(&f.body)
+                    } else {
+                        Err(format!("HTTP {}", f.status.as_u16()))
+                    }
+                });
+            match fetched {
+                Ok(keys) => {
+                    state.keys = Arc::new(keys);
+                    state.fetched = Some(Instant::now());
+                    state.error = None;
+                }
+                Err(e) => {
+                    tracing::warn!(url = %self.url, error = %e, "the session keys could not be fetched");
+                    state.error = Some(e);
+                }
+            }
+        }
+        if state.keys.is_empty()
+            && let Some(e) = &state.error
+        {
+            return Err(AuthError::KeysUnavailable(e.clone()));
+        }
+        Ok(Arc::clone(&state.keys))
+    }
+}
+
+/// Where the session keys come from.
+#[derive(Clone, Debug)]
+enum KeySource {
+    Fixed(Arc<Keys>),
+    Remote(Arc<RemoteJwks>),
 }
 
 /// How the engine authenticates clients.
 #[derive(Clone)]
 pub struct AppTokens {
-    keys: Vec<(PublicJwk, VerifyingKey)>,
+    keys: KeySource,
     issuer: Option<String>,
     audience: String,
     anonymous: Option<Permissions>,
@@ -91,7 +222,7 @@ pub struct AppTokens {
 impl std::fmt::Debug for AppTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppTokens")
-            .field("keys", &self.keys.len())
+            .field("keys", &self.keys)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("anonymous", &self.anonymous)
@@ -113,12 +244,29 @@ impl AppTokens {
             .map(|k| Ok((k.clone(), VerifyingKey::from_jwk(k)?)))
             .collect::<Result<Vec<_>, jose::JwkError>>()?;
         Ok(AppTokens {
-            keys,
+            keys: KeySource::Fixed(Arc::new(keys)),
             issuer,
             audience: audience.into(),
             anonymous: None,
             clock,
         })
+    }
+
+    /// Session JWTs signed by a key of the auth role's JWK Set at `jwks` (see
+    /// [`RemoteJwks`]), from `issuer` when set, for `audience`.
+    pub fn remote(
+        jwks: RemoteJwks,
+        issuer: Option<String>,
+        audience: impl Into<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        AppTokens {
+            keys: KeySource::Remote(Arc::new(jwks)),
+            issuer,
+            audience: audience.into(),
+            anonymous: None,
+            clock,
+        }
     }
 
     /// Also admits anonymous sessions (`app_token` = [`ANONYMOUS`]) with `permissions`.
@@ -134,7 +282,7 @@ impl AppTokens {
     }
 
     /// Checks an `app_token`.
-    pub fn check(&self, token: &str) -> Result<SessionClaims, AuthError> {
+    pub async fn check(&self, token: &str) -> Result<SessionClaims, AuthError> {
         if token == ANONYMOUS {
             return match self.anonymous {
                 Some(permissions) => Ok(SessionClaims {
@@ -152,8 +300,11 @@ impl AppTokens {
         let policy = JwsPolicy::new(&ALGORITHMS).with_typ(&[SESSION_TYP]);
         jws.header().check(&policy).map_err(AuthError::Header)?;
         let kid = jws.header().kid().ok_or(AuthError::UnknownKey)?;
-        let (_, key) = self
-            .keys
+        let keys = match &self.keys {
+            KeySource::Fixed(keys) => Arc::clone(keys),
+            KeySource::Remote(jwks) => jwks.keys(kid).await?,
+        };
+        let (_, key) = keys
             .iter()
             .find(|(jwk, _)| jwk.kid() == Some(kid))
             .ok_or(AuthError::UnknownKey)?;

@@ -110,6 +110,11 @@ pub fn permissions(list: &[Permission]) -> Permissions {
 pub struct AppTokensConfig {
     /// JWK Set (public keys, each with a `kid`) the session JWTs are signed with.
     pub jwks_file: Option<PathBuf>,
+    /// The auth role's JWK Set URL (its `/.well-known/jwks.json`), fetched and refreshed
+    /// (every 5 min, and when a token names a key not seen yet): the keys rotate without a
+    /// restart. An operator-configured address, so it may be in-cluster (private, plain
+    /// http behind a NetworkPolicy). Exclusive with `jwks_file`.
+    pub jwks_url: Option<String>,
     /// Required `iss` of session JWTs; absent: not checked.
     pub issuer: Option<String>,
     /// Required `aud` of session JWTs.
@@ -123,6 +128,7 @@ impl Default for AppTokensConfig {
     fn default() -> Self {
         AppTokensConfig {
             jwks_file: None,
+            jwks_url: None,
             issuer: None,
             audience: DEFAULT_AUDIENCE.to_owned(),
             anonymous: None,
@@ -308,10 +314,20 @@ impl Section for EngineConfig {
         if let Some(issuer) = &tokens.issuer {
             check_name("app_tokens.issuer", issuer)?;
         }
+        if let Some(url) = &tokens.jwks_url {
+            check_url("app_tokens.jwks_url", url)?;
+            if tokens.jwks_file.is_some() {
+                return Err(out_of_range(
+                    "app_tokens.jwks_url",
+                    format!("{url:?}"),
+                    "not together with `app_tokens.jwks_file`: the session keys come from one place",
+                ));
+            }
+        }
         if let Some(list) = &mut tokens.anonymous {
             list.sort_unstable();
             list.dedup();
-            if list.is_empty() && tokens.jwks_file.is_none() {
+            if list.is_empty() && tokens.jwks_file.is_none() && tokens.jwks_url.is_none() {
                 return Err(ConfigError::Missing {
                     key: "app_tokens.jwks_file".into(),
                     reason: "with `engine.app_tokens.anonymous = []` no client could open a session: configure the auth role's JWK Set, or allow anonymous sessions",
@@ -427,6 +443,22 @@ max_body = 65536
         // What `config check` prints reads back to the same section.
         let printed = toml::to_string(&c).unwrap();
         assert_eq!(read(&printed).unwrap(), c, "{printed}");
+    }
+
+    #[test]
+    fn issue12_a_jwk_set_url_is_one_source_of_session_keys() {
+        let c = read(
+            "[app_tokens]\nanonymous = []\njwks_url = \"http://auth.symbolon.svc:8080/.well-known/jwks.json\"\n",
+        )
+        .unwrap();
+        assert!(c.app_tokens.jwks_url.is_some());
+        let both = read(
+            "[app_tokens]\njwks_file = \"k.json\"\njwks_url = \"https://auth.example/jwks\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(both.key(), "app_tokens.jwks_url", "{both}");
+        let bad = read("[app_tokens]\njwks_url = \"file:///etc/jwks.json\"\n").unwrap_err();
+        assert_eq!(bad.key(), "app_tokens.jwks_url", "{bad}");
     }
 
     #[test]

@@ -275,7 +275,7 @@ where
             Frame::Binary(_) | Frame::Close(_) => break Envelope::default(),
             Frame::Text(text) => match parse_client_message(text.as_bytes(), max) {
                 Ok(ClientMessage::Handshake(h)) => {
-                    match engine.tokens.check(h.app_token.expose()) {
+                    match engine.tokens.check(h.app_token.expose()).await {
                         Ok(claims) => return Some((claims, h.message_id)),
                         Err(e) => {
                             tracing::info!(error = %e, "handshake refused");

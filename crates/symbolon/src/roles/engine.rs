@@ -35,7 +35,7 @@ use crate::mode::RoleContext;
 /// Why the engine does not start alone without an attester.
 const MISSING_ATTESTER: &str = "`engine.attester_url` is required: the engine attests itself (its client instance key) to the attester before it asks an issuer for credentials";
 /// Why the engine does not start without a way for clients to authenticate.
-const NO_CLIENTS: &str = "`engine.app_tokens.jwks_file` or `engine.app_tokens.anonymous` is required: without the auth role's JWK Set or anonymous sessions no client can open a session";
+const NO_CLIENTS: &str = "`engine.app_tokens.jwks_file`, `engine.app_tokens.jwks_url` or `engine.app_tokens.anonymous` is required: without the auth role's JWK Set or anonymous sessions no client can open a session";
 
 /// What the start-up checks of the engine decided, before any file is read.
 pub(crate) struct Checked {
@@ -92,7 +92,10 @@ pub(crate) fn check(ctx: &RoleContext) -> anyhow::Result<Checked> {
         }
         None => None,
     };
-    if anonymous.is_none() && config.app_tokens.jwks_file.is_none() {
+    if anonymous.is_none()
+        && config.app_tokens.jwks_file.is_none()
+        && config.app_tokens.jwks_url.is_none()
+    {
         anyhow::bail!(NO_CLIENTS);
     }
     let allow_http_loopback = config.trust.allow_http_loopback.unwrap_or(ctx.all);
@@ -227,13 +230,26 @@ pub(crate) async fn build(ctx: RoleContext) -> anyhow::Result<RoleService> {
         Some(path) => read_jwks(path)?,
         None => Vec::new(),
     };
-    let mut tokens = AppTokens::new(
-        &keys,
-        config.app_tokens.issuer.clone(),
-        config.app_tokens.audience.clone(),
-        Arc::clone(&clock),
-    )
-    .context("`engine.app_tokens.jwks_file`: a key cannot verify session JWTs")?;
+    let mut tokens = match &config.app_tokens.jwks_url {
+        // Operator-configured, possibly in-cluster: private addresses allowed.
+        Some(url) => AppTokens::remote(
+            engine::auth::RemoteJwks::new(
+                url.clone(),
+                outbound(&config, AddressPolicy::AllowPrivate)
+                    .context("cannot build the session keys' HTTP client")?,
+            ),
+            config.app_tokens.issuer.clone(),
+            config.app_tokens.audience.clone(),
+            Arc::clone(&clock),
+        ),
+        None => AppTokens::new(
+            &keys,
+            config.app_tokens.issuer.clone(),
+            config.app_tokens.audience.clone(),
+            Arc::clone(&clock),
+        )
+        .context("`engine.app_tokens.jwks_file`: a key cannot verify session JWTs")?,
+    };
     if let Some(permissions) = anonymous {
         tokens = tokens.with_anonymous(permissions);
     }
