@@ -328,7 +328,12 @@ pub(crate) async fn run(ctx: &mut FlowCtx, start: Start) -> Result<After, Failur
     };
     // Public data for the client's own check of the credentials; the client falls back
     // to its anchors (x5c) when the keys cannot be fetched.
-    let issuer_jwks = match core.issuer_keys(pending.issuer()).await {
+    // Fetched once: the keys that verified signed metadata, or now.
+    let issuer_keys = match &pending.issuer_keys {
+        Some(keys) => Ok(keys.clone()),
+        None => core.issuer_keys(pending.issuer()).await,
+    };
+    let issuer_jwks = match issuer_keys {
         Ok(keys) => {
             let mut set = Map::new();
             set.insert(

@@ -730,7 +730,8 @@ impl Wallet {
             notifications: Vec::new(),
             encrypted: false,
         };
-        let mut keys = None;
+        // The keys that verified signed metadata serve for the credentials too.
+        let mut keys = pending.issuer_keys.clone();
         for id in &pending.offer.credential_configuration_ids {
             let vct = pending
                 .metadata

@@ -46,6 +46,10 @@ pub struct PendingOffer {
     pub signed_metadata: bool,
     /// The authorization server's metadata.
     pub authorization_server: AuthorizationServerMetadata,
+    /// The keys of the issuer's JWT VC Issuer Metadata, when they were fetched to verify
+    /// signed metadata: the credentials are checked against the same keys, not fetched
+    /// again.
+    pub issuer_keys: Option<Vec<jose::PublicJwk>>,
 }
 
 impl PendingOffer {
@@ -181,7 +185,7 @@ impl Wallet {
         &self,
         offer: CredentialOffer,
     ) -> Result<PendingOffer, IssuanceError> {
-        let (metadata, signed_metadata) = self.issuer_metadata(&offer.credential_issuer).await?;
+        let (metadata, issuer_keys) = self.issuer_metadata(&offer.credential_issuer).await?;
         for id in &offer.credential_configuration_ids {
             let c = metadata
                 .credential_configurations_supported
@@ -207,17 +211,18 @@ impl Wallet {
         Ok(PendingOffer {
             offer,
             metadata,
-            signed_metadata,
+            signed_metadata: issuer_keys.is_some(),
             authorization_server,
+            issuer_keys,
         })
     }
 
     /// Credential Issuer Metadata: signed when the issuer serves it signed (verified with
-    /// a key of its JWT VC Issuer Metadata, by `kid`), else JSON.
+    /// a key of its JWT VC Issuer Metadata, by `kid`; those keys are returned), else JSON.
     async fn issuer_metadata(
         &self,
         issuer: &str,
-    ) -> Result<(CredentialIssuerMetadata, bool), IssuanceError> {
+    ) -> Result<(CredentialIssuerMetadata, Option<Vec<jose::PublicJwk>>), IssuanceError> {
         let url = oid4vci::well_known_url(issuer, oid4vci::metadata::ISSUER_WELL_KNOWN)?;
         let accept = if self.settings.prefer_signed_metadata {
             "application/jwt, application/json;q=0.5"
@@ -231,7 +236,7 @@ impl Wallet {
         if fetched.content_type().as_deref() != Some("application/jwt") {
             return Ok((
                 CredentialIssuerMetadata::from_json(&fetched.body, issuer)?,
-                false,
+                None,
             ));
         }
         let text = String::from_utf8_lossy(&fetched.body).into_owned();
@@ -257,7 +262,7 @@ impl Wallet {
             issuer,
             self.clock.as_ref(),
         )?;
-        Ok((metadata, true))
+        Ok((metadata, Some(keys)))
     }
 
     async fn as_metadata(&self, id: &str) -> Result<AuthorizationServerMetadata, IssuanceError> {
